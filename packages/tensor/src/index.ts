@@ -1,0 +1,25 @@
+import { cpuBackend } from './cpu/index.js';
+import { refBackend } from './ref/index.js';
+import { registerBackend, setBuiltinInitialiser, setDefaultBackend } from './registry.js';
+
+export { Tensor, sizeOf, stridesOf, describeValue, type Shape } from './tensor.js';
+export { OpError, fmtShape } from './errors.js';
+export * from './rng.js';
+export * from './geometry.js';
+export * from './kernels.js';
+export * from './ops.js';
+export {
+  registerBackend, registerKernel, listBackends, getBackend, getKernel, hasKernel, setDefaultBackend, defaultBackend,
+  type Backend, type KernelTable,
+} from './registry.js';
+export { expectTensor, expectShape, expectInt, expectNumber, expectOneOf, expectPair, outTensor } from './validate.js';
+export { refBackend } from './ref/index.js';
+export { cpuBackend } from './cpu/index.js';
+export { native, type Native } from './cpu/native.js';
+
+// Built-in backends are registered on first use of the registry (not at import), `cpu` as default.
+setBuiltinInitialiser(() => {
+  registerBackend(refBackend);
+  registerBackend(cpuBackend);
+  setDefaultBackend('cpu');
+});
