@@ -1,0 +1,4 @@
+export * from './config.js';
+export * from './report.js';
+export * from './progress.js';
+export { writeFileAtomic } from './atomic.js';
