@@ -1,0 +1,18 @@
+// Packed SGEMM engine for AVX-512 (compiled with -mavx512f/bw/dq/vl, see CMakeLists.txt).
+#define CONVNET_GEMM_NS gemm_avx512
+#include "gemm_kernel.h"
+
+namespace convnet {
+namespace gemm {
+
+// 12 x 32 tile: 24 zmm accumulators + 2 for B + 1 broadcast of A (of 32 registers).
+// The same geometry is tested on AVX2 machines through engine_avx2_emulating_avx512().
+using Avx512Config = gemm_avx512::Config<16, 12, 2, 256, 144, 4096>;
+
+const EngineInfo& engine_avx512() {
+  static const EngineInfo e{"avx512-12x32", 12, 32, &gemm_avx512::Engine<Avx512Config>::run};
+  return e;
+}
+
+}  // namespace gemm
+}  // namespace convnet

@@ -1,0 +1,217 @@
+// One conformance suite for every backend: each non-`ref` backend runs every kernel on seeded random
+// cases and must agree with `ref` within atol + rtol·|ref| (tolerance grows with the reduction length).
+import { describe, expect, it } from 'vitest';
+import {
+  KERNEL_NAMES, Rng, Tensor, activation, activationBackward, adaptiveAvgPool2d, adaptiveAvgPool2dBackward, add,
+  avgPool2d, avgPool2dBackward, axpy, biasAdd, conv2d, conv2dBackwardBias, conv2dBackwardInput,
+  conv2dBackwardWeight, dropout, hasKernel, listBackends, lrn, lrnBackward, matmul, maxPool2d, maxPool2dBackward,
+  mul, scale, sgdUpdate, softmax, softmaxCrossEntropy, sumAndSquares, type ActivationFn, type KernelName,
+} from '../src/index.js';
+
+const rng = new Rng(77);
+const randn = (shape: number[], s = 1) => new Tensor(rng.normal(shape.reduce((a, b) => a * b, 1), 0, s), shape);
+
+/** Compares got with want; on failure reports the largest error and the first mismatches. */
+function expectClose(what: string, got: Tensor, want: Tensor, rtol = 1e-4, atol = 1e-5): void {
+  expect(got.shape).toEqual(want.shape);
+  const bad: string[] = [];
+  let worst = 0, worstAt = -1;
+  for (let i = 0; i < want.size; i++) {
+    const w = want.data[i], g = got.data[i];
+    const err = Math.abs(g - w);
+    const ok = err <= atol + rtol * Math.abs(w) || (Number.isNaN(w) && Number.isNaN(g));
+    if (err > worst) { worst = err; worstAt = i; }
+    if (!ok && bad.length < 5) bad.push(`[${i}] expected ${w}, got ${g}`);
+  }
+  if (bad.length) throw new Error(`${what}: largest error ${worst.toExponential(3)} at ${worstAt}; first mismatches: ${bad.join('; ')}`);
+}
+
+const others = () => listBackends().filter((b) => b !== 'ref');
+const covered = new Set<KernelName>();
+const cover = (...k: KernelName[]) => k.forEach((n) => covered.add(n));
+
+for (const backend of others()) {
+  describe(`backend '${backend}' vs ref`, () => {
+    it('implements every kernel itself', () => {
+      expect(KERNEL_NAMES.filter((k) => !hasKernel(k, backend))).toEqual([]);
+    });
+
+    it('gemm: all transposes, beta != 0, odd sizes', () => {
+      cover('gemm');
+      for (const [M, N, K] of [[1, 1, 1], [3, 7, 13], [27, 55, 13], [64, 33, 129], [7, 1, 300]]) {
+        for (const transA of [false, true]) for (const transB of [false, true]) {
+          const a = randn(transA ? [K, M] : [M, K]), b = randn(transB ? [N, K] : [K, N]);
+          const c0 = randn([M, N]);
+          const opts = { transA, transB, alpha: 0.7, beta: 0.3 };
+          const want = matmul(a, b, { ...opts, out: c0.clone(), backend: 'ref' });
+          const got = matmul(a, b, { ...opts, out: c0.clone(), backend });
+          expectClose(`gemm ${M}x${N}x${K} tA=${transA} tB=${transB}`, got, want, 1e-4, 1e-5 * Math.sqrt(K));
+        }
+      }
+    });
+
+    const convCases: [string, number[], number[], Parameters<typeof conv2d>[3]][] = [
+      ['1x1', [2, 3, 5, 5], [4, 3, 1, 1], {}],
+      ['3x3 pad 1 odd', [1, 7, 13, 13], [5, 7, 3, 3], { padding: 1 }],
+      ['11x11 stride 4 (conv1)', [2, 3, 55, 55], [8, 3, 11, 11], { stride: 4 }],
+      ['5x5 pad 2 groups 2 (conv2)', [3, 8, 27, 27], [6, 4, 5, 5], { padding: 2, groups: 2 }],
+      ['stride 2 ceil rule', [1, 2, 7, 9], [3, 2, 3, 3], { stride: 2, sizeRule: 'ceil' }],
+      ['batch 1, rectangular, stride [2,1]', [1, 3, 13, 7], [2, 3, 3, 2], { stride: [2, 1], padding: [1, 0] }],
+    ];
+    for (const [name, xs, ws, opts] of convCases) {
+      it(`conv2d forward/backward: ${name}`, () => {
+        cover('conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'conv2dBackwardBias');
+        const x = randn(xs), w = randn(ws, 0.2), b = randn([ws[0]]);
+        const K = ws[1] * ws[2] * ws[3];
+        const y = conv2d(x, w, b, { ...opts, backend: 'ref' });
+        expectClose('conv2d', conv2d(x, w, b, { ...opts, backend }), y, 1e-4, 1e-5 * Math.sqrt(K));
+        expectClose('conv2d no bias', conv2d(x, w, null, { ...opts, backend }), conv2d(x, w, null, { ...opts, backend: 'ref' }), 1e-4, 1e-5 * Math.sqrt(K));
+        const dy = randn(y.shape as number[]);
+        expectClose('conv2dBackwardInput', conv2dBackwardInput(dy, w, xs, { ...opts, backend }), conv2dBackwardInput(dy, w, xs, { ...opts, backend: 'ref' }), 1e-4, 1e-4);
+        const P = y.shape[0] * y.shape[2] * y.shape[3];
+        expectClose('conv2dBackwardWeight', conv2dBackwardWeight(x, dy, ws, { ...opts, backend }), conv2dBackwardWeight(x, dy, ws, { ...opts, backend: 'ref' }), 1e-4, 1e-5 * Math.sqrt(P));
+        expectClose('conv2dBackwardBias', conv2dBackwardBias(dy, { backend }), conv2dBackwardBias(dy, { backend: 'ref' }), 1e-4, 1e-5 * Math.sqrt(P));
+      });
+    }
+
+    it('biasAdd on [n, c] and [n, c, h, w], in place', () => {
+      cover('biasAdd');
+      for (const shape of [[5, 7], [2, 3, 4, 5]]) {
+        const x = randn(shape), b = randn([shape[1]]);
+        expectClose('biasAdd', biasAdd(x, b, { backend }), biasAdd(x, b, { backend: 'ref' }));
+        const x2 = x.clone();
+        biasAdd(x2, b, { backend, out: x2 });
+        expectClose('biasAdd in place', x2, biasAdd(x, b, { backend: 'ref' }));
+      }
+    });
+
+    const poolCases: [string, number[], Parameters<typeof maxPool2d>[1]][] = [
+      ['3/2 (AlexNet) 55', [2, 3, 55, 55], { kernel: 3, stride: 2 }],
+      ['3/2 ceil 28', [1, 4, 28, 28], { kernel: 3, stride: 2, sizeRule: 'ceil' }],
+      ['3/2 pad 1 odd', [1, 2, 13, 7], { kernel: 3, stride: 2, padding: 1 }],
+      ['2x2/2', [3, 1, 7, 7], { kernel: 2 }],
+      ['batch 1, 1x1 input', [1, 5, 1, 1], { kernel: 1 }],
+    ];
+    for (const [name, xs, opts] of poolCases) {
+      it(`pooling: ${name}`, () => {
+        cover('maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward');
+        const x = randn(xs);
+        const y = maxPool2d(x, { ...opts, backend: 'ref' });
+        expectClose('maxPool2d', maxPool2d(x, { ...opts, backend }), y, 0, 0);
+        const dy = randn(y.shape as number[]);
+        expectClose('maxPool2dBackward', maxPool2dBackward(x, dy, { ...opts, backend }), maxPool2dBackward(x, dy, { ...opts, backend: 'ref' }));
+        for (const countIncludePad of [true, false]) {
+          const o = { ...opts, countIncludePad };
+          expectClose('avgPool2d', avgPool2d(x, { ...o, backend }), avgPool2d(x, { ...o, backend: 'ref' }));
+          expectClose('avgPool2dBackward', avgPool2dBackward(dy, xs, { ...o, backend }), avgPool2dBackward(dy, xs, { ...o, backend: 'ref' }));
+        }
+      });
+    }
+
+    it('adaptive average pooling: 13->6, 6->6, 5->3, 7->1', () => {
+      cover('adaptiveAvgPool2d', 'adaptiveAvgPool2dBackward');
+      for (const [h, o] of [[13, 6], [6, 6], [5, 3], [7, 1]]) {
+        const x = randn([2, 3, h, h]);
+        const y = adaptiveAvgPool2d(x, o, { backend: 'ref' });
+        expectClose('adaptiveAvgPool2d', adaptiveAvgPool2d(x, o, { backend }), y);
+        const dy = randn(y.shape as number[]);
+        expectClose('adaptiveAvgPool2dBackward', adaptiveAvgPool2dBackward(dy, x.shape, { backend }), adaptiveAvgPool2dBackward(dy, x.shape, { backend: 'ref' }));
+      }
+    });
+
+    for (const [name, xs, o] of [
+      ['size 5 divide-by-size, 96 channels', [2, 96, 7, 5], { size: 5, alpha: 1e-2, beta: 0.75, k: 2, alphaMode: 'divide-by-size' }],
+      ['size 5 paper, 27 channels', [1, 27, 3, 3], { size: 5, alpha: 1e-3, beta: 0.75, k: 2, alphaMode: 'paper' }],
+      ['size 3, beta 0.6, 7 channels', [3, 7, 13, 1], { size: 3, alpha: 0.5, beta: 0.6, k: 1, alphaMode: 'divide-by-size' }],
+      ['size 4 (even), 1 channel', [1, 1, 5, 5], { size: 4, alpha: 0.5, beta: 0.75, k: 1, alphaMode: 'paper' }],
+    ] as const) {
+      it(`lrn: ${name}`, () => {
+        cover('lrn', 'lrnBackward');
+        const x = randn([...xs], 3);
+        const r = lrn(x, { ...o, backend: 'ref' }), c = lrn(x, { ...o, backend });
+        expectClose('lrn y', c.y, r.y);
+        expectClose('lrn scale', c.scale, r.scale);
+        const dy = randn([...xs]);
+        expectClose('lrnBackward', lrnBackward(x, r.y, r.scale, dy, { ...o, backend }), lrnBackward(x, r.y, r.scale, dy, { ...o, backend: 'ref' }), 1e-4, 1e-5);
+      });
+    }
+
+    it('activations forward/backward, in place', () => {
+      cover('activation', 'activationBackward');
+      for (const fn of ['relu', 'logistic', 'tanh', 'abs', 'softplus'] as ActivationFn[]) {
+        const x = randn([3, 1001], 8);
+        const y = activation(x, fn, { backend: 'ref' });
+        expectClose(fn, activation(x, fn, { backend }), y, 1e-5, 1e-6);
+        const dy = randn([3, 1001]);
+        expectClose(`${fn} backward`, activationBackward(x, y, dy, fn, { backend }), activationBackward(x, y, dy, fn, { backend: 'ref' }), 1e-5, 1e-6);
+        const inPlace = x.clone();
+        activation(inPlace, fn, { backend, out: inPlace });
+        expectClose(`${fn} in place`, inPlace, y, 1e-5, 1e-6);
+      }
+    });
+
+    it('dropout: the mask is bit-identical to ref for the same seed and offset (large tensors too)', () => {
+      cover('dropout', 'mul');
+      for (const [p, mode, n] of [[0.5, 'inverted', 100_003], [0.2, 'classic', 77]] as const) {
+        const x = randn([n]);
+        const r = dropout(x, { p, mode, rng: new Rng(9, 3, 5), backend: 'ref' });
+        const c = dropout(x, { p, mode, rng: new Rng(9, 3, 5), backend });
+        expect(c.mask.data).toEqual(r.mask.data);
+        expect(c.y.data).toEqual(r.y.data);
+        const dy = randn([n]);
+        expectClose('mul (dropout backward)', mul(dy, c.mask, { backend }), mul(dy, r.mask, { backend: 'ref' }), 0, 0);
+      }
+    });
+
+    it('softmax and softmax cross-entropy with top-1/top-5 hits', () => {
+      cover('softmax', 'softmaxCrossEntropy');
+      for (const [n, classes] of [[1, 10], [7, 13], [128, 1000]]) {
+        const x = randn([n, classes], 3);
+        expectClose('softmax', softmax(x, { backend }), softmax(x, { backend: 'ref' }), 1e-4, 1e-7);
+        const labels = Int32Array.from({ length: n }, (_, i) => (i * 7) % classes);
+        const r = softmaxCrossEntropy(x, labels, { backend: 'ref' }), c = softmaxCrossEntropy(x, labels, { backend });
+        expect(Math.abs(c.loss - r.loss)).toBeLessThan(1e-5 * Math.max(1, r.loss));
+        expect([c.top1Hits, c.topkHits]).toEqual([r.top1Hits, r.topkHits]);
+        expectClose('dlogits', c.dlogits, r.dlogits, 1e-4, 1e-7);
+      }
+    });
+
+    it('sgdUpdate: both rules, nesterov, first step', () => {
+      cover('sgdUpdate');
+      const cases = [
+        { lr: 0.01, momentum: 0.9, weightDecay: 5e-4, rule: 'pytorch' as const, firstStep: true },
+        { lr: 0.01, momentum: 0.9, weightDecay: 5e-4, rule: 'pytorch' as const },
+        { lr: 0.1, momentum: 0.9, weightDecay: 1e-3, nesterov: true },
+        { lr: 0.1, momentum: 0, weightDecay: 0 },
+        { lr: 0.01, momentum: 0.9, weightDecay: 5e-4, rule: 'paper' as const },
+        { lr: 0.05, momentum: 0.5, dampening: 0.1 },
+      ];
+      for (const o of cases) {
+        const w = randn([1003]), g = randn([1003]), v = randn([1003]);
+        const wr = w.clone(), vr = v.clone();
+        sgdUpdate(w, g, v, { ...o, backend });
+        sgdUpdate(wr, g, vr, { ...o, backend: 'ref' });
+        expectClose(`sgd w ${JSON.stringify(o)}`, w, wr, 1e-6, 1e-7);
+        expectClose(`sgd v ${JSON.stringify(o)}`, v, vr, 1e-6, 1e-7);
+      }
+    });
+
+    it('add, scale, axpy, sumAndSquares', () => {
+      cover('add', 'scale', 'axpy', 'sumAndSquares');
+      const a = randn([40_001]), b = randn([40_001]);
+      expectClose('add', add(a, b, { backend }), add(a, b, { backend: 'ref' }), 0, 0);
+      expectClose('scale', scale(a, -0.3, { backend }), scale(a, -0.3, { backend: 'ref' }), 1e-6, 0);
+      const y1 = b.clone(), y2 = b.clone();
+      axpy(0.25, a, y1, { backend });
+      axpy(0.25, a, y2, { backend: 'ref' });
+      expectClose('axpy', y1, y2, 1e-7, 1e-7);
+      const s = sumAndSquares(a, { backend }), r = sumAndSquares(a, { backend: 'ref' });
+      expect(s.sum).toBeCloseTo(r.sum, 2);
+      expect(s.sumSquares / r.sumSquares).toBeCloseTo(1, 5);
+    });
+
+    it('covers every kernel in KERNEL_NAMES', () => {
+      expect(KERNEL_NAMES.filter((k) => !covered.has(k))).toEqual([]);
+    });
+  });
+}
