@@ -127,14 +127,14 @@ export class Rng {
   }
 
   /** n uniforms in [low, high). */
-  uniform(n: number, low = 0, high = 1, out = new Float32Array(n)): Float32Array {
+  uniform(n: number, low = 0, high = 1, out: Float32Array = new Float32Array(n)): Float32Array {
     const w = this.words(n);
     for (let i = 0; i < n; i++) out[i] = low + (high - low) * wordToUniform(w[i]);
     return out;
   }
 
   /** n normals N(mean, std²) by Box–Muller on pairs of words (computed in float64). */
-  normal(n: number, mean = 0, std = 1, out = new Float32Array(n)): Float32Array {
+  normal(n: number, mean = 0, std = 1, out: Float32Array = new Float32Array(n)): Float32Array {
     const pairs = Math.ceil(n / 2);
     const w = this.words(pairs * 2);
     for (let p = 0; p < pairs; p++) {
@@ -149,7 +149,7 @@ export class Rng {
   }
 
   /** n Bernoulli draws: 1 with probability q, else 0 (integer comparison, see keepThreshold). */
-  bernoulli(n: number, q: number, out = new Float32Array(n)): Float32Array {
+  bernoulli(n: number, q: number, out: Float32Array = new Float32Array(n)): Float32Array {
     const t = keepThreshold(q);
     const w = this.words(n);
     for (let i = 0; i < n; i++) out[i] = w[i] >>> 8 < t ? 1 : 0;

@@ -1,0 +1,130 @@
+/** Containers: Sequential chains modules; Parallel runs branches (towers) and concatenates channels. */
+import { OpError, Tensor, add, fmtShape, type Shape } from '@convnet/tensor';
+import { Module, reuse } from './module.js';
+
+/** Runs children in order. Children are named '0', '1', ... (or by the keys given), as in PyTorch. */
+export class Sequential extends Module {
+  readonly layers: Module[];
+
+  constructor(layers: Module[] | Record<string, Module>) {
+    super();
+    const entries = Array.isArray(layers) ? layers.map((m, i) => [String(i), m] as const) : Object.entries(layers);
+    for (const [name, m] of entries) this.registerModule(name, m);
+    this.layers = entries.map(([, m]) => m);
+  }
+
+  outputShape(s: Shape): number[] {
+    let shape = [...s];
+    for (const l of this.layers) shape = l.outputShape(shape);
+    return shape;
+  }
+
+  forward(x: Tensor): Tensor {
+    let h = x;
+    for (const l of this.layers) h = l.forward(h);
+    return h;
+  }
+
+  backward(dy: Tensor): Tensor {
+    let g = dy;
+    for (let i = this.layers.length - 1; i >= 0; i--) g = this.layers[i].backward(g);
+    return g;
+  }
+
+  /** Propagates to the first layer, so a net's first conv skips its input gradient. */
+  set inputGrad(v: boolean) {
+    this.needsInputGrad = v;
+    if (this.layers.length) {
+      const first = this.layers[0];
+      if (first instanceof Sequential) first.inputGrad = v;
+      else first.needsInputGrad = v;
+    }
+  }
+}
+
+/** Copies channel block [c0, c0 + cs) of x [n, c, ...] into y [n, cs, ...] (or back, with `into`). */
+function copyChannels(x: Tensor, c0: number, y: Tensor, into = false): void {
+  const n = x.shape[0], c = x.shape[1], cs = y.shape[1];
+  const inner = x.size / (n * c);
+  for (let i = 0; i < n; i++) {
+    const xo = (i * c + c0) * inner, yo = i * cs * inner;
+    if (into) x.data.set(y.data.subarray(yo, yo + cs * inner), xo);
+    else y.data.set(x.data.subarray(xo, xo + cs * inner), yo);
+  }
+}
+
+/**
+ * Towers: branches run side by side and their outputs are concatenated along channels (axis 1).
+ * input 'shared': every branch sees the whole input (dx = Σ branch dx). input 'split': the input's channels
+ * are divided evenly, branch i seeing block i, as each GPU of the 2012 net saw only its own half.
+ */
+export class Parallel extends Module {
+  readonly branches: Module[];
+  readonly input: 'shared' | 'split';
+  #inShape: Shape | null = null;
+  #outs: Tensor[] = [];
+  #parts: Tensor[] = [];
+  #y: Tensor | null = null;
+  #dyParts: Tensor[] = [];
+  #dx: Tensor | null = null;
+
+  constructor(branches: Module[], opts: { input?: 'shared' | 'split' } = {}) {
+    super();
+    if (!branches.length) throw new OpError('Parallel', 'branches', 'at least one module', 'none');
+    branches.forEach((b, i) => this.registerModule(String(i), b));
+    this.branches = branches;
+    this.input = opts.input ?? 'shared';
+  }
+
+  #branchInput(s: Shape): number[] {
+    if (this.input === 'shared') return [...s];
+    if (s[1] % this.branches.length) throw new OpError('Parallel', 'input', `channels divisible by ${this.branches.length} towers`, fmtShape(s));
+    return [s[0], s[1] / this.branches.length, ...s.slice(2)];
+  }
+
+  outputShape(s: Shape): number[] {
+    const outs = this.branches.map((b) => b.outputShape(this.#branchInput(s)));
+    for (const o of outs)
+      if (o.length !== outs[0].length || o[0] !== outs[0][0] || o.slice(2).some((d, i) => d !== outs[0][i + 2]))
+        throw new OpError('Parallel', 'branches', 'outputs that differ only in channels', outs.map(fmtShape).join(' vs '));
+    return [outs[0][0], outs.reduce((a, o) => a + o[1], 0), ...outs[0].slice(2)];
+  }
+
+  forward(x: Tensor): Tensor {
+    this.#inShape = x.shape;
+    const bs = this.#branchInput(x.shape);
+    this.#y = reuse(this.#y, this.outputShape(x.shape));
+    let c0 = 0;
+    this.#outs = this.branches.map((b, i) => {
+      let input = x;
+      if (this.input === 'split') {
+        this.#parts[i] = reuse(this.#parts[i] ?? null, bs);
+        copyChannels(x, i * bs[1], this.#parts[i]);
+        input = this.#parts[i];
+      }
+      const out = b.forward(input);
+      copyChannels(this.#y!, c0, out, true);
+      c0 += out.shape[1];
+      return out;
+    });
+    return this.#y;
+  }
+
+  backward(dy: Tensor): Tensor {
+    if (!this.#inShape) throw new Error('Parallel.backward called before forward');
+    this.#dx = reuse(this.#dx, this.#inShape);
+    let c0 = 0;
+    const bs = this.#branchInput(this.#inShape);
+    this.branches.forEach((b, i) => {
+      this.#dyParts[i] = reuse(this.#dyParts[i] ?? null, this.#outs[i].shape);
+      copyChannels(dy, c0, this.#dyParts[i]);
+      c0 += this.#outs[i].shape[1];
+      const g = b.backward(this.#dyParts[i]);
+      if (this.input === 'split') copyChannels(this.#dx!, i * bs[1], g, true);
+      else if (i === 0) this.#dx!.data.set(g.data);
+      else add(this.#dx!, g, { out: this.#dx!, backend: this.backend });
+    });
+    return this.#dx;
+  }
+}
+

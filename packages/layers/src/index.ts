@@ -1,0 +1,12 @@
+export { Module, Parameter, NO_GRAD, reuse } from './module.js';
+export {
+  Conv2d, Linear, Activation, ReLU, Sigmoid, Tanh, Abs, Softplus, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
+  LocalResponseNorm, Dropout, Flatten, Softmax, CrossEntropyLoss,
+  type Conv2dOptions, type PoolOptions, type LrnOptions,
+} from './layers.js';
+export { Sequential, Parallel } from './containers.js';
+export * as init from './init.js';
+export {
+  parseSafetensors, loadSafetensors, loadStateDictFile, saveSafetensors, serializeSafetensors, toFloat32, SafetensorsError,
+  type RawTensor, type SafetensorsDtype,
+} from './safetensors.js';

@@ -1,0 +1,157 @@
+/**
+ * safetensors (the format of Hugging Face's safetensors library, which PyTorch users save state dicts in):
+ * 8-byte little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]},
+ * "__metadata__": {string: string}}, then the raw little-endian tensor bytes. Written atomically.
+ */
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { Tensor } from '@convnet/tensor';
+
+export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+const BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+
+export interface RawTensor {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  /** The tensor's bytes (little-endian). */
+  bytes: Uint8Array;
+}
+
+export class SafetensorsError extends Error {
+  constructor(file: string, msg: string) {
+    super(`${file}: not a valid safetensors file: ${msg}`);
+    this.name = 'SafetensorsError';
+  }
+}
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+/** A raw tensor as float32 (F32, F16, BF16, F64 and integer dtypes are converted). */
+export function toFloat32(t: RawTensor, name = 'tensor'): Tensor {
+  const n = t.shape.reduce((a, d) => a * d, 1);
+  const dv = new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    switch (t.dtype) {
+      case 'F32': out[i] = dv.getFloat32(4 * i, true); break;
+      case 'F64': out[i] = dv.getFloat64(8 * i, true); break;
+      case 'F16': out[i] = halfToFloat(dv.getUint16(2 * i, true)); break;
+      case 'BF16': out[i] = new Float32Array(new Uint32Array([dv.getUint16(2 * i, true) << 16]).buffer)[0]; break;
+      case 'I64': out[i] = Number(dv.getBigInt64(8 * i, true)); break;
+      case 'I32': out[i] = dv.getInt32(4 * i, true); break;
+      case 'I16': out[i] = dv.getInt16(2 * i, true); break;
+      case 'I8': out[i] = dv.getInt8(i); break;
+      case 'U8': case 'BOOL': out[i] = dv.getUint8(i); break;
+      default: throw new Error(`${name}: cannot convert dtype ${t.dtype} to float32`);
+    }
+  }
+  return new Tensor(out, t.shape);
+}
+
+/** Parses a safetensors buffer; `file` names it in errors. Every offset is checked against the file. */
+export function parseSafetensors(buf: Uint8Array, file = '<buffer>'): { tensors: Map<string, RawTensor>; metadata: Record<string, string> } {
+  if (buf.length < 8) throw new SafetensorsError(file, `only ${buf.length} bytes (the 8-byte header length is missing)`);
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const n = Number(dv.getBigUint64(0, true));
+  if (n > buf.length - 8) throw new SafetensorsError(file, `header length ${n} exceeds the file (${buf.length} bytes): truncated?`);
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n)));
+  } catch (e) {
+    throw new SafetensorsError(file, `header is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new SafetensorsError(file, 'header is not a JSON object');
+  const dataStart = 8 + n, dataLen = buf.length - dataStart;
+  const tensors = new Map<string, RawTensor>();
+  let metadata: Record<string, string> = {};
+  const spans: [number, number, string][] = [];
+  for (const [name, v] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (typeof v !== 'object' || v === null || Object.values(v).some((x) => typeof x !== 'string'))
+        throw new SafetensorsError(file, '__metadata__ must map strings to strings');
+      metadata = v as Record<string, string>;
+      continue;
+    }
+    const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof e !== 'object' || e === null) throw new SafetensorsError(file, `entry '${name}' is not an object`);
+    if (typeof e.dtype !== 'string' || !(e.dtype in BYTES)) throw new SafetensorsError(file, `tensor '${name}' has unknown dtype ${JSON.stringify(e.dtype)}`);
+    if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isInteger(d) || d < 0)) throw new SafetensorsError(file, `tensor '${name}' has an invalid shape ${JSON.stringify(e.shape)}`);
+    const off = e.data_offsets;
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isInteger(o) && o >= 0) || off[0] > off[1])
+      throw new SafetensorsError(file, `tensor '${name}' has invalid data_offsets ${JSON.stringify(off)}`);
+    if (off[1] > dataLen) throw new SafetensorsError(file, `tensor '${name}' ends at byte ${off[1]} of a ${dataLen}-byte data section: truncated?`);
+    const dtype = e.dtype as SafetensorsDtype;
+    const expected = (e.shape as number[]).reduce((a, d) => a * d, 1) * BYTES[dtype];
+    if (off[1] - off[0] !== expected)
+      throw new SafetensorsError(file, `tensor '${name}' (${dtype} ${JSON.stringify(e.shape)}) needs ${expected} bytes, its offsets span ${off[1] - off[0]}`);
+    spans.push([off[0], off[1], name]);
+    tensors.set(name, { dtype, shape: e.shape as number[], bytes: buf.slice(dataStart + off[0], dataStart + off[1]) });
+  }
+  spans.sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < spans.length; i++)
+    if (spans[i][0] < spans[i - 1][1]) throw new SafetensorsError(file, `tensors '${spans[i - 1][2]}' and '${spans[i][2]}' overlap`);
+  return { tensors, metadata };
+}
+
+export function loadSafetensors(path: string): { tensors: Map<string, RawTensor>; metadata: Record<string, string> } {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  return parseSafetensors(buf, path);
+}
+
+/** Loads a safetensors file as float32 tensors (a state dict). */
+export function loadStateDictFile(path: string): { stateDict: Map<string, Tensor>; metadata: Record<string, string> } {
+  const { tensors, metadata } = loadSafetensors(path);
+  return { stateDict: new Map([...tensors].map(([k, t]) => [k, toFloat32(t, `${path}: ${k}`)])), metadata };
+}
+
+/** Serialises float32 tensors (names sorted, 8-byte aligned header) with string metadata. */
+export function serializeSafetensors(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): Uint8Array[] {
+  const names = [...tensors.keys()].sort();
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const k of names) {
+    const t = tensors.get(k)!;
+    header[k] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + 4 * t.size] };
+    offset += 4 * t.size;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const head = new Uint8Array(8);
+  new DataView(head.buffer).setBigUint64(0, BigInt(Buffer.byteLength(json)), true);
+  const parts: Uint8Array[] = [head, Buffer.from(json)];
+  for (const k of names) {
+    const d = tensors.get(k)!.data;
+    parts.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  }
+  return parts;
+}
+
+/** Writes atomically: a temp file in the same directory, fsync, rename over `path`. */
+export function saveSafetensors(path: string, tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): void {
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  const fd = openSync(tmp, 'w');
+  try {
+    for (const p of serializeSafetensors(tensors, metadata)) {
+      let off = 0;
+      while (off < p.length) off += writeSync(fd, p, off, p.length - off);
+    }
+    fsyncSync(fd);
+    closeSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  renameSync(tmp, path);
+}
