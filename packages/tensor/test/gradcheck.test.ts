@@ -1,9 +1,16 @@
-// Finite-difference gradient checks of every `ref` backward kernel, run in float64 through the *Core
-// functions (the same loops the ref backend runs on float32 tensors).
+// Finite-difference gradient checks of every `ref` backward kernel, in float64: the *Core functions (the same
+// loops the ref backend runs on float32 tensors) are fed Float64Array inputs. For a random projection
+// L(x) = Σ r ⊙ f(x), the analytic gradient (the backward kernel applied to dy = r) must match central
+// differences (L(x + ε·e_i) − L(x − ε·e_i)) / 2ε for every element i.
 import { describe, expect, it } from 'vitest';
-import { Rng, conv2dInfo, pool2dInfo, type ActivationFn, type Conv2dInfo, type LrnAttrs, type Pool2dInfo } from '../src/index.js';
+import {
+  Rng, conv2dInfo, keepThreshold, pool2dInfo,
+  type ActivationFn, type Conv2dOptions, type KernelAttrs, type LrnAttrs, type Pool2dInfo, type Pool2dOptions,
+} from '../src/index.js';
 import { activationBackwardCore, activationCore } from '../src/ref/activation.js';
 import { biasGradCore, conv2dBackwardInputCore, conv2dBackwardWeightCore, conv2dCore } from '../src/ref/conv2d.js';
+import { dropoutCore } from '../src/ref/dropout.js';
+import { mulCore } from '../src/ref/elementwise.js';
 import { softmaxCrossEntropyCore } from '../src/ref/loss.js';
 import { lrnBackwardCore, lrnCore } from '../src/ref/lrn.js';
 import {
@@ -12,95 +19,122 @@ import {
 
 const rng = new Rng(2024);
 const rand = (n: number, scale = 1) => Float64Array.from(rng.normal(n), (v) => v * scale);
+const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Largest tolerated |analytic − numeric| / max(|analytic|, |numeric|, FLOOR). */
+const TOL = 1e-6;
+/** Relative errors of gradients much smaller than the typical one are measured against this floor. */
+const FLOOR = 1e-2;
+const EPS = 1e-6;
 
 /**
- * Checks d(Σ r ⊙ f(x))/dx from `analytic` against central differences of `f`, for every element of x.
- * Returns the largest relative error (|a − n| / max(1e-3, |a|, |n|)).
+ * Checks the gradient of L = Σ r ⊙ f(x) with respect to x (perturbed in place and restored).
+ * `f(x, y)` writes f(x) to y; `backward(r, dx)` writes the analytic dL/dx. Returns the largest relative
+ * error and logs where it occurred when it is over TOL.
  */
-function check(x: Float64Array, outSize: number, f: (x: Float64Array, y: Float64Array) => void, analytic: (r: Float64Array, dx: Float64Array) => void, eps = 1e-6): number {
+function gradError(
+  name: string, x: Float64Array, outSize: number,
+  f: (x: Float64Array, y: Float64Array) => void,
+  backward: (r: Float64Array, dx: Float64Array) => void,
+): number {
   const r = rand(outSize);
-  const dx = new Float64Array(x.length);
-  analytic(r, dx);
-  const y = new Float64Array(outSize);
-  const proj = () => { f(x, y); let s = 0; for (let i = 0; i < outSize; i++) s += r[i] * y[i]; return s; };
-  let worst = 0, where = -1;
+  const analytic = new Float64Array(x.length);
+  backward(r, analytic);
+  const up = new Float64Array(outSize), down = new Float64Array(outSize);
+  let worst = 0, at = -1, worstNum = 0;
   for (let i = 0; i < x.length; i++) {
     const keep = x[i];
-    x[i] = keep + eps; const up = proj();
-    x[i] = keep - eps; const down = proj();
+    x[i] = keep + EPS;
+    f(x, up);
+    x[i] = keep - EPS;
+    f(x, down);
     x[i] = keep;
-    const num = (up - down) / (2 * eps);
-    const err = Math.abs(num - dx[i]) / Math.max(1e-3, Math.abs(num), Math.abs(dx[i]));
-    if (err > worst) { worst = err; where = i; }
+    // Σ r ⊙ (f(x⁺) − f(x⁻)) output by output: less cancellation than subtracting two large sums L⁺ − L⁻.
+    let diff = 0;
+    for (let j = 0; j < outSize; j++) diff += r[j] * (up[j] - down[j]);
+    const numeric = diff / (2 * EPS);
+    const err = Math.abs(numeric - analytic[i]) / Math.max(FLOOR, Math.abs(numeric), Math.abs(analytic[i]));
+    if (!(err <= worst)) { worst = err; at = i; worstNum = numeric; }
   }
-  if (worst > 2e-5) console.error(`largest gradient error ${worst.toExponential(2)} at element ${where}`);
+  if (!(worst < TOL))
+    console.error(`${name}: largest relative gradient error ${worst.toExponential(2)} at element ${at}: analytic ${analytic[at]}, numeric ${worstNum}`);
   return worst;
 }
 
-const convCases: [string, number[], number[], { stride?: number; padding?: number; groups?: number; sizeRule?: 'floor' | 'ceil' }][] = [
-  ['3x3 pad 1', [2, 3, 7, 7], [4, 3, 3, 3], { padding: 1 }],
-  ['stride 2, odd sizes', [1, 3, 13, 9], [5, 3, 3, 3], { stride: 2 }],
-  ['11x11 stride 4 (conv1-like)', [1, 3, 27, 27], [2, 3, 11, 11], { stride: 4 }],
-  ['groups 2, 5x5 pad 2', [2, 4, 7, 7], [6, 2, 5, 5], { padding: 2, groups: 2 }],
-  ['ceil rule past the edge', [1, 2, 9, 9], [3, 2, 3, 3], { stride: 4, sizeRule: 'ceil' }],
-];
-
-describe('conv2d gradients (float64 finite differences)', () => {
-  for (const [name, xs, ws, opts] of convCases) {
-    const g: Conv2dInfo = conv2dInfo('test', xs, ws, opts);
-    const nx = xs.reduce((a, b) => a * b), nw = ws.reduce((a, b) => a * b), ny = g.n * g.o * g.oh * g.ow;
+describe('conv2d gradients', () => {
+  const cases: [string, number[], number[], Conv2dOptions][] = [
+    ['3x3 pad 1, batch 2', [2, 3, 7, 7], [4, 3, 3, 3], { padding: 1 }],
+    ['stride 2, odd sizes, batch 1', [1, 3, 13, 9], [5, 3, 3, 3], { stride: 2 }],
+    ['11x11 stride 4 (conv1-like)', [1, 3, 23, 23], [2, 3, 11, 11], { stride: 4 }],
+    ['5x5 pad 2, groups 2', [2, 4, 7, 7], [6, 2, 5, 5], { padding: 2, groups: 2 }],
+    ['ceil rule: windows past the bottom/right edge', [1, 2, 9, 10], [3, 2, 3, 3], { stride: 4, sizeRule: 'ceil' }],
+    ['ceil rule, stride 2, pad 1, groups 2', [1, 4, 8, 6], [4, 2, 3, 3], { stride: 2, padding: 1, groups: 2, sizeRule: 'ceil' }],
+    ['rectangular kernel, stride [2, 1], pad [1, 0]', [1, 2, 7, 5], [3, 2, 3, 2], { stride: [2, 1], padding: [1, 0] }],
+  ];
+  for (const [name, xs, ws, opts] of cases) {
     it(`${name}: input, weight and bias`, () => {
-      const x = rand(nx), w = rand(nw, 0.3), b = rand(g.o);
-      expect(check(x, ny, (xx, y) => conv2dCore(xx, w, b, y, g), (r, dx) => conv2dBackwardInputCore(r, w, dx, g))).toBeLessThan(2e-5);
-      expect(check(w, ny, (ww, y) => conv2dCore(x, ww, b, y, g), (r, dw) => conv2dBackwardWeightCore(x, r, dw, g))).toBeLessThan(2e-5);
-      expect(check(b, ny, (bb, y) => conv2dCore(x, w, bb, y, g), (r, db) => biasGradCore(r, db, g.n, g.o, g.oh * g.ow))).toBeLessThan(2e-5);
+      const g = conv2dInfo('gradcheck', xs, ws, opts);
+      const ny = g.n * g.o * g.oh * g.ow;
+      if (opts.sizeRule === 'ceil') expect(g.oh).toBeGreaterThan(conv2dInfo('gradcheck', xs, ws, { ...opts, sizeRule: 'floor' }).oh);
+      const x = rand(count(xs)), w = rand(count(ws), 0.3), b = rand(g.o);
+      expect(gradError(`${name} dx`, x, ny, (xx, y) => conv2dCore(xx, w, b, y, g), (r, dx) => conv2dBackwardInputCore(r, w, dx, g))).toBeLessThan(TOL);
+      expect(gradError(`${name} dw`, w, ny, (ww, y) => conv2dCore(x, ww, b, y, g), (r, dw) => conv2dBackwardWeightCore(x, r, dw, g))).toBeLessThan(TOL);
+      expect(gradError(`${name} db`, b, ny, (bb, y) => conv2dCore(x, w, bb, y, g), (r, db) => biasGradCore(r, db, g.n, g.o, g.oh * g.ow))).toBeLessThan(TOL);
     });
   }
 });
 
 describe('pooling gradients', () => {
-  const cases: [string, number[], { kernel: number; stride: number; padding?: number; sizeRule?: 'floor' | 'ceil' }][] = [
+  const cases: [string, number[], Pool2dOptions][] = [
     ['3/2 overlapping', [2, 2, 9, 9], { kernel: 3, stride: 2 }],
     ['3/2 ceil', [1, 3, 8, 8], { kernel: 3, stride: 2, sizeRule: 'ceil' }],
-    ['3/2 padding 1', [1, 2, 7, 6], { kernel: 3, stride: 2, padding: 1 }],
+    ['3/2 padding 1, odd rectangle', [1, 2, 7, 6], { kernel: 3, stride: 2, padding: 1 }],
+    ['3/2 padding 1, ceil (window past the padded edge)', [1, 2, 6, 6], { kernel: 3, stride: 2, padding: 1, sizeRule: 'ceil' }],
+    ['2x3 window, stride [1, 2]', [1, 1, 5, 7], { kernel: [2, 3], stride: [1, 2] }],
   ];
   for (const [name, xs, opts] of cases) {
-    const g: Pool2dInfo = pool2dInfo('test', xs, opts);
-    const nx = xs.reduce((a, b) => a * b), ny = g.n * g.c * g.oh * g.ow;
+    const g: Pool2dInfo = pool2dInfo('gradcheck', xs, opts);
+    const nx = count(xs), ny = g.n * g.c * g.oh * g.ow;
     it(`max pool ${name}`, () => {
-      // distinct values spaced well beyond eps so no window has a tie
-      const x = Float64Array.from(rng.permutation(nx), (v) => v * 0.01);
-      expect(check(x, ny, (xx, y) => maxPoolCore(xx, y, g), (r, dx) => maxPoolBackwardCore(x, r, dx, g))).toBeLessThan(2e-5);
+      // Distinct values spaced far beyond ε, so no window has a tie and the max is differentiable.
+      const x = Float64Array.from(rng.permutation(nx), (v) => (v - nx / 2) * 0.01);
+      expect(gradError(`max pool ${name}`, x, ny, (xx, y) => maxPoolCore(xx, y, g), (r, dx) => maxPoolBackwardCore(x, r, dx, g))).toBeLessThan(TOL);
     });
-    for (const cip of [true, false]) {
-      it(`avg pool ${name}, countIncludePad ${cip}`, () => {
+    for (const countIncludePad of [true, false]) {
+      it(`avg pool ${name}, countIncludePad ${countIncludePad}`, () => {
         const x = rand(nx);
-        expect(check(x, ny, (xx, y) => avgPoolCore(xx, y, g, cip), (r, dx) => avgPoolBackwardCore(r, dx, g, cip))).toBeLessThan(2e-5);
+        expect(gradError(`avg pool ${name}`, x, ny,
+          (xx, y) => avgPoolCore(xx, y, g, countIncludePad), (r, dx) => avgPoolBackwardCore(r, dx, g, countIncludePad))).toBeLessThan(TOL);
       });
     }
   }
-  for (const [h, o] of [[13, 6], [5, 3], [6, 6]]) {
-    it(`adaptive avg pool ${h} -> ${o}`, () => {
-      const g: Pool2dInfo = { n: 1, c: 2, h, w: h, kh: 0, kw: 0, sh: 0, sw: 0, ph: 0, pw: 0, oh: o, ow: o };
-      const x = rand(2 * h * h);
-      expect(check(x, 2 * o * o, (xx, y) => adaptiveAvgPoolCore(xx, y, g), (r, dx) => adaptiveAvgPoolBackwardCore(r, dx, g))).toBeLessThan(2e-5);
+  for (const [h, w, oh, ow] of [[13, 13, 6, 6], [5, 5, 3, 3], [7, 5, 3, 2], [3, 4, 5, 4]]) {
+    it(`adaptive avg pool ${h}x${w} -> ${oh}x${ow}`, () => {
+      const g: Pool2dInfo = { n: 2, c: 2, h, w, kh: 0, kw: 0, sh: 0, sw: 0, ph: 0, pw: 0, oh, ow };
+      const x = rand(4 * h * w);
+      expect(gradError(`adaptive ${h}x${w}->${oh}x${ow}`, x, 4 * oh * ow,
+        (xx, y) => adaptiveAvgPoolCore(xx, y, g), (r, dx) => adaptiveAvgPoolBackwardCore(r, dx, g))).toBeLessThan(TOL);
     });
   }
 });
 
-describe('LRN gradients', () => {
+describe('LRN gradients (c = 7)', () => {
   const cases: LrnAttrs[] = [
     { size: 5, alpha: 0.5, beta: 0.75, k: 2, alphaMode: 'divide-by-size' },
     { size: 5, alpha: 0.1, beta: 0.75, k: 2, alphaMode: 'paper' },
     { size: 3, alpha: 0.3, beta: 0.6, k: 1, alphaMode: 'divide-by-size' },
+    { size: 3, alpha: 0.2, beta: 0.75, k: 1.5, alphaMode: 'paper' },
+    { size: 4, alpha: 0.4, beta: 1.2, k: 1, alphaMode: 'divide-by-size' },
   ];
   for (const a of cases) {
-    it(`size ${a.size}, ${a.alphaMode}, c = 7`, () => {
+    it(`size ${a.size}, ${a.alphaMode}, alpha ${a.alpha}, beta ${a.beta}`, () => {
       const n = 2, c = 7, plane = 6, len = n * c * plane;
       const x = rand(len);
-      const y = new Float64Array(len), s = new Float64Array(len);
-      lrnCore(x, y, s, n, c, plane, a);
-      expect(check(x, len, (xx, yy) => lrnCore(xx, yy, new Float64Array(len), n, c, plane, a), (r, dx) => lrnBackwardCore(x, y, s, r, dx, n, c, plane, a))).toBeLessThan(2e-5);
+      const y = new Float64Array(len), scale = new Float64Array(len);
+      lrnCore(x, y, scale, n, c, plane, a);
+      expect(gradError(`lrn size ${a.size} ${a.alphaMode}`, x, len,
+        (xx, yy) => lrnCore(xx, yy, new Float64Array(len), n, c, plane, a),
+        (r, dx) => lrnBackwardCore(x, y, scale, r, dx, n, c, plane, a))).toBeLessThan(TOL);
     });
   }
 });
@@ -108,22 +142,37 @@ describe('LRN gradients', () => {
 describe('activation gradients', () => {
   for (const fn of ['relu', 'logistic', 'tanh', 'abs', 'softplus'] as ActivationFn[]) {
     it(fn, () => {
-      // keep away from the kinks at 0
-      const x = Float64Array.from(rand(40), (v) => (Math.abs(v) < 0.05 ? v + 0.2 : v) * 3);
-      const y = new Float64Array(40);
+      // Keep every x at least 0.15 away from the kinks of relu and abs at 0.
+      const x = Float64Array.from(rand(60), (v) => (v >= 0 ? v + 0.05 : v - 0.05) * 3);
+      const y = new Float64Array(60);
       activationCore(fn, x, y);
-      expect(check(x, 40, (xx, yy) => activationCore(fn, xx, yy), (r, dx) => activationBackwardCore(fn, x, y, r, dx))).toBeLessThan(2e-5);
+      expect(gradError(fn, x, 60, (xx, yy) => activationCore(fn, xx, yy), (r, dx) => activationBackwardCore(fn, x, y, r, dx))).toBeLessThan(TOL);
     });
   }
 });
 
 describe('softmax cross-entropy gradient', () => {
-  it('mean loss over [5, 10]', () => {
-    const n = 5, c = 10, x = rand(n * c, 2), labels = Int32Array.from([3, 0, 9, 9, 4]);
-    const d = new Float64Array(n * c);
-    softmaxCrossEntropyCore(x, labels, d, n, c, 5);
-    // scalar loss: project with r = [1]
-    const f = (xx: Float64Array, y: Float64Array) => { y[0] = softmaxCrossEntropyCore(xx, labels, new Float64Array(n * c), n, c, 5)[0]; };
-    expect(check(x, 1, f, (r, dx) => { for (let i = 0; i < dx.length; i++) dx[i] = r[0] * d[i]; })).toBeLessThan(2e-5);
-  });
+  for (const [n, c] of [[5, 10], [1, 3], [3, 1000]]) {
+    it(`mean loss over [${n}, ${c}]`, () => {
+      const x = rand(n * c, 2);
+      const labels = Int32Array.from({ length: n }, () => rng.int(c));
+      const dlogits = new Float64Array(n * c);
+      softmaxCrossEntropyCore(x, labels, dlogits, n, c, 5);
+      // The loss is a scalar: L = r[0] · loss.
+      const f = (xx: Float64Array, y: Float64Array) => { y[0] = softmaxCrossEntropyCore(xx, labels, new Float64Array(n * c), n, c, 5)[0]; };
+      expect(gradError(`softmax CE [${n}, ${c}]`, x, 1, f, (r, dx) => { for (let i = 0; i < dx.length; i++) dx[i] = r[0] * dlogits[i]; })).toBeLessThan(TOL);
+    });
+  }
+});
+
+describe('dropout gradient (backward = dy ⊙ mask)', () => {
+  for (const [p, scale] of [[0.5, 2], [0.3, 1]]) {
+    it(`p = ${p}, scale ${scale}`, () => {
+      const len = 200;
+      const attrs: KernelAttrs<'dropout'> = { seed: 7, stream: 3, offset: 1001, keepThreshold: keepThreshold(1 - p), scale };
+      const x = rand(len), y = new Float64Array(len), mask = new Float64Array(len);
+      dropoutCore(x, y, mask, attrs);
+      expect(gradError(`dropout p ${p}`, x, len, (xx, yy) => dropoutCore(xx, yy, new Float64Array(len), attrs), (r, dx) => mulCore(r, mask, dx))).toBeLessThan(TOL);
+    });
+  }
 });

@@ -1,4 +1,9 @@
-/** Reference convolution: direct loops, float64 accumulation. x [n,c,h,w], w [o,c/g,kh,kw], y [n,o,oh,ow]. */
+/**
+ * Reference convolution (cross-correlation, as PyTorch): direct loops, float64 accumulation.
+ * x [n,c,h,w], w [o,c/groups,kh,kw], b [o], y [n,o,oh,ow]; output channel oc reads input channels of group
+ * ⌊oc / (o/groups)⌋. Taps outside the input (padding, or past the bottom/right edge under the ceil size
+ * rule) read zero.
+ */
 import type { Conv2dInfo } from '../geometry.js';
 import type { KernelImpl } from '../kernels.js';
 
@@ -44,7 +49,6 @@ export function conv2dBackwardInputCore(dy: Arr, w: Arr, dx: Arr, g: Conv2dInfo)
       for (let oy = 0; oy < oh; oy++) {
         for (let ox = 0; ox < ow; ox++) {
           const d = dy[((ni * o + oc) * oh + oy) * ow + ox];
-          if (d === 0) continue;
           for (let ic = 0; ic < cg; ic++) {
             const xc = gi * cg + ic;
             for (let ky = 0; ky < kh; ky++) {

@@ -1,0 +1,8 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (p: string) => fileURLToPath(new URL(`../${p}/src/index.ts`, import.meta.url));
+export default defineConfig({
+  resolve: { alias: { '@convnet/tensor': src('tensor'), '@convnet/layers': src('layers'), '@convnet/optim': src('optim') } },
+  test: { include: ['test/**/*.test.ts'], testTimeout: 120_000 },
+});
