@@ -1,1 +1,2 @@
 export * from './specs.js';
+export { Net, createModel, type BuildOptions } from './build.js';
