@@ -32,6 +32,8 @@ export interface TrainConfig {
   keepCheckpoints: number;
   /** Stop after this many steps in total (0 = no limit): for smoke tests and timing. */
   maxSteps: number;
+  /** Also write every N-th step's loss to metrics.jsonl (0: epochs only). */
+  logEvery: number;
   /** Use only the first N training / test examples (0 = all). */
   limitTrain: number;
   limitTest: number;
@@ -58,10 +60,11 @@ export const BASE_CONFIG: TrainConfig = {
   crop: 0,
   flip: true,
   lighting: 0,
-  cropPadding: 0,
+  cropPadding: 2,
   checkpointEvery: 0,
   keepCheckpoints: 3,
   maxSteps: 0,
+  logEvery: 0,
   limitTrain: 0,
   limitTest: 0,
   threads: 0,
@@ -81,6 +84,7 @@ export const PAPER_RECIPE: Partial<TrainConfig> = {
   schedule: 'plateau',
   plateauPatience: 2,
   crop: 227,
+  cropPadding: 0,
   flip: true,
   lighting: 0.1,
 };
@@ -106,6 +110,7 @@ export const FLAGS: Record<string, { key: keyof TrainConfig; type: 'string' | 'n
   'crop-padding': { key: 'cropPadding', type: 'number', help: 'zero padding before random crops' },
   'checkpoint-every': { key: 'checkpointEvery', type: 'number', help: 'also checkpoint every N steps (0: per epoch only)' },
   keep: { key: 'keepCheckpoints', type: 'number', help: 'step checkpoints to keep (plus last and best)' },
+  'log-every': { key: 'logEvery', type: 'number', help: "also write every N-th step's loss to metrics.jsonl" },
   'max-steps': { key: 'maxSteps', type: 'number', help: 'stop after N steps in total (0: no limit)' },
   'limit-train': { key: 'limitTrain', type: 'number', help: 'use only the first N training examples' },
   'limit-test': { key: 'limitTest', type: 'number', help: 'use only the first N test examples' },
@@ -168,7 +173,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   positiveInt('epochs');
   positiveInt('batchSize');
   positiveInt('workers');
-  for (const k of ['maxSteps', 'limitTrain', 'limitTest', 'checkpointEvery', 'keepCheckpoints', 'threads', 'crop', 'cropPadding', 'plateauPatience', 'warmupEpochs'] as const) nonNegInt(k);
+  for (const k of ['maxSteps', 'logEvery', 'limitTrain', 'limitTest', 'checkpointEvery', 'keepCheckpoints', 'threads', 'crop', 'cropPadding', 'plateauPatience', 'warmupEpochs'] as const) nonNegInt(k);
   positiveInt('stepSize');
   if (!(c.lr > 0)) throw new UsageError(`--lr: expected a positive number, got ${c.lr}`);
   if (!(c.momentum >= 0 && c.momentum < 1)) throw new UsageError(`--momentum: expected a number in [0, 1), got ${c.momentum}`);

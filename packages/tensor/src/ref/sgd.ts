@@ -1,4 +1,9 @@
-/** Reference SGD step, both formulations (see kernels.ts `sgdUpdate`). */
+/**
+ * Reference SGD step, both formulations (see kernels.ts `sgdUpdate`), element by element in float64.
+ * 'pytorch' follows torch.optim.SGD: the buffer is v = d on the first step (no dampening then) and is left
+ * untouched when momentum is 0. 'paper' (Krizhevsky et al. 2012, section 5) ignores firstStep: its v
+ * starts at zero, which a zero-filled buffer already is.
+ */
 import type { KernelAttrs, KernelImpl } from '../kernels.js';
 
 type Arr = Float32Array | Float64Array;

@@ -1,0 +1,265 @@
+/**
+ * The training loop: seeded and resumable to the step. Everything random is a pure function of
+ * (seed, global step): the epoch's order is Rng(seed, 100 + epoch).permutation, augmentation draws from
+ * Rng(seed, 2) at counter step·2^20, dropout from the model's Rng(seed, 1) at counter step·2^26. So a
+ * checkpoint needs only the step counters to continue exactly as an uninterrupted run would.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Rng, Tensor, native, setDefaultBackend, softmax } from '@convnet/tensor';
+import { CrossEntropyLoss } from '@convnet/layers';
+import { ReduceLROnPlateau, SGD, StepLR, WarmupCosineLR, ConstantLR, biasesWithoutDecay, type LRScheduler } from '@convnet/optim';
+import { createModel, modelSpec, type Net } from '@convnet/alexnet';
+import { writeFileAtomic } from './atomic.js';
+import { loadCheckpoint, pruneStepCheckpoints, saveCheckpoint, type TrainState } from './checkpoint.js';
+import { UsageError, type TrainConfig } from './config.js';
+import { fillBatch, openDataset, type Dataset, type Split } from './data.js';
+import { Progress } from './progress.js';
+import { writeReport, type EpochMetrics } from './report.js';
+
+const AUG_STREAM = 2;
+const ORDER_STREAM = 100;
+
+export interface TrainResult {
+  runDir: string;
+  epochs: EpochMetrics[];
+  stoppedEarly: boolean;
+  finalValTop1Err: number | null;
+}
+
+export function inputGeometry(cfg: TrainConfig, ds: Dataset): { crop: number; pad: number } {
+  const size = ds.shape[1];
+  const crop = cfg.crop || size;
+  if (crop > size + 2 * cfg.cropPadding)
+    throw new UsageError(`--crop ${crop} is larger than the images (${size}) plus padding (${cfg.cropPadding})`);
+  return { crop, pad: cfg.cropPadding };
+}
+
+export function buildModel(cfg: TrainConfig, ds: Dataset, crop: number): Net {
+  const opts = { numClasses: ds.classes.length, channels: ds.shape[0], imageSize: crop, seed: cfg.seed, backend: cfg.backend };
+  let want: number[];
+  try {
+    want = modelSpec(cfg.model, opts).input;
+  } catch (e) {
+    throw new UsageError(`--model: ${(e as Error).message}`);
+  }
+  if (want[0] !== ds.shape[0] || want[1] !== crop)
+    throw new UsageError(`--model ${cfg.model} expects ${want.join('×')} inputs; ${ds.name} gives ${ds.shape[0]}×${crop}×${crop} (use --data with ${want[1]}-pixel images or a small net)`);
+  try {
+    const net = createModel(cfg.model, opts);
+    net.outputShape([1, ds.shape[0], crop, crop]);
+    return net;
+  } catch (e) {
+    throw new UsageError(`--model ${cfg.model} does not fit ${ds.shape[0]}×${crop}×${crop} inputs of ${ds.name}: ${(e as Error).message}`);
+  }
+}
+
+/** Loss and top-1/top-5 error of `net` on `split` (centre views, eval mode). */
+export function evaluate(net: Net, ds: Dataset, split: Split, geom: { crop: number; pad: number }, limit = 0, batch = 500): { loss: number; top1Err: number; top5Err: number; n: number } {
+  const n = limit ? Math.min(limit, split.n) : split.n;
+  net.eval();
+  const ce = new CrossEntropyLoss();
+  ce.backend = net.backend;
+  let loss = 0, top1 = 0, top5 = 0;
+  for (let s = 0; s < n; s += batch) {
+    const b = Math.min(batch, n - s);
+    const x = Tensor.zeros([b, ds.shape[0], geom.crop, geom.crop]);
+    const labels = new Int32Array(b);
+    fillBatch(ds, split, Int32Array.from({ length: b }, (_, i) => s + i), x, labels, { ...geom, flip: false });
+    const r = ce.forward(net.forward(x), labels);
+    loss += r.loss * b;
+    top1 += r.top1Hits;
+    top5 += r.top5Hits;
+  }
+  net.train();
+  return { loss: loss / n, top1Err: 1 - top1 / n, top5Err: 1 - top5 / n, n };
+}
+
+/** Averaged softmax over views: the centre (1) or 4 corners + centre, each also flipped (10). */
+export function predictViews(net: Net, ds: Dataset, split: Split, indices: number[], geom: { crop: number; pad: number }, views: 1 | 10): Float32Array {
+  const [c, h] = ds.shape;
+  const k = ds.classes.length, B = indices.length;
+  const probs = new Float32Array(B * k);
+  const span = h + 2 * geom.pad - geom.crop;
+  const offsets = views === 1 ? [[span >> 1, span >> 1]] : [[0, 0], [0, span], [span, 0], [span, span], [span >> 1, span >> 1]];
+  net.eval();
+  for (const flip of views === 1 ? [false] : [false, true]) {
+    for (const [oy, ox] of offsets) {
+      const x = Tensor.zeros([B, c, geom.crop, geom.crop]);
+      const labels = new Int32Array(B);
+      fillBatch(ds, split, indices, x, labels, { ...geom, flip: false, view: { oy, ox, flip } });
+      const p = softmax(net.forward(x));
+      for (let i = 0; i < p.size; i++) probs[i] += p.data[i] / (offsets.length * (views === 1 ? 1 : 2));
+    }
+  }
+  net.train();
+  return probs;
+}
+
+function makeScheduler(cfg: TrainConfig, opt: SGD): { epochEnd: (valErr: number) => void; state: () => TrainState['scheduler']; load: (s: TrainState['scheduler']) => void } {
+  if (cfg.schedule === 'plateau') {
+    const s = new ReduceLROnPlateau(opt, { factor: 0.1, patience: cfg.plateauPatience, threshold: 1e-3 });
+    return { epochEnd: (e) => { s.step(e); }, state: () => s.stateDict(), load: (st) => st && s.loadStateDict(st) };
+  }
+  const s: LRScheduler =
+    cfg.schedule === 'step' ? new StepLR(opt, cfg.stepSize, 0.1)
+    : cfg.schedule === 'cosine' ? new WarmupCosineLR(opt, cfg.warmupEpochs, cfg.epochs, 0, 0.1)
+    : new ConstantLR(opt);
+  return { epochEnd: () => s.step(), state: () => s.stateDict(), load: (st) => st && s.loadStateDict(st) };
+}
+
+export interface TrainOptions {
+  runDir: string;
+  resume?: boolean;
+  /** Where progress goes (stderr by default). */
+  progress?: Progress;
+  log?: (line: string) => void;
+  /** With resume: train to this many epochs instead of the run's own. */
+  epochs?: number;
+}
+
+export async function train(cfg: TrainConfig, o: TrainOptions): Promise<TrainResult> {
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const ckDir = join(o.runDir, 'checkpoints');
+  let resumeFrom: ReturnType<typeof loadCheckpoint> | null = null;
+  if (o.resume) {
+    const last = join(ckDir, 'last.safetensors');
+    if (!existsSync(last)) throw new UsageError(`--resume: ${o.runDir} has no checkpoints/last.safetensors to resume from`);
+    resumeFrom = loadCheckpoint(last);
+    // the run's own configuration, with this invocation's --epochs (to extend a run) and --max-steps
+    cfg = { ...resumeFrom.state.config, epochs: o.epochs ?? resumeFrom.state.config.epochs, maxSteps: cfg.maxSteps };
+  }
+  if (cfg.threads) native().setNumThreads(cfg.threads);
+  if (cfg.device !== 'cpu') throw new UsageError(`--device ${cfg.device}: this build has no CUDA backend; use --device cpu`);
+  setDefaultBackend(cfg.backend);
+
+  const ds = openDataset(cfg.data, { seed: cfg.seed });
+  const geom = inputGeometry(cfg, ds);
+  const net = buildModel(cfg, ds, geom.crop);
+  const params = biasesWithoutDecay(net.namedParameters(), 1);
+  const opt = new SGD(params, { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay, rule: cfg.sgdRule, backend: cfg.backend });
+  const sched = makeScheduler(cfg, opt);
+  const ce = new CrossEntropyLoss();
+  ce.backend = cfg.backend;
+
+  mkdirSync(ckDir, { recursive: true });
+  const metricsPath = join(o.runDir, 'metrics.jsonl');
+  let state: TrainState = {
+    epoch: 1, stepInEpoch: 0, globalStep: 0, bestValTop1Err: Infinity,
+    optimizer: { step: 0, groups: [] }, scheduler: null, config: cfg,
+    dataset: { name: ds.name, mean: ds.mean, std: ds.std, classes: ds.classes, shape: ds.shape },
+  };
+  const epochs: EpochMetrics[] = [];
+  if (resumeFrom) {
+    net.loadStateDict(resumeFrom.model);
+    opt.loadStateDict({ ...resumeFrom.state.optimizer, buffers: resumeFrom.optimBuffers });
+    sched.load(resumeFrom.state.scheduler);
+    state = { ...resumeFrom.state, config: cfg };
+    if (existsSync(metricsPath))
+      for (const line of readFileSync(metricsPath, 'utf8').split('\n'))
+        if (line.trim()) { const m = JSON.parse(line); if (m.type === 'epoch' && m.epoch < state.epoch) epochs.push(m); }
+    log(`resuming ${o.runDir} at epoch ${state.epoch}, step ${state.stepInEpoch} (global step ${state.globalStep})`);
+  } else {
+    writeFileAtomic(join(o.runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+    writeFileSync(metricsPath, '');
+  }
+
+  const trainN = cfg.limitTrain ? Math.min(cfg.limitTrain, ds.train.n) : ds.train.n;
+  const stepsPerEpoch = Math.floor(trainN / cfg.batchSize);
+  if (stepsPerEpoch < 1) throw new UsageError(`--batch-size ${cfg.batchSize} is larger than the training set (${trainN} images)`);
+  const B = cfg.batchSize;
+  const x = Tensor.zeros([B, ds.shape[0], geom.crop, geom.crop]);
+  const labels = new Int32Array(B);
+  const progress = o.progress ?? new Progress();
+  const augRng = new Rng(cfg.seed, AUG_STREAM);
+
+  let interrupted = false;
+  const onSigint = () => { interrupted = true; };
+  process.on('SIGINT', onSigint);
+  const checkpoint = (name: string) => {
+    state.optimizer = { step: opt.stepCount, groups: opt.paramGroups.map((g) => ({ lr: g.lr, initialLr: g.initialLr })) };
+    state.scheduler = sched.state();
+    saveCheckpoint(join(ckDir, name), net, opt, state);
+  };
+  const report = () =>
+    writeReport(join(o.runDir, 'report.html'), {
+      title: `convnet: ${cfg.model} on ${ds.name}`, config: cfg as unknown as Record<string, unknown>, epochs,
+      conv1: (() => { const w = net.firstConvWeight(); return w ? { data: w.data, shape: w.shape } : undefined; })(),
+    });
+
+  let stoppedEarly = false;
+  try {
+    for (; state.epoch <= cfg.epochs; state.epoch++, state.stepInEpoch = 0) {
+      const order = new Rng(cfg.seed, ORDER_STREAM + state.epoch).permutation(trainN);
+      const t0 = performance.now();
+      let dataMs = 0, lossSum = 0, top1 = 0, top5 = 0, seen = 0;
+      for (; state.stepInEpoch < stepsPerEpoch; ) {
+        if (cfg.maxSteps && state.globalStep >= cfg.maxSteps) { stoppedEarly = true; break; }
+        const td = performance.now();
+        augRng.counter = state.globalStep * 2 ** 20;
+        fillBatch(ds, ds.train, order.subarray(state.stepInEpoch * B, (state.stepInEpoch + 1) * B), x, labels, { ...geom, flip: cfg.flip, rng: augRng });
+        dataMs += performance.now() - td;
+        net.dropoutRng.counter = state.globalStep * 2 ** 26;
+        const r = ce.forward(net.forward(x), labels);
+        if (!Number.isFinite(r.loss)) {
+          throw new Error(`loss became ${r.loss} at epoch ${state.epoch}, step ${state.stepInEpoch} (global ${state.globalStep}): training stopped; the last good checkpoint is ${join(ckDir, 'last.safetensors')}. Lower --lr (now ${opt.paramGroups[0].lr}).`);
+        }
+        net.backward(ce.backward());
+        opt.step();
+        state.stepInEpoch++;
+        state.globalStep++;
+        lossSum += r.loss * B; top1 += r.top1Hits; top5 += r.top5Hits; seen += B;
+        if (cfg.logEvery && state.globalStep % cfg.logEvery === 0)
+          appendFileSync(metricsPath, JSON.stringify({ type: 'step', epoch: state.epoch, step: state.globalStep, loss: r.loss }) + '\n');
+        const el = (performance.now() - t0) / 1000;
+        progress.update({
+          epoch: state.epoch, epochs: cfg.epochs, step: state.stepInEpoch, steps: stepsPerEpoch, loss: lossSum / seen,
+          top1Err: 1 - top1 / seen, top5Err: 1 - top5 / seen, imagesPerSec: seen / el, dataWaitShare: dataMs / 1000 / el,
+          etaSec: (el / seen) * B * (stepsPerEpoch - state.stepInEpoch),
+        });
+        if (cfg.checkpointEvery && state.globalStep % cfg.checkpointEvery === 0) {
+          checkpoint(`step-${state.globalStep}.safetensors`);
+          checkpoint('last.safetensors');
+          pruneStepCheckpoints(ckDir, cfg.keepCheckpoints);
+        }
+        if (interrupted) break;
+      }
+      progress.done();
+      if (interrupted) {
+        checkpoint('last.safetensors');
+        log(`interrupted: checkpoint written to ${join(ckDir, 'last.safetensors')}; continue with: convnet train --resume ${o.runDir}`);
+        stoppedEarly = true;
+        break;
+      }
+      if (stoppedEarly) {
+        checkpoint('last.safetensors');
+        break;
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const val = evaluate(net, ds, ds.test, geom, cfg.limitTest);
+      const lr = opt.paramGroups[0].lr;
+      const m: EpochMetrics = {
+        epoch: state.epoch, trainLoss: lossSum / seen, trainTop1Err: 1 - top1 / seen, trainTop5Err: 1 - top5 / seen,
+        valLoss: val.loss, valTop1Err: val.top1Err, valTop5Err: val.top5Err, lr, imagesPerSec: seen / seconds,
+        dataWaitShare: dataMs / 1000 / seconds, seconds,
+      };
+      epochs.push(m);
+      appendFileSync(metricsPath, JSON.stringify({ type: 'epoch', ...m }) + '\n');
+      log(`epoch ${state.epoch}/${cfg.epochs}: train loss ${m.trainLoss.toFixed(4)}, val loss ${val.loss.toFixed(4)}, val top-1 error ${(100 * val.top1Err).toFixed(2)}% (accuracy ${(100 - 100 * val.top1Err).toFixed(2)}%), top-5 error ${(100 * val.top5Err).toFixed(2)}%, lr ${lr.toPrecision(3)}, ${m.imagesPerSec.toFixed(0)} img/s, ${seconds.toFixed(1)} s`);
+      sched.epochEnd(val.top1Err);
+      // the checkpoint of a finished epoch resumes at the start of the next one
+      const isBest = val.top1Err < state.bestValTop1Err;
+      if (isBest) state.bestValTop1Err = val.top1Err;
+      state.epoch++;
+      state.stepInEpoch = 0;
+      checkpoint('last.safetensors');
+      if (isBest) checkpoint('best.safetensors');
+      report();
+      state.epoch--;
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  if (epochs.length) report();
+  return { runDir: o.runDir, epochs, stoppedEarly, finalValTop1Err: epochs.at(-1)?.valTop1Err ?? null };
+}

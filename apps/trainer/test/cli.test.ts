@@ -1,0 +1,134 @@
+// The `convnet` command end to end on a generated IDX dataset (4 classes of simple shapes, 28×28): train,
+// stop mid-epoch and resume to the same losses, eval, predict, and one-line errors for bad input.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng } from '@convnet/tensor';
+
+const cli = new URL('../dist/cli.js', import.meta.url).pathname;
+const root = mkdtempSync(join(tmpdir(), 'convnet-cli-'));
+const data = join(root, 'shapes');
+
+/** Class 0: horizontal bar, 1: vertical bar, 2: square outline, 3: diagonal; random position and noise. */
+function drawShapes(n: number, seed: number): { images: Uint8Array; labels: Uint8Array } {
+  const r = new Rng(seed), images = new Uint8Array(n * 784), labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = i % 4, ox = 4 + r.int(8), oy = 4 + r.int(8), img = images.subarray(i * 784, (i + 1) * 784);
+    for (let k = 0; k < 12; k++) {
+      if (c === 0) img[(oy + 6) * 28 + ox + k] = 255;
+      if (c === 1) img[(oy + k) * 28 + ox + 6] = 255;
+      if (c === 2) { img[oy * 28 + ox + k] = img[(oy + 11) * 28 + ox + k] = img[(oy + k) * 28 + ox] = img[(oy + k) * 28 + ox + 11] = 255; }
+      if (c === 3) img[(oy + k) * 28 + ox + k] = 255;
+    }
+    for (let p = 0; p < 784; p++) img[p] = Math.min(255, img[p] + r.int(40));
+    labels[i] = c;
+  }
+  return { images, labels };
+}
+
+function idx(dims: number[], bytes: Uint8Array): Buffer {
+  const head = Buffer.alloc(4 + 4 * dims.length);
+  head.writeUInt32BE(0x00000800 | dims.length, 0);
+  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+  return Buffer.concat([head, Buffer.from(bytes)]);
+}
+
+const run = (args: string[]) => spawnSync('node', [cli, ...args], { encoding: 'utf8', env: { ...process.env, CONVNET_NUM_THREADS: '2' } });
+
+beforeAll(() => {
+  mkdirSync(data, { recursive: true });
+  for (const [prefix, n, seed] of [['train', 1024, 1], ['t10k', 256, 2]] as const) {
+    const { images, labels } = drawShapes(n, seed);
+    writeFileSync(join(data, `${prefix}-images-idx3-ubyte.gz`), gzipSync(idx([n, 28, 28], images)));
+    writeFileSync(join(data, `${prefix}-labels-idx1-ubyte`), idx([n], labels));
+  }
+});
+
+const common = ['--data', data, '--batch-size', '32', '--lr', '0.01', '--seed', '3', '--log-every', '1'];
+const stepLosses = (dir: string) =>
+  readFileSync(join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((m) => m.type === 'step').map((m) => [m.step, m.loss]);
+
+describe('convnet train / eval / predict', () => {
+  it('trains 2 epochs: loss falls, accuracy is high, report and checkpoints exist', () => {
+    const dir = join(root, 'full');
+    const r = run(['train', ...common, '--epochs', '2', '--run', dir]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/test accuracy (\d+\.\d+)%/);
+    const acc = Number(/test accuracy (\d+\.\d+)%/.exec(r.stdout)![1]);
+    expect(acc).toBeGreaterThan(90);
+    const losses = stepLosses(dir).map(([, l]) => l);
+    expect(losses.length).toBe(64);
+    const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+    expect(mean(losses.slice(-10))).toBeLessThan(0.5 * mean(losses.slice(0, 10)));
+    for (const f of ['config.json', 'report.html', 'checkpoints/last.safetensors', 'checkpoints/best.safetensors']) expect(existsSync(join(dir, f)), f).toBe(true);
+    const html = readFileSync(join(dir, 'report.html'), 'utf8');
+    expect(html).toContain('<svg');
+    expect(html).toContain('First-layer filters (32×1×5×5)');
+  });
+
+  it('a run stopped mid-epoch and resumed gives exactly the losses of an uninterrupted run', () => {
+    const dir = join(root, 'resumed');
+    expect(run(['train', ...common, '--epochs', '2', '--run', dir, '--max-steps', '45']).status).toBe(0);
+    expect(stepLosses(dir).length).toBe(45);
+    const r = run(['train', '--resume', dir]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/resuming .* at epoch 2, step 13 \(global step 45\)/);
+    const full = stepLosses(join(root, 'full'));
+    expect(stepLosses(dir)).toEqual(full);
+  });
+
+  it('eval reports 1-view and 10-view error; predict prints the top 5', async () => {
+    const dir = join(root, 'full');
+    const e1 = run(['eval', '--run', dir]);
+    expect(e1.status, e1.stderr).toBe(0);
+    expect(e1.stdout).toMatch(/256 test images, 1 view: top-1 error \d+\.\d+%/);
+    const e10 = run(['eval', '--run', dir, '--views', '10']);
+    expect(e10.stdout).toMatch(/10 views: top-1 error \d+\.\d+%/);
+    const png = join(root, 'bar.png');
+    const { images } = drawShapes(4, 9);
+    await sharp(Buffer.from(images.subarray(784, 2 * 784)), { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(png);
+    const p = run(['predict', '--run', dir, png]);
+    expect(p.status, p.stderr).toBe(0);
+    const lines = p.stdout.trim().split('\n');
+    expect(lines).toHaveLength(5); // the file name, then the 4 classes (top 5 of 4)
+    expect(lines[1]).toMatch(/^\s+\d+\.\d+%\s+1$/); // class 1 (vertical bar) first
+  });
+
+  it('bad input gives one-line errors that name the flag, file or value', () => {
+    const cases: [string[], RegExp][] = [
+      [['train', '--data', join(root, 'nope')], /--data: .*nope does not exist/],
+      [['train', '--data', data, '--model', 'vgg'], /--model: unknown model 'vgg'/],
+      [['train', '--data', data, '--lr', 'fast'], /--lr: expected a number, got 'fast'/],
+      [['train', '--data', data, '--batch-size', '0'], /--batch-size: expected a positive integer, got 0/],
+      [['train', '--frobnicate'], /Unknown option '--frobnicate'/],
+      [['train', '--data', data, '--model', 'paper'], /--model paper expects 3×227×227 inputs/],
+      [['train', '--resume', join(root, 'nothing')], /--resume: no run directory/],
+      [['eval', '--run', join(root, 'full'), '--views', '3'], /--views: expected 1 or 10/],
+      [['predict', '--run', join(root, 'full'), join(root, 'missing.png')], /missing.png: no such file/],
+      [['bogus'], /unknown command 'bogus'/],
+    ];
+    for (const [args, re] of cases) {
+      const r = run(args);
+      expect(r.status, args.join(' ')).not.toBe(0);
+      expect(r.stderr, args.join(' ')).toMatch(re);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    }
+    writeFileSync(join(root, 'junk.png'), 'not an image');
+    const j = run(['predict', '--run', join(root, 'full'), join(root, 'junk.png')]);
+    expect(j.stderr).toMatch(/junk.png: cannot decode image/);
+    const bad = join(root, 'bad');
+    mkdirSync(bad, { recursive: true });
+    writeFileSync(join(bad, 'train-images-idx3-ubyte'), Buffer.from([0, 0, 8, 3, 0, 0, 0, 9]));
+    expect(run(['train', '--data', bad]).stderr).toMatch(/train-images-idx3-ubyte: truncated IDX header/);
+  });
+
+  it('summary prints the paper figure', () => {
+    const out = execFileSync('node', [cli, 'summary', '--model', 'paper'], { encoding: 'utf8' });
+    expect(out).toMatch(/features.0 +conv +96×55×55 +34,944/);
+    expect(out).toMatch(/60,965,224 parameters/);
+  });
+});
