@@ -77,7 +77,10 @@ export interface KernelTypes {
   lrn: { inputs: { x: Tensor }; attrs: LrnAttrs; outputs: { y: Tensor; scale: Tensor } };
   /** dx_i = dy_i·scale_i^(−β) − 2aβ·x_i·Σ_{j: i in window(j)} dy_j·y_j/scale_j. */
   lrnBackward: { inputs: { x: Tensor; y: Tensor; scale: Tensor; dy: Tensor }; attrs: LrnAttrs; outputs: { dx: Tensor } };
-  /** Element-wise neuron; in place allowed. */
+  /**
+   * Element-wise neuron; in place allowed. Note: activationBackward needs the original x for abs and softplus,
+   * so run those in place only when x is not needed afterwards (layers run only relu in place).
+   */
   activation: { inputs: { x: Tensor }; attrs: { fn: ActivationFn }; outputs: { y: Tensor } };
   /** dx from x, y = f(x) and dy; in place allowed (dx may be dy). */
   activationBackward: { inputs: { x: Tensor; y: Tensor; dy: Tensor }; attrs: { fn: ActivationFn }; outputs: { dx: Tensor } };
@@ -109,7 +112,8 @@ export interface KernelTypes {
    * One SGD step in place on w and v (momentum buffer) given gradient g.
    * 'pytorch': d = g + wd·w; v = μ·v + (1 − dampening)·d (v = d on the first step); w −= lr·(nesterov ? d + μ·v : v).
    * 'paper':   v = μ·v − lr·wd·w − lr·g;  w += v.
-   * firstStep: whether v holds no history yet (PyTorch initialises v = d).
+   * firstStep: whether v holds no history yet (PyTorch initialises v = d). The 'paper' rule ignores it and
+   * reads v as stored, so v must start at zero (optimisers allocate it zero-filled).
    */
   sgdUpdate: {
     inputs: { g: Tensor };
