@@ -1,20 +1,27 @@
 #!/usr/bin/python3
-"""Writes the PyTorch ground-truth fixtures in test/fixtures/ (format: test/fixtures/README.md).
+"""Writes the PyTorch ground-truth fixtures in test/fixtures/ (the format: test/fixtures/README.md).
 
-Run with Debian's python3-torch:   /usr/bin/python3 test/pytorch/make_fixtures.py
-Options: --out DIR (default: test/fixtures next to this script's parent), --check (regenerate into a
-temporary folder and fail if any committed file would change).
+Run with Debian's python3-torch (not the pyenv python3 on PATH):
 
-Deterministic: every fixture group seeds its own generator (torch.manual_seed), so adding a case to
-one group never changes another group's numbers, and re-running the script rewrites identical bytes.
+    /usr/bin/python3 test/pytorch/make_fixtures.py            # rewrite test/fixtures/
+    /usr/bin/python3 test/pytorch/make_fixtures.py --check    # regenerate elsewhere, fail if a file would change
+    /usr/bin/python3 test/pytorch/make_fixtures.py --out DIR  # write somewhere else
 
-Numbers: inputs are drawn as float32 and stored exactly. Op outputs and gradients are computed by
-PyTorch in float64 from those float32 inputs and then rounded to float32 (the most accurate oracle for
-a float32 implementation); the script also recomputes every op in float32 and asserts that PyTorch's
-float32 result agrees with the stored one, so the fixture is PyTorch's behaviour, not a float64 quirk.
-Optimizer steps run in float32, as training does. Schedules are plain Python floats (float64).
+Files written:
+  ops.json, optim.json, schedules.json, state.json, state.safetensors   the first set (read by the tests of
+      @convnet/tensor, @convnet/optim and @convnet/layers); one random stream (torch.manual_seed(1234)) drawn
+      in the order below, so these five files come out byte for byte as committed. Do not reorder, insert
+      or delete draws in first_set(); add new cases to extra_set() instead.
+  ops-extra.json, schedules-extra.json   further cases in the same format (seed 4321, drawn after the first
+      set, so they can grow without touching it).
 
-Tests and CI never need torch: only the files this script writes are read.
+Numbers: inputs are drawn as float32 and stored exactly (JSON numbers are the float32 values written as
+doubles). Outputs and gradients are PyTorch's float32 results (torch.float32 autograd), optimizer steps run in
+float32, schedules are Python floats. The script runs single-threaded (torch.set_num_threads(1)): with more
+threads PyTorch's float32 reductions may change order and the last bits of some outputs.
+
+Upstream gradients dy of the op cases are drawn from a fresh generator seeded 7 for each case (so they do not
+consume the main stream). Tests and CI never need torch: they only read the files this script writes.
 """
 import argparse
 import filecmp
@@ -24,613 +31,362 @@ import os
 import struct
 import sys
 import tempfile
+import warnings
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-FORMAT = 'convnet-fixture/1'
-GENERATOR = 'test/pytorch/make_fixtures.py'
-
-# ---------------------------------------------------------------------------------------------- writing
+from torch.optim import lr_scheduler as S
 
 
-class Fixture:
-    """One fixture group: NAME.json (manifest) + NAME.bin (little-endian tensor data, 4-byte aligned)."""
+SHORT = False  # extra_set() writes each float32 as its shortest decimal (half the bytes, same float32 when read)
 
-    def __init__(self, name, about, seed):
-        self.name = name
-        self.about = about
-        self.seed = seed
+
+def short(v):
+    """The double nearest to v's shortest float32 decimal; JSON.parse + Float32Array give back v exactly."""
+    d = float(np.format_float_positional(np.float32(v), unique=True, trim='-')) if v != 0 else v
+    assert np.float32(d) == np.float32(v) and (v != 0 or math.copysign(1, d) == math.copysign(1, v))
+    return d
+
+
+def fx(t):
+    """A tensor as the fixtures store it: {"shape": [...], "data": [row-major float32 values as numbers]}."""
+    t = t.detach().float()
+    data = t.reshape(-1).tolist()
+    return {'shape': list(t.shape), 'data': [short(v) for v in data] if SHORT else data}
+
+
+def upstream(shape):
+    """The upstream gradient dy of an op case: standard normal from a fresh generator seeded 7."""
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(7))
+
+
+class OpCases:
+    """Collects op cases: {op, name, attrs, inputs, upstream | labels, outputs}."""
+
+    def __init__(self):
         self.cases = []
-        self.blob = bytearray()
-        torch.manual_seed(seed)
 
-    def tensor(self, t, dtype='float32'):
-        if isinstance(t, torch.Tensor):
-            t = t.detach().cpu().numpy()
-        a = np.ascontiguousarray(t)
-        if dtype == 'float32':
-            a = a.astype('<f4')
-        elif dtype == 'int32':
-            assert np.all(a == a.astype(np.int32)), 'int32 overflow'
-            a = a.astype('<i4')
-        else:
-            raise ValueError(dtype)
-        while len(self.blob) % 4:
-            self.blob.append(0)
-        offset = len(self.blob)
-        self.blob += a.tobytes()
-        return {'dtype': dtype, 'shape': list(a.shape), 'offset': offset, 'length': int(a.size)}
+    def grad_case(self, op, name, attrs, inputs, fn, grads):
+        """y = fn(**inputs); dy = upstream(y.shape); outputs y and, for each (input, output name) in grads, its gradient."""
+        xs = {k: v.clone().requires_grad_(any(k == g for g, _ in grads)) for k, v in inputs.items()}
+        y = fn(**xs)
+        dy = upstream(y.shape)
+        y.backward(dy)
+        outputs = {'y': fx(y)}
+        for k, out in grads:
+            outputs[out] = fx(xs[k].grad)
+        self.cases.append({'op': op, 'name': name, 'attrs': attrs, 'inputs': {k: fx(v) for k, v in inputs.items()},
+                           'upstream': fx(dy), 'outputs': outputs})
 
-    def case(self, name, attrs=None, tensors=None, values=None, note=None):
-        assert all(c['name'] != name for c in self.cases), name
-        c = {'name': name}
-        if note:
-            c['note'] = note
-        c['attrs'] = attrs or {}
-        if values is not None:
-            c['values'] = values
-        c['tensors'] = {k: (v if isinstance(v, dict) else self.tensor(v)) for k, v in (tensors or {}).items()}
-        self.cases.append(c)
+    def conv(self, name, xs, ws, stride, padding, groups, wscale=0.2):
+        x = torch.randn(*xs)
+        w = torch.randn(*ws) * wscale
+        b = torch.randn(ws[0])
+        self.grad_case('conv2d', name, {'stride': stride, 'padding': padding, 'groups': groups}, {'x': x, 'w': w, 'b': b},
+                       lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=padding, groups=groups),
+                       [('x', 'dx'), ('w', 'dw'), ('b', 'db')])
 
-    def write(self, out_dir):
-        manifest = {
-            'format': FORMAT,
-            'fixture': self.name,
-            'about': self.about,
-            'generator': GENERATOR,
-            'torch': torch.__version__,
-            'seed': self.seed,
-            'bin': f'{self.name}.bin' if self.blob else None,
-            'cases': self.cases,
-        }
-        with open(os.path.join(out_dir, f'{self.name}.json'), 'w') as f:
-            json.dump(manifest, f, indent=1)
-            f.write('\n')
-        if self.blob:
-            with open(os.path.join(out_dir, f'{self.name}.bin'), 'wb') as f:
-                f.write(bytes(self.blob))
+    def lrn(self, name, xs, xscale, size, alpha, beta, k, alpha_mode='divide-by-size'):
+        """alpha is ours; PyTorch always divides by size, so in 'paper' mode it gets alpha * size."""
+        x = torch.randn(*xs) * xscale
+        torch_alpha = alpha * size if alpha_mode == 'paper' else alpha
+        self.grad_case('lrn', name, {'size': size, 'alpha': alpha, 'beta': beta, 'k': k, 'alphaMode': alpha_mode},
+                       {'x': x}, lambda x: F.local_response_norm(x, size, torch_alpha, beta, k), [('x', 'dx')])
 
+    def maxpool(self, name, xs, kernel, stride, padding, rule, x=None):
+        x = torch.randn(*xs) if x is None else x
+        self.grad_case('maxPool2d', name, {'kernel': kernel, 'stride': stride, 'padding': padding, 'sizeRule': rule},
+                       {'x': x}, lambda x: F.max_pool2d(x, kernel, stride, padding, ceil_mode=rule == 'ceil'), [('x', 'dx')])
 
-def randn(*shape, scale=1.0):
-    return (torch.randn(*shape, dtype=torch.float32) * scale).float()
+    def avgpool(self, name, xs, kernel, stride, padding, rule, cip):
+        x = torch.randn(*xs)
+        self.grad_case('avgPool2d', name, {'kernel': kernel, 'stride': stride, 'padding': padding, 'sizeRule': rule,
+                                           'countIncludePad': cip}, {'x': x},
+                       lambda x: F.avg_pool2d(x, kernel, stride, padding, ceil_mode=rule == 'ceil', count_include_pad=cip),
+                       [('x', 'dx')])
 
+    def adaptive(self, name, xs, out):
+        x = torch.randn(*xs)
+        self.grad_case('adaptiveAvgPool2d', name, {'outputSize': out}, {'x': x},
+                       lambda x: F.adaptive_avg_pool2d(x, out), [('x', 'dx')])
 
-def f32(t):
-    return t.detach().float()
+    def activation(self, name, fn, x):
+        f = {'relu': torch.relu, 'logistic': torch.sigmoid, 'tanh': torch.tanh, 'abs': torch.abs, 'softplus': F.softplus}[fn]
+        self.grad_case('activation', name, {'fn': fn}, {'x': x}, lambda x: f(x), [('x', 'dx')])
 
+    def cross_entropy(self, name, logits, labels, hits=False):
+        L = logits.clone().requires_grad_()
+        loss = F.cross_entropy(L, torch.tensor(labels))  # reduction 'mean'
+        loss.backward()
+        outputs = {'loss': loss.item(), 'dlogits': fx(L.grad), 'softmax': fx(F.softmax(logits, dim=1))}
+        if hits:  # our kernel's rule: a label is a top-k hit when fewer than k classes have a strictly larger logit
+            larger = [(logits[i] > logits[i, labels[i]]).sum().item() for i in range(len(labels))]
+            outputs['top1Hits'] = sum(n < 1 for n in larger)
+            outputs['top5Hits'] = sum(n < 5 for n in larger)
+        self.cases.append({'op': 'softmaxCrossEntropy', 'name': name, 'attrs': {}, 'inputs': {'logits': fx(logits)},
+                           'labels': labels, 'outputs': outputs})
 
-def agree(name, got32, want64, rtol=1e-4, atol=1e-5):
-    """Asserts PyTorch's float32 result matches the float64-derived fixture value."""
-    g = got32.detach().double()
-    w = want64.detach().double()
-    if not torch.allclose(g, w, rtol=rtol, atol=atol):
-        err = (g - w).abs().max().item()
-        raise AssertionError(f'{name}: float32 PyTorch disagrees with float64 by {err}')
-
-
-def run_both(name, fn, inputs, grad_out=None, grad_wrt=()):
-    """Runs fn on float64 copies (with grads) and on float32 copies; checks agreement; returns float64 results.
-
-    inputs: dict name -> float32 tensor. grad_wrt: names whose gradient is wanted (given grad_out).
-    Returns (out64, {name: grad64}).
-    """
-    results = {}
-    for dt in (torch.float64, torch.float32):
-        xs = {k: (v.to(dt).clone().requires_grad_(k in grad_wrt) if v.is_floating_point() else v) for k, v in inputs.items()}
-        out = fn(**xs)
-        grads = {}
-        if grad_wrt:
-            out.backward(grad_out.to(dt))
-            grads = {k: xs[k].grad.clone() for k in grad_wrt}
-        results[dt] = (out.detach(), grads)
-    out64, g64 = results[torch.float64]
-    out32, g32 = results[torch.float32]
-    agree(f'{name} output', out32, out64)
-    for k in grad_wrt:
-        agree(f'{name} d{k}', g32[k], g64[k])
-    return out64, g64
+    def linear(self, name, n, fin, fout, wscale=1.0):
+        x = torch.randn(n, fin)
+        w = torch.randn(fout, fin) * wscale
+        b = torch.randn(fout)
+        self.grad_case('linear', name, {}, {'x': x, 'w': w, 'b': b}, lambda x, w, b: F.linear(x, w, b),
+                       [('x', 'dx'), ('w', 'dw'), ('b', 'db')])
 
 
-# ---------------------------------------------------------------------------------------------- ops
+def dump(obj, path):
+    with open(path, 'w') as f:
+        json.dump(obj, f)
 
 
-def ops_conv2d():
-    fx = Fixture('conv2d', 'F.conv2d forward (with bias) and the gradients wrt input, weight and bias for the given '
-                 'upstream gradient dy. Layouts NCHW / OIHW. Sizes use PyTorch\'s floor rule.', seed=101)
-    cases = [
-        # name, x shape, w shape, stride, padding, groups
-        ('conv1_like_s4_p2_n1', (1, 3, 23, 23), (8, 3, 11, 11), (4, 4), (2, 2), 1),
-        ('s4_p2_g2_n2', (2, 4, 19, 17), (6, 2, 7, 5), (4, 4), (2, 2), 2),
-        ('5x5_p2_g2_n2', (2, 6, 9, 11), (4, 3, 5, 5), (1, 1), (2, 2), 2),
-        ('3x3_s2_p1_g2_odd_n1', (1, 4, 7, 9), (6, 2, 3, 3), (2, 2), (1, 1), 1 * 2),
-        ('3x3_p1_n2', (2, 5, 6, 7), (3, 5, 3, 3), (1, 1), (1, 1), 1),
-        ('1x1_n1', (1, 5, 5, 7), (3, 5, 1, 1), (1, 1), (0, 0), 1),
-        ('rect_s2x1_p1x0_n2', (2, 3, 9, 8), (4, 3, 3, 2), (2, 1), (1, 0), 1),
-    ]
-    for name, xs, ws, stride, pad, groups in cases:
-        x = randn(*xs)
-        w = randn(*ws, scale=1.0 / math.sqrt(ws[1] * ws[2] * ws[3]))
-        b = randn(ws[0], scale=0.1)
-        oh = (xs[2] + 2 * pad[0] - ws[2]) // stride[0] + 1
-        ow = (xs[3] + 2 * pad[1] - ws[3]) // stride[1] + 1
-        dy = randn(xs[0], ws[0], oh, ow)
-        y, g = run_both(name, lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=pad, groups=groups),
-                        {'x': x, 'w': w, 'b': b}, dy, ('x', 'w', 'b'))
-        assert list(y.shape) == [xs[0], ws[0], oh, ow]
-        fx.case(name, {'stride': list(stride), 'padding': list(pad), 'groups': groups},
-                {'x': x, 'w': w, 'b': b, 'y': f32(y), 'dy': dy, 'dx': f32(g['x']), 'dw': f32(g['w']), 'db': f32(g['b'])})
-    return fx
+def lr_trace(name, attrs, make, base_lr=0.1, steps=30):
+    """lrs[0] is the lr right after the scheduler is built, lrs[e] the lr after e calls of scheduler.step()."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base_lr)
+    sched = make(opt)
+    lrs = [opt.param_groups[0]['lr']]
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+        lrs.append(opt.param_groups[0]['lr'])
+    return {'name': name, 'attrs': attrs, 'baseLr': base_lr, 'lrs': lrs}
 
 
-def ops_lrn():
-    fx = Fixture('lrn', 'F.local_response_norm (PyTorch convention: scale = k + alpha/size * sum of x^2 over the '
-                 'window [c - size//2, c + (size-1)//2] clipped to the channels; y = x / scale^beta), i.e. our '
-                 "alphaMode 'divide-by-size'. Forward y and the input gradient dx for upstream dy.", seed=102)
-    cases = [
-        # name, x shape, input scale, size, alpha, beta, k
-        ('size5', (2, 8, 5, 6), 4.0, 5, 1e-2, 0.75, 2.0),
-        ('size3_odd_channels', (1, 7, 4, 5), 4.0, 3, 1e-2, 0.75, 2.0),
-        ('size4_even_window', (2, 6, 3, 4), 3.0, 4, 5e-2, 0.75, 1.0),
-        ('size5_fewer_channels_than_size', (1, 3, 3, 3), 4.0, 5, 1e-2, 0.75, 2.0),
-        ('size5_paper_alpha_large_inputs', (1, 9, 4, 4), 40.0, 5, 1e-4, 0.75, 2.0),
-    ]
-    for name, xs, s, size, alpha, beta, k in cases:
-        x = randn(*xs, scale=s)
-        dy = randn(*xs)
-        y, g = run_both(name, lambda x: F.local_response_norm(x, size, alpha=alpha, beta=beta, k=k), {'x': x}, dy, ('x',))
-        # Self-check of the convention against the formula.
-        x64 = x.double()
-        sq = F.pad((x64 * x64).unsqueeze(1), (0, 0, 0, 0, size // 2, (size - 1) // 2)).squeeze(1)
-        win = sum(sq[:, j:j + xs[1]] for j in range(size))
-        assert torch.allclose(y, x64 / (k + alpha / size * win) ** beta, rtol=1e-12, atol=1e-12)
-        effect = (y / x64 - 1).abs().max().item()
-        fx.case(name, {'size': size, 'alpha': alpha, 'beta': beta, 'k': k},
-                {'x': x, 'y': f32(y), 'dy': dy, 'dx': f32(g['x'])},
-                note=f'largest relative change |y/x - 1| = {effect:.3f}')
-    return fx
-
-
-def ops_maxpool():
-    fx = Fixture('maxpool2d', 'F.max_pool2d forward and input gradient (dy routed to the first maximum of each '
-                 'window in scan order; overlapping windows sum).', seed=103)
-    cases = [
-        # name, x shape, kernel, stride, padding, ceil_mode, integer-valued (ties)
-        ('k3s2_floor', (2, 3, 14, 12), 3, 2, 0, False, False),
-        ('k3s2_ceil', (2, 3, 14, 12), 3, 2, 0, True, False),
-        ('k3s2_alexnet_27_to_13', (1, 4, 27, 27), 3, 2, 0, False, False),
-        ('k3s2_p1_floor', (1, 2, 8, 8), 3, 2, 1, False, False),
-        ('k3s2_p1_ceil', (1, 2, 8, 8), 3, 2, 1, True, False),
-        ('k2s2_p1_ceil_last_window_dropped', (1, 2, 5, 5), 2, 2, 1, True, False),
-        ('k3s2_ties_first_max_wins', (1, 2, 7, 7), 3, 2, 0, False, True),
-    ]
-    for name, xs, kk, ss, pp, ceil, ties in cases:
-        x = torch.randint(0, 3, xs).float() if ties else randn(*xs)
-        y0 = F.max_pool2d(x, kk, ss, pp, ceil_mode=ceil)
-        dy = randn(*y0.shape)
-        y, g = run_both(name, lambda x: F.max_pool2d(x, kk, ss, pp, ceil_mode=ceil), {'x': x}, dy, ('x',))
-        fx.case(name, {'kernel': [kk, kk], 'stride': [ss, ss], 'padding': [pp, pp], 'ceilMode': ceil},
-                {'x': x, 'y': f32(y), 'dy': dy, 'dx': f32(g['x'])})
-    return fx
-
-
-def ops_avgpool():
-    fx = Fixture('avgpool2d', 'F.avg_pool2d forward and input gradient. count_include_pad=True divides by the window '
-                 'clipped to the padded input (hend = min(hstart + k, H + pad)); False by the real cells.', seed=104)
-    i = 0
-    for xs, kk, ss, pp in [((2, 3, 9, 10), 3, 2, 1), ((1, 2, 5, 5), 2, 2, 1), ((1, 3, 14, 12), 3, 2, 0), ((2, 2, 7, 6), 3, 1, 1)]:
-        for ceil in (False, True):
-            for cip in (True, False):
-                x = randn(*xs)
-                y0 = F.avg_pool2d(x, kk, ss, pp, ceil_mode=ceil, count_include_pad=cip)
-                dy = randn(*y0.shape)
-                name = f'{xs[2]}x{xs[3]}_k{kk}s{ss}p{pp}_{"ceil" if ceil else "floor"}_{"cip" if cip else "nocip"}'
-                y, g = run_both(name, lambda x: F.avg_pool2d(x, kk, ss, pp, ceil_mode=ceil, count_include_pad=cip),
-                                {'x': x}, dy, ('x',))
-                fx.case(name, {'kernel': [kk, kk], 'stride': [ss, ss], 'padding': [pp, pp], 'ceilMode': ceil,
-                               'countIncludePad': cip},
-                        {'x': x, 'y': f32(y), 'dy': dy, 'dx': f32(g['x'])})
-                i += 1
-    return fx
-
-
-def ops_adaptive():
-    fx = Fixture('adaptive_avgpool2d', 'F.adaptive_avg_pool2d forward and input gradient; windows '
-                 '[floor(i*in/out), ceil((i+1)*in/out)).', seed=105)
-    for name, xs, os_ in [('13_to_6', (2, 3, 13, 13), (6, 6)), ('6_to_6_identity', (1, 4, 6, 6), (6, 6)),
-                          ('5_to_3', (2, 2, 5, 5), (3, 3)), ('rect_10x7_to_4x5', (1, 3, 10, 7), (4, 5)),
-                          ('upsample_3x4_to_5x6', (1, 2, 3, 4), (5, 6))]:
-        x = randn(*xs)
-        dy = randn(xs[0], xs[1], *os_)
-        y, g = run_both(name, lambda x: F.adaptive_avg_pool2d(x, os_), {'x': x}, dy, ('x',))
-        fx.case(name, {'outputSize': list(os_)}, {'x': x, 'y': f32(y), 'dy': dy, 'dx': f32(g['x'])})
-    return fx
-
-
-def topk_hits(logits, labels, k):
-    """Hits as our kernel defines them: a label counts when fewer than k classes have a strictly larger logit."""
-    hits1 = hitsk = 0
-    for i in range(logits.shape[0]):
-        larger = int((logits[i] > logits[i, labels[i]]).sum())
-        hits1 += larger < 1
-        hitsk += larger < k
-    return hits1, hitsk
-
-
-def ops_loss():
-    fx = Fixture('softmax_cross_entropy', 'F.cross_entropy (reduction mean) loss and its logits gradient (the '
-                 'gradient of the mean loss, i.e. upstream 1.0); top-1 / top-5 hits; and F.softmax(dim=1).',
-                 seed=106)
-    for name, n, c, s in [('n4_c10', 4, 10, 1.0), ('n8_c10', 8, 10, 2.0), ('n5_c10_large_logits', 5, 10, 40.0),
-                          ('n1_c3', 1, 3, 1.0)]:
-        logits = randn(n, c, scale=s)
-        labels = torch.randint(0, c, (n,))
-        loss, g = run_both(name, lambda logits: F.cross_entropy(logits, labels, reduction='mean'),
-                           {'logits': logits}, torch.tensor(1.0), ('logits',))
-        sm, _ = run_both(name + ' softmax', lambda logits: F.softmax(logits, dim=1), {'logits': logits})
-        h1, h5 = topk_hits(logits.double(), labels, 5)
-        fx.case(name, {'topk': 5},
-                {'logits': logits, 'labels': fx.tensor(labels, 'int32'), 'dlogits': f32(g['logits']), 'softmax': f32(sm)},
-                values={'loss': float(np.float32(loss.item())), 'loss_float64': loss.item(), 'top1Hits': h1, 'top5Hits': h5})
-    return fx
-
-
-def ops_activation():
-    fx = Fixture('activation', 'Element-wise neurons forward and backward for upstream dy: relu, sigmoid '
-                 "(our 'logistic'), tanh, abs, softplus (beta 1, threshold 20: x > 20 gives x).", seed=107)
-    fns = {'relu': torch.relu, 'logistic': torch.sigmoid, 'tanh': torch.tanh, 'abs': torch.abs,
-           'softplus': lambda x: F.softplus(x, beta=1, threshold=20)}
-    x = randn(3, 7, scale=3.0)
-    # the edge cases: exact zeros (relu'(0) = abs'(0) = 0 in PyTorch), softplus around its threshold, big magnitudes
-    zero = torch.tensor([[0.0, -0.0, 0.0, 1e-30, -1e-30, 19.5, 20.0], [20.5, 25.0, -25.0, 60.0, -60.0, 1e-3, -1e-3]],
-                        dtype=torch.float32)
-    for label, xin in (('random', x), ('edges', zero)):
-        dy = randn(*xin.shape)
-        for fn, f in fns.items():
-            y, g = run_both(f'{fn} {label}', lambda x: f(x), {'x': xin}, dy, ('x',))
-            fx.case(f'{fn}_{label}', {'fn': fn, 'torch': {'logistic': 'sigmoid'}.get(fn, fn)},
-                    {'x': xin, 'y': f32(y), 'dy': dy, 'dx': f32(g['x'])})
-    return fx
-
-
-def ops_linear():
-    fx = Fixture('linear', 'F.linear: y = x @ W^T + b, with gradients dx = dy @ W, dW = dy^T @ x, db = sum_rows dy.',
-                 seed=108)
-    for name, n, fin, fout in [('n4_9_to_5', 4, 9, 5), ('n1_16_to_10', 1, 16, 10), ('n3_33_to_7', 3, 33, 7)]:
-        x = randn(n, fin)
-        w = randn(fout, fin, scale=1 / math.sqrt(fin))
-        b = randn(fout, scale=0.1)
-        dy = randn(n, fout)
-        y, g = run_both(name, lambda x, w, b: F.linear(x, w, b), {'x': x, 'w': w, 'b': b}, dy, ('x', 'w', 'b'))
-        fx.case(name, {}, {'x': x, 'w': w, 'b': b, 'y': f32(y), 'dy': dy, 'dx': f32(g['x']), 'dw': f32(g['w']),
-                           'db': f32(g['b'])})
-    return fx
-
-
-# ---------------------------------------------------------------------------------------------- optim
-
-STEPS = 10
-
-
-def optim():
-    fx = Fixture('optim', f'Optimizers stepped {STEPS} times in float32 on one parameter w (shape [2, 5]) with a fixed '
-                 'sequence of given gradients grads[t] (t = 0..9; grads does not depend on w). w[t] and the state '
-                 'tensors [t] are the values AFTER step t+1. torch.optim (1.13) for sgd_*, adam*, while sgd_paper '
-                 'is the 2012 paper\'s rule computed by its formula (not in torch).', seed=201)
-    w0 = randn(2, 5)
-    grads = randn(STEPS, 2, 5, scale=0.5)
-
-    def run(opt_factory, state_keys):
-        p = torch.nn.Parameter(w0.clone())
-        opt = opt_factory([p])
-        ws, states = [], {k: [] for k in state_keys}
-        for t in range(STEPS):
-            p.grad = grads[t].clone()
-            opt.step()
-            ws.append(p.detach().clone())
-            st = opt.state[p]
-            for k in state_keys:
-                states[k].append(st[k].detach().clone())
-        return torch.stack(ws), {k: torch.stack(v) for k, v in states.items()}
-
-    sgd_cases = [
-        ('sgd_momentum', dict(lr=0.1, momentum=0.9, weight_decay=5e-4, dampening=0, nesterov=False)),
-        ('sgd_nesterov', dict(lr=0.1, momentum=0.9, weight_decay=5e-4, dampening=0, nesterov=True)),
-        ('sgd_plain', dict(lr=0.1, momentum=0, weight_decay=0, dampening=0, nesterov=False)),
-        ('sgd_plain_weight_decay', dict(lr=0.1, momentum=0, weight_decay=5e-4, dampening=0, nesterov=False)),
-    ]
-    for name, hp in sgd_cases:
-        keys = ('momentum_buffer',) if hp['momentum'] else ()
-        ws, st = run(lambda ps: torch.optim.SGD(ps, **hp), keys)
-        tensors = {'w0': w0, 'grads': grads, 'w': ws}
-        if keys:
-            tensors['momentum_buffer'] = st['momentum_buffer']
-        fx.case(name, {'optimizer': 'SGD', 'rule': 'pytorch', **hp, 'maximize': False}, tensors,
-                note='PyTorch rule: d = g + wd*w; v = momentum*v + (1-dampening)*d (v = d on the first step); '
-                     'w -= lr * (nesterov ? d + momentum*v : v)' if hp['momentum'] else
-                     'no momentum: w -= lr * (g + wd*w)')
-
-    # The paper's rule (section 5): v <- mu*v - eps*wd*w - eps*g;  w <- w + v;  v starts at 0. float32, in this order.
-    lr, mu, wd = 0.1, 0.9, 5e-4
-    w = w0.clone()
-    v = torch.zeros_like(w)
-    ws, vs = [], []
-    for t in range(STEPS):
-        v = mu * v - (lr * wd) * w - lr * grads[t]
-        w = w + v
-        ws.append(w.clone())
-        vs.append(v.clone())
-    fx.case('sgd_paper', {'optimizer': 'SGD', 'rule': 'paper', 'lr': lr, 'momentum': mu, 'weight_decay': wd},
-            {'w0': w0, 'grads': grads, 'w': torch.stack(ws), 'v': torch.stack(vs)},
-            note='v <- momentum*v - lr*weight_decay*w - lr*g; w <- w + v; v starts at 0 (computed in float32 by '
-                 'the formula; lr*weight_decay is one float64 product rounded when multiplied into float32 w)')
-
-    adam_cases = [
-        ('adam', 'Adam', dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False)),
-        ('adam_l2', 'Adam', dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False)),
-        ('adamw', 'AdamW', dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False)),
-    ]
-    notes = {
-        'Adam': 'g += wd*w (L2, coupled); m = b1*m + (1-b1)*g; s = b2*s + (1-b2)*g^2; '
-                'w -= lr/(1-b1^t) * m / (sqrt(s)/sqrt(1-b2^t) + eps)',
-        'AdamW': 'w *= 1 - lr*wd (decoupled, before the moments); m, s, update as Adam without L2',
-    }
-    for name, cls, hp in adam_cases:
-        ws, st = run(lambda ps: getattr(torch.optim, cls)(ps, **hp), ('exp_avg', 'exp_avg_sq'))
-        fx.case(name, {'optimizer': cls, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in hp.items()},
-                       'maximize': False},
-                {'w0': w0, 'grads': grads, 'w': ws, 'exp_avg': st['exp_avg'], 'exp_avg_sq': st['exp_avg_sq']},
-                note=notes[cls])
-    return fx
-
-
-# ---------------------------------------------------------------------------------------------- schedules
-
-EPOCHS = 30
-BASE_LR = 0.01
-
-
-def schedules():
-    from torch.optim import lr_scheduler as S
-    fx = Fixture('schedules', f'LR schedules with base lr {BASE_LR} over {EPOCHS} epochs. lr[e] is the lr in effect '
-                 'during epoch e = 0..29: the optimizer\'s lr after the scheduler was constructed and then stepped '
-                 'e times (scheduler.step() once per epoch, after that epoch\'s optimizer steps). Plain float64.',
-                 seed=301)
-
-    def opt():
-        return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=BASE_LR, momentum=0.9)
-
-    def trace(make):
-        o = opt()
-        s = make(o)
-        lrs = []
-        for _ in range(EPOCHS):
-            lrs.append(o.param_groups[0]['lr'])
-            o.step()
-            s.step()
-        return lrs
-
-    def closeto(got, want, what):
-        for e, (g, w) in enumerate(zip(got, want)):
-            assert abs(g - w) <= 1e-12 * abs(w) + 1e-15, f'{what} epoch {e}: torch {g} vs formula {w}'
-
-    lrs = trace(lambda o: S.StepLR(o, step_size=7, gamma=0.1))
-    closeto(lrs, [BASE_LR * 0.1 ** (e // 7) for e in range(EPOCHS)], 'StepLR')
-    fx.case('step_lr', {'scheduler': 'StepLR', 'step_size': 7, 'gamma': 0.1},
-            values={'base_lr': BASE_LR, 'lr': lrs}, note='lr = base * gamma^floor(e/step_size)')
-
-    lrs = trace(lambda o: S.MultiStepLR(o, milestones=[5, 12, 20], gamma=0.1))
-    closeto(lrs, [BASE_LR * 0.1 ** sum(e >= m for m in (5, 12, 20)) for e in range(EPOCHS)], 'MultiStepLR')
-    fx.case('multistep_lr', {'scheduler': 'MultiStepLR', 'milestones': [5, 12, 20], 'gamma': 0.1},
-            values={'base_lr': BASE_LR, 'lr': lrs}, note='lr = base * gamma^(number of milestones <= e)')
-
-    lrs = trace(lambda o: S.ExponentialLR(o, gamma=0.9))
-    closeto(lrs, [BASE_LR * 0.9 ** e for e in range(EPOCHS)], 'ExponentialLR')
-    fx.case('exponential_lr', {'scheduler': 'ExponentialLR', 'gamma': 0.9},
-            values={'base_lr': BASE_LR, 'lr': lrs}, note='lr = base * gamma^e')
-
-    T, eta = 20, 1e-4
-    lrs = trace(lambda o: S.CosineAnnealingLR(o, T_max=T, eta_min=eta))
-    closeto(lrs, [eta + (BASE_LR - eta) * (1 + math.cos(math.pi * e / T)) / 2 for e in range(EPOCHS)], 'Cosine')
-    fx.case('cosine_annealing_lr', {'scheduler': 'CosineAnnealingLR', 'T_max': T, 'eta_min': eta},
-            values={'base_lr': BASE_LR, 'lr': lrs},
-            note='lr = eta_min + (base - eta_min) * (1 + cos(pi*e/T_max))/2 for every e, including e > T_max, '
-                 'where it rises again (period 2*T_max): epochs 20..29 go back up from eta_min. Torch computes it '
-                 'recursively; the closed form agrees to 1e-12 relative.')
-
-    W, T2, start = 5, 25, 0.1
-    lrs = trace(lambda o: S.SequentialLR(o, [S.LinearLR(o, start_factor=start, end_factor=1.0, total_iters=W),
-                                              S.CosineAnnealingLR(o, T_max=T2, eta_min=eta)], milestones=[W]))
-    want = [BASE_LR * (start + (1 - start) * e / W) if e < W
-            else eta + (BASE_LR - eta) * (1 + math.cos(math.pi * (e - W) / T2)) / 2 for e in range(EPOCHS)]
-    closeto(lrs, want, 'warmup+cosine')
-    fx.case('linear_warmup_cosine', {
-        'scheduler': 'SequentialLR', 'milestones': [W],
-        'schedulers': [{'scheduler': 'LinearLR', 'start_factor': start, 'end_factor': 1.0, 'total_iters': W},
-                       {'scheduler': 'CosineAnnealingLR', 'T_max': T2, 'eta_min': eta}]},
-        values={'base_lr': BASE_LR, 'lr': lrs},
-        note=f'SequentialLR(LinearLR(start_factor {start}, end_factor 1, total_iters {W}), CosineAnnealingLR(T_max '
-             f'{T2}, eta_min {eta}), milestones [{W}]). e < {W}: lr = base * ({start} + (1 - {start}) * e/{W}); '
-             f'e >= {W}: lr = eta_min + (base - eta_min) * (1 + cos(pi*(e-{W})/{T2}))/2 (the cosine restarts its '
-             f'own epoch count at the milestone, so epoch {W} has the full base lr).')
-
-    # ReduceLROnPlateau fed a fixed metric sequence.
-    metrics = [1.0, 0.9, 0.8, 0.8, 0.8, 0.8,           # 3 bad epochs after 0.8 -> reduce at the 3rd (index 5)
-               0.79995,                                # better than 0.8 but by < rel 1e-4 (needs < 0.79992): bad
-               0.7999, 0.81, 0.82,                     # 0.7999 is a real improvement; then bad, bad
-               0.83,                                   # 3rd bad -> reduce (index 10)
-               0.5, 0.4, 0.4, 0.4, 0.4,                # improve, then 3 bad -> reduce at index 15
-               0.39996, 0.39995,                       # < rel threshold (needs < 0.39996): 0.39996 bad, 0.39995 good
-               float('nan'), 0.5, 0.6,                 # NaN compares false (bad), then bad, bad -> reduce (index 20)
-               0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.2, 0.2]
-    assert len(metrics) == EPOCHS
-    o = opt()
-    s = S.ReduceLROnPlateau(o, mode='min', factor=0.1, patience=2, threshold=1e-4, threshold_mode='rel', cooldown=0,
-                            min_lr=0, eps=1e-8)
-    after, bad = [], []
+def plateau_trace(name, metrics, cooldown, base_lr=0.1):
+    """lrs[i] is the lr after step(metrics[i])."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base_lr)
+    sched = S.ReduceLROnPlateau(opt, mode='min', factor=0.1, patience=2, threshold=1e-4, threshold_mode='rel',
+                                cooldown=cooldown)
+    lrs = []
     for m in metrics:
-        o.step()
-        s.step(m)
-        after.append(o.param_groups[0]['lr'])
-        bad.append(s.num_bad_epochs)
-    fx.case('reduce_on_plateau', {
-        'scheduler': 'ReduceLROnPlateau', 'mode': 'min', 'factor': 0.1, 'patience': 2, 'threshold': 1e-4,
-        'threshold_mode': 'rel', 'cooldown': 0, 'min_lr': 0, 'eps': 1e-8},
-        values={'base_lr': BASE_LR, 'metrics': [None if math.isnan(m) else m for m in metrics],
-                'lr_after': after, 'num_bad_epochs_after': bad},
-        note='metrics[i] is passed to step(metric) at the end of epoch i; lr_after[i] is the lr after that call '
-             '(the lr for epoch i+1); lr during epoch 0 is base_lr. A metric is an improvement when metric < '
-             'best * (1 - threshold). After more than patience (2) bad epochs in a row, lr = max(lr * factor, '
-             'min_lr) if that changes it by more than eps, and the bad count resets. metrics[18] is null in '
-             'JSON: it stands for NaN (never an improvement).')
-    return fx
+        opt.step()
+        sched.step(m)
+        lrs.append(opt.param_groups[0]['lr'])
+    return {'name': name, 'attrs': {'kind': 'ReduceLROnPlateau', 'mode': 'min', 'factor': 0.1, 'patience': 2,
+                                    'threshold': 0.0001, 'thresholdMode': 'rel', 'cooldown': cooldown},
+            'baseLr': base_lr, 'metrics': metrics, 'lrs': lrs}
 
 
-# ---------------------------------------------------------------------------------------------- safetensors
-
-ST_DTYPE = {np.dtype('<f4'): 'F32', np.dtype('<f2'): 'F16', np.dtype('<i8'): 'I64'}
+# ---------------------------------------------------------------------------------------------- the first set
 
 
-def write_safetensors(path, tensors, metadata):
-    """Writes the safetensors format by hand (no python3-safetensors in Debian bookworm), per its spec:
-    8-byte little-endian u64 N, then N bytes of UTF-8 JSON header, then the raw little-endian data.
-    Header: {"__metadata__": {str: str}, name: {"dtype", "shape", "data_offsets": [begin, end]}} with
-    offsets relative to the start of the data section. We lay data out sorted by dtype size (largest first)
-    then name, so every tensor is naturally aligned, and pad the header with spaces to a multiple of 8 bytes,
-    as the reference implementation does.
-    """
-    order = sorted(tensors, key=lambda k: (-tensors[k].dtype.itemsize, k))
-    header = {'__metadata__': metadata}
-    data = bytearray()
-    entries = {}
-    for k in order:
-        a = np.ascontiguousarray(tensors[k])
-        a = a.astype(a.dtype.newbyteorder('<'))
-        begin = len(data)
-        data += a.tobytes()
-        entries[k] = {'dtype': ST_DTYPE[a.dtype], 'shape': list(a.shape), 'data_offsets': [begin, len(data)]}
-    for k in sorted(entries):
-        header[k] = entries[k]
-    hb = json.dumps(header, separators=(',', ':')).encode('utf-8')
-    hb += b' ' * (-len(hb) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(hb)))
-        f.write(hb)
-        f.write(bytes(data))
-    return header
+def first_set(out):
+    """ops.json, optim.json, schedules.json, state.json, state.safetensors: one stream, in this exact order."""
+    torch.manual_seed(1234)
 
+    ops = OpCases()
+    ops.conv('conv_basic', (2, 3, 9, 9), (4, 3, 3, 3), 1, 1, 1)
+    ops.conv('conv_stride4', (1, 3, 23, 23), (5, 3, 11, 11), 4, 0, 1)
+    ops.conv('conv_groups2', (2, 4, 7, 7), (6, 2, 5, 5), 1, 2, 2)
+    ops.conv('conv_odd', (1, 2, 13, 7), (3, 2, 3, 2), 2, 1, 1)
+    ops.lrn('lrn5', (2, 8, 5, 5), 2, 5, 0.01, 0.75, 2.0)
+    ops.lrn('lrn3_odd', (1, 7, 3, 4), 2, 3, 0.5, 0.75, 1.0)
+    ops.maxpool('maxpool_3_2', (2, 3, 13, 13), 3, 2, 0, 'floor')
+    ops.maxpool('maxpool_3_2_ceil', (1, 2, 12, 12), 3, 2, 0, 'ceil')
+    ops.maxpool('maxpool_pad', (1, 2, 7, 6), 3, 2, 1, 'floor')
+    ops.avgpool('avgpool_pad_cip', (1, 2, 7, 7), 3, 2, 1, 'floor', True)
+    ops.avgpool('avgpool_pad_nocip', (1, 2, 7, 7), 3, 2, 1, 'floor', False)
+    ops.avgpool('avgpool_ceil', (2, 2, 8, 8), 3, 2, 0, 'ceil', True)
+    ops.adaptive('adaptive_13_6', (1, 3, 13, 13), 6)
+    ops.adaptive('adaptive_5_3', (1, 3, 5, 5), 3)
+    ops.adaptive('adaptive_6_6', (1, 3, 6, 6), 6)
+    for fn in ('relu', 'logistic', 'tanh', 'abs', 'softplus'):
+        ops.activation(fn, fn, torch.randn(3, 17) * 3)
+    ops.cross_entropy('ce_6x10', torch.randn(6, 10) * 2, [3, 0, 9, 9, 4, 1])
+    ops.linear('linear_5x7x4', 5, 7, 4)
+    dump({'torch': torch.__version__, 'cases': ops.cases}, os.path.join(out, 'ops.json'))
 
-def read_safetensors(path):
-    """Independent re-read of the file, to check what write_safetensors wrote."""
-    with open(path, 'rb') as f:
-        raw = f.read()
-    (n,) = struct.unpack('<Q', raw[:8])
-    header = json.loads(raw[8:8 + n].decode('utf-8'))
-    body = raw[8 + n:]
-    dt = {'F32': '<f4', 'F16': '<f2', 'I64': '<i8'}
-    out = {}
-    spans = []
-    for k, v in header.items():
-        if k == '__metadata__':
-            continue
-        b, e = v['data_offsets']
-        spans.append((b, e))
-        out[k] = np.frombuffer(body[b:e], dtype=dt[v['dtype']]).reshape(v['shape'])
-    spans.sort()
-    assert spans[0][0] == 0 and spans[-1][1] == len(body)
-    assert all(spans[i][1] == spans[i + 1][0] for i in range(len(spans) - 1)), 'holes or overlaps'
-    return header, out
+    # Optimizers: one parameter of 13 values, 10 given gradients; trajectory[t] = the parameter after step t+1.
+    w0 = torch.randn(13)
+    grads = [torch.randn(13) for _ in range(10)]
+    runs = []
 
+    def run(name, attrs, make):
+        p = torch.nn.Parameter(w0.clone())
+        opt = make([p])
+        traj = []
+        for g in grads:
+            p.grad = g.clone()
+            opt.step()
+            traj.append(fx(p))
+        runs.append({'name': name, 'attrs': attrs, 'trajectory': traj})
 
-def safetensors(out_dir):
-    torch.manual_seed(401)
+    O = torch.optim
+    run('sgd_momentum_decay', {'optimizer': 'sgd', 'lr': 0.1, 'momentum': 0.9, 'weightDecay': 0.0005},
+        lambda ps: O.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.0005))
+    run('sgd_nesterov', {'optimizer': 'sgd', 'lr': 0.05, 'momentum': 0.9, 'weightDecay': 0.001, 'nesterov': True},
+        lambda ps: O.SGD(ps, lr=0.05, momentum=0.9, weight_decay=0.001, nesterov=True))
+    run('sgd_plain', {'optimizer': 'sgd', 'lr': 0.2}, lambda ps: O.SGD(ps, lr=0.2))
+    run('sgd_dampening', {'optimizer': 'sgd', 'lr': 0.1, 'momentum': 0.5, 'dampening': 0.3},
+        lambda ps: O.SGD(ps, lr=0.1, momentum=0.5, dampening=0.3))
+    run('adam', {'optimizer': 'adam', 'lr': 0.01}, lambda ps: O.Adam(ps, lr=0.01))
+    run('adam_l2', {'optimizer': 'adam', 'lr': 0.01, 'weightDecay': 0.1}, lambda ps: O.Adam(ps, lr=0.01, weight_decay=0.1))
+    run('adamw', {'optimizer': 'adamw', 'lr': 0.01, 'weightDecay': 0.01}, lambda ps: O.AdamW(ps, lr=0.01, weight_decay=0.01))
+    # The paper's rule is not in torch: v <- mu*v - lr*wd*w - lr*g; w <- w + v (v starts at 0), in float32.
+    lr, mu, wd = 0.01, 0.9, 0.0005
+    w, v, traj = w0.clone(), torch.zeros(13), []
+    for g in grads:
+        v = mu * v - lr * wd * w - lr * g
+        w = w + v
+        traj.append(fx(w))
+    runs.append({'name': 'sgd_paper_rule', 'attrs': {'optimizer': 'sgd', 'rule': 'paper', 'lr': lr, 'momentum': mu,
+                                                     'weightDecay': wd}, 'trajectory': traj})
+    dump({'torch': torch.__version__, 'cases': {'w0': fx(w0), 'grads': [fx(g) for g in grads], 'runs': runs}},
+         os.path.join(out, 'optim.json'))
+
+    # Schedules (no random numbers).
+    schedules = [
+        lr_trace('step', {'kind': 'StepLR', 'stepSize': 7, 'gamma': 0.1}, lambda o: S.StepLR(o, 7, 0.1)),
+        lr_trace('multistep', {'kind': 'MultiStepLR', 'milestones': [5, 12, 20], 'gamma': 0.1},
+                 lambda o: S.MultiStepLR(o, [5, 12, 20], 0.1)),
+        lr_trace('exponential', {'kind': 'ExponentialLR', 'gamma': 0.9}, lambda o: S.ExponentialLR(o, 0.9)),
+        lr_trace('cosine', {'kind': 'CosineAnnealingLR', 'tMax': 20, 'etaMin': 0.0001},
+                 lambda o: S.CosineAnnealingLR(o, 20, 0.0001), steps=45),
+        lr_trace('linear', {'kind': 'LinearLR', 'startFactor': 0.25, 'endFactor': 1.0, 'totalIters': 5},
+                 lambda o: S.LinearLR(o, 0.25, 1.0, 5)),
+        plateau_trace('plateau', [1.0, 0.9, 0.85, 0.86, 0.85, 0.8499, 0.849, 0.84, 0.84, 0.84, 0.84, 0.5, 0.6, 0.6,
+                                  0.6, 0.6, 0.6, 0.6, 0.6, 0.6], cooldown=1),
+    ]
+    dump({'torch': torch.__version__, 'cases': schedules}, os.path.join(out, 'schedules.json'))
+
+    # A small state dict in the safetensors format, written by hand (Debian bookworm has no python3-safetensors):
+    # u64 little-endian header length N, N bytes of JSON header ({"__metadata__": {...}, name: {"dtype", "shape",
+    # "data_offsets": [begin, end]}} with names sorted, offsets relative to the data section, which holds the
+    # tensors back to back in that sorted order), padded with spaces to a multiple of 8, then the raw
+    # little-endian data. state.json holds the expected values.
     sd = {
-        'features.0.weight': randn(4, 3, 3, 3, scale=0.2),
-        'features.0.bias': randn(4, scale=0.1),
-        'features.3.weight': randn(6, 2, 3, 3, scale=0.2),
-        'features.3.bias': randn(6, scale=0.1),
-        'classifier.1.weight': randn(5, 8, scale=0.3),
-        'classifier.1.bias': randn(5, scale=0.1),
-        'classifier.4.weight': randn(3, 5, scale=0.3).half(),
-        'meta.counts': torch.tensor([3, -1, 1234567890123], dtype=torch.int64),
+        'features.0.weight': torch.randn(4, 3, 3, 3),
+        'features.0.bias': torch.randn(4),
+        'classifier.1.weight': torch.randn(2, 6),
+        'classifier.1.bias': torch.randn(2).half(),
+        'num_batches_tracked': torch.tensor([7, -3], dtype=torch.int64),
     }
-    # float16 edge values: largest finite, a subnormal, negative zero
-    sd['classifier.4.weight'][2, 2:5] = torch.tensor([65504.0, 6e-8, -0.0], dtype=torch.float16)
-    arrays = {k: v.numpy() for k, v in sd.items()}
-    metadata = {'format': 'pt', 'generator': GENERATOR}
-    path = os.path.join(out_dir, 'state_dict.safetensors')
-    header = write_safetensors(path, arrays, metadata)
-    h2, back = read_safetensors(path)
-    assert h2 == header
-    for k, a in arrays.items():
-        assert back[k].dtype == a.dtype.newbyteorder('<') and np.array_equal(back[k].view(np.uint8), a.view(np.uint8)), k
-
-    def values(a):
-        if a.dtype.kind == 'i':
-            return [int(v) for v in a.reshape(-1)]
-        return [float(np.float32(v)) if not (v == 0 and math.copysign(1, v) < 0) else -0.0 for v in a.reshape(-1)]
-
-    with open(path, 'rb') as f:
-        raw = f.read()
-    (n,) = struct.unpack('<Q', raw[:8])
-    manifest = {
-        'format': FORMAT,
-        'fixture': 'safetensors',
-        'about': 'A small PyTorch-style state dict in the safetensors format, written by hand per the spec (Debian '
-                 'bookworm has no python3-safetensors). values are the expected contents in row-major order: '
-                 'F32 and F16 as numbers (F16 decoded exactly; -0.0 is written as -0.0), I64 as JSON integers '
-                 '(all within 2^53).',
-        'generator': GENERATOR,
-        'torch': torch.__version__,
-        'seed': 401,
-        'file': 'state_dict.safetensors',
-        'file_bytes': len(raw),
-        'header_bytes': n,
-        'data_start': 8 + n,
-        'metadata': metadata,
-        'tensors': {k: {'dtype': header[k]['dtype'], 'shape': header[k]['shape'],
-                        'data_offsets': header[k]['data_offsets'], 'values': values(arrays[k])}
-                    for k in sorted(arrays)},
-    }
-    with open(os.path.join(out_dir, 'safetensors.json'), 'w') as f:
-        json.dump(manifest, f, indent=1)
-        f.write('\n')
+    dtypes = {torch.float32: 'F32', torch.float16: 'F16', torch.int64: 'I64'}
+    header = {'__metadata__': {'format': 'pt', 'source': 'make_fixtures.py'}}
+    data = b''
+    for k in sorted(sd):
+        raw = sd[k].numpy().astype(sd[k].numpy().dtype.newbyteorder('<')).tobytes()
+        header[k] = {'dtype': dtypes[sd[k].dtype], 'shape': list(sd[k].shape), 'data_offsets': [len(data), len(data) + len(raw)]}
+        data += raw
+    h = json.dumps(header).encode('utf-8')
+    h += b' ' * (-len(h) % 8)
+    with open(os.path.join(out, 'state.safetensors'), 'wb') as f:
+        f.write(struct.pack('<Q', len(h)) + h + data)
+    dump({k: {'dtype': dtypes[t.dtype], 'shape': list(t.shape), 'data': t.double().reshape(-1).tolist()}
+          for k, t in sd.items()}, os.path.join(out, 'state.json'))
 
 
-# ---------------------------------------------------------------------------------------------- main
+# ---------------------------------------------------------------------------------------------- extra cases
 
 
-def generate(out_dir):
-    os.makedirs(out_dir, exist_ok=True)
-    torch.set_num_threads(1)  # summation order does not depend on the machine's core count
-    for make in (ops_conv2d, ops_lrn, ops_maxpool, ops_avgpool, ops_adaptive, ops_loss, ops_activation, ops_linear,
-                 optim, schedules):
-        fx = make()
-        fx.write(out_dir)
-    safetensors(out_dir)
+def extra_set(out):
+    """ops-extra.json and schedules-extra.json: cases the first set lacks, same format, own seed."""
+    global SHORT
+    SHORT = True
+    torch.manual_seed(4321)
+    ops = OpCases()
+    # conv: AlexNet conv1 geometry (11x11, stride 4, padding 2), stride 4 + padding 2 with groups 2, odd and
+    # rectangular sizes, batch 1 and 2, 1x1.
+    ops.conv('x_conv1_11x11_s4_p2_n1', (1, 3, 23, 23), (4, 3, 11, 11), 4, 2, 1, wscale=0.05)
+    ops.conv('x_conv_7x5_s4_p2_g2_n2', (2, 4, 15, 13), (6, 2, 7, 5), 4, 2, 2)
+    ops.conv('x_conv_3x3_s2_p1_g2_n1', (1, 4, 7, 9), (6, 2, 3, 3), 2, 1, 2)
+    ops.conv('x_conv_rect_s2x1_p1x0_n2', (2, 3, 9, 8), (4, 3, 3, 2), [2, 1], [1, 0], 1)
+    ops.conv('x_conv_1x1_n1', (1, 5, 5, 7), (3, 5, 1, 1), 1, 0, 1)
+    # LRN: even size (asymmetric window [c-2, c+1]), fewer channels than the window, AlexNet's own values
+    # (alpha 1e-4 on large activations), and our 'paper' alpha mode (PyTorch called with alpha * size).
+    ops.lrn('x_lrn4_even_window', (2, 6, 3, 4), 3, 4, 0.05, 0.75, 1.0)
+    ops.lrn('x_lrn5_fewer_channels_than_size', (1, 3, 3, 3), 4, 5, 0.01, 0.75, 2.0)
+    ops.lrn('x_lrn5_alexnet_alpha_large_inputs', (1, 9, 4, 4), 40, 5, 1e-4, 0.75, 2.0)
+    ops.lrn('x_lrn5_paper_mode', (2, 7, 3, 3), 4, 5, 2e-3, 0.75, 2.0, alpha_mode='paper')
+    # max pooling: floor vs ceil where they differ in both dims, ceil with padding, the ceil window that
+    # would start in the padding (dropped), AlexNet's 27 -> 13, and ties (first maximum in scan order wins).
+    ops.maxpool('x_maxpool_14x12_floor', (2, 2, 14, 12), 3, 2, 0, 'floor')
+    ops.maxpool('x_maxpool_14x12_ceil', (2, 2, 14, 12), 3, 2, 0, 'ceil')
+    ops.maxpool('x_maxpool_p1_ceil', (1, 2, 8, 8), 3, 2, 1, 'ceil')
+    ops.maxpool('x_maxpool_k2_p1_ceil_last_window_dropped', (1, 2, 5, 5), 2, 2, 1, 'ceil')
+    ops.maxpool('x_maxpool_alexnet_27_to_13', (1, 2, 27, 27), 3, 2, 0, 'floor')
+    ops.maxpool('x_maxpool_ties', (1, 2, 7, 7), 3, 2, 0, 'floor', x=torch.randint(0, 3, (1, 2, 7, 7)).float())
+    # average pooling: every combination of floor/ceil and count_include_pad, with and without padding.
+    for xs, k, s, p in [((2, 2, 9, 10), 3, 2, 1), ((1, 2, 5, 5), 2, 2, 1), ((1, 3, 14, 12), 3, 2, 0)]:
+        for rule in ('floor', 'ceil'):
+            for cip in (True, False):
+                ops.avgpool(f'x_avgpool_{xs[2]}x{xs[3]}_k{k}s{s}p{p}_{rule}_{"cip" if cip else "nocip"}',
+                            xs, k, s, p, rule, cip)
+    # adaptive average pooling: rectangular, and output larger than input (overlapping windows).
+    ops.adaptive('x_adaptive_13x13_to_6_n2', (2, 2, 13, 13), 6)
+    ops.adaptive('x_adaptive_10x7_to_4x5', (1, 3, 10, 7), [4, 5])
+    ops.adaptive('x_adaptive_3x4_to_5x6', (1, 2, 3, 4), [5, 6])
+    # neurons at their edges: exact zeros (relu'(0) = abs'(0) = 0 in PyTorch), tiny values, softplus around its
+    # threshold (x > 20 gives x), saturation.
+    edges = torch.tensor([[0.0, -0.0, 1e-30, -1e-30, 1e-3, -1e-3, 19.5], [20.0, 20.5, 25.0, -25.0, 60.0, -60.0, 0.0]])
+    for fn in ('relu', 'logistic', 'tanh', 'abs', 'softplus'):
+        ops.activation(f'x_{fn}_edges', fn, edges)
+    # cross-entropy: N from 1 to 8, large logits (log-sum-exp must not overflow); with top-1 / top-5 hits.
+    for name, n, c, scale in [('x_ce_4x10', 4, 10, 1.0), ('x_ce_8x10', 8, 10, 3.0), ('x_ce_5x10_large_logits', 5, 10, 30.0),
+                              ('x_ce_1x3', 1, 3, 1.0)]:
+        logits = torch.randn(n, c) * scale
+        labels = torch.randint(0, c, (n,)).tolist()
+        ops.cross_entropy(name, logits, labels, hits=True)
+    ops.linear('x_linear_1x16x10', 1, 16, 10, wscale=0.25)
+    ops.linear('x_linear_3x33x7', 3, 33, 7, wscale=0.2)
+    dump({'torch': torch.__version__, 'cases': ops.cases}, os.path.join(out, 'ops-extra.json'))
+
+    warmup, tmax, eta, start = 5, 25, 1e-4, 0.1
+    schedules = [
+        # SequentialLR(LinearLR warmup, CosineAnnealingLR) switching at epoch 5: lrs[e] = 0.1*(0.1 + 0.9*e/5) for
+        # e < 5, then eta + (0.1 - eta)*(1 + cos(pi*(e-5)/25))/2 (the cosine counts its own epochs from the switch).
+        lr_trace('warmup_cosine', {
+            'kind': 'SequentialLR', 'milestones': [warmup],
+            'schedulers': [{'kind': 'LinearLR', 'startFactor': start, 'endFactor': 1.0, 'totalIters': warmup},
+                           {'kind': 'CosineAnnealingLR', 'tMax': tmax, 'etaMin': eta}]},
+            lambda o: S.SequentialLR(o, [S.LinearLR(o, start, 1.0, warmup), S.CosineAnnealingLR(o, tmax, eta)],
+                                     milestones=[warmup])),
+        # cooldown 0. 0.79995 (best 0.8) and 0.39997 (best 0.4) are lower than the best but not below
+        # best * (1 - threshold): bad epochs; 0.7999 and 0.39995 are improvements.
+        plateau_trace('plateau_cooldown0', [1.0, 0.9, 0.8, 0.8, 0.8, 0.8, 0.79995, 0.7999, 0.81, 0.82, 0.83, 0.5, 0.4,
+                                            0.4, 0.4, 0.4, 0.39997, 0.39995, 0.5, 0.6, 0.7, 0.3, 0.3, 0.3, 0.3, 0.3,
+                                            0.3, 0.3, 0.2, 0.2], cooldown=0),
+    ]
+    e = schedules[0]['lrs']
+    want = [0.1 * (start + (1 - start) * i / warmup) if i < warmup
+            else eta + (0.1 - eta) * (1 + math.cos(math.pi * (i - warmup) / tmax)) / 2 for i in range(len(e))]
+    assert all(abs(a - b) <= 1e-12 for a, b in zip(e, want)), 'SequentialLR does not follow the documented formula'
+    dump({'torch': torch.__version__, 'cases': schedules}, os.path.join(out, 'schedules-extra.json'))
+
+
+def generate(out):
+    global SHORT
+    SHORT = False
+    os.makedirs(out, exist_ok=True)
+    torch.set_num_threads(1)
+    warnings.simplefilter('ignore')  # lr_scheduler's deprecation chatter
+    first_set(out)
+    extra_set(out)
+
+
+FILES = ['ops.json', 'optim.json', 'schedules.json', 'state.json', 'state.safetensors', 'ops-extra.json',
+         'schedules-extra.json']
 
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', default=os.path.join(os.path.dirname(here), 'fixtures'))
-    ap.add_argument('--check', action='store_true', help='fail if regenerating would change a committed file')
+    ap.add_argument('--check', action='store_true', help='fail if regenerating would change a file in --out')
     args = ap.parse_args()
     if args.check:
         with tempfile.TemporaryDirectory() as tmp:
             generate(tmp)
-            changed = [f for f in sorted(os.listdir(tmp))
-                       if not os.path.exists(os.path.join(args.out, f))
+            changed = [f for f in FILES if not os.path.exists(os.path.join(args.out, f))
                        or not filecmp.cmp(os.path.join(tmp, f), os.path.join(args.out, f), shallow=False)]
-            if changed:
-                print('fixtures would change: ' + ', '.join(changed), file=sys.stderr)
-                sys.exit(1)
-            print('fixtures are up to date')
+        if changed:
+            print('fixtures would change: ' + ', '.join(changed), file=sys.stderr)
+            sys.exit(1)
+        print(f'fixtures are up to date ({len(FILES)} files)')
         return
     generate(args.out)
-    total = sum(os.path.getsize(os.path.join(args.out, f)) for f in os.listdir(args.out))
-    print(f'wrote fixtures to {args.out} ({total} bytes in all)')
+    for f in FILES:
+        print(f'{os.path.getsize(os.path.join(args.out, f)):>9} {os.path.join(args.out, f)}')
 
 
 if __name__ == '__main__':

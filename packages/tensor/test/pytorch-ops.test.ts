@@ -1,16 +1,15 @@
-// Ground truth from PyTorch 1.13 (test/pytorch/make_fixtures.py → test/fixtures/ops.json): `ref` and `cpu`
-// agree with it to 1e-4 relative.
-import { readFileSync } from 'node:fs';
+// Ground truth from PyTorch 1.13 (test/pytorch/make_fixtures.py → test/fixtures/ops.json and ops-extra.json):
+// `ref` and `cpu` agree with it to 1e-4 relative (+ 1e-5 absolute).
 import { describe, expect, it } from 'vitest';
+import { loadOpCases, readJson, type FixtureTensor, type OpCase } from '../../../test/fixtures/load.mjs';
 import {
   Tensor, activation, activationBackward, adaptiveAvgPool2d, adaptiveAvgPool2dBackward, avgPool2d, avgPool2dBackward,
   biasAdd, conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, lrn, lrnBackward, matmul, maxPool2d,
   maxPool2dBackward, softmax, softmaxCrossEntropy, type ActivationFn,
 } from '../src/index.js';
 
-interface Fx { shape: number[]; data: number[] }
-interface Case { op: string; name: string; attrs: Record<string, unknown>; inputs: Record<string, Fx>; upstream?: Fx; labels?: number[]; outputs: Record<string, Fx | number> }
-const fixtures: { torch: string; cases: Case[] } = JSON.parse(readFileSync(new URL('../../../test/fixtures/ops.json', import.meta.url), 'utf8'));
+type Fx = FixtureTensor;
+const fixtures: { torch: string; cases: OpCase[] } = { torch: readJson('ops.json').torch, cases: loadOpCases('ops.json', 'ops-extra.json') };
 const T = (f: Fx) => Tensor.from(f.data, f.shape);
 
 function close(got: Tensor, want: Fx | number, what: string): void {
@@ -74,7 +73,12 @@ describe(`PyTorch ${fixtures.torch} fixtures`, () => {
           case 'softmaxCrossEntropy': {
             const x = T(c.inputs.logits);
             const r = softmaxCrossEntropy(x, c.labels!, o);
-            expect(Math.abs(r.loss - (c.outputs.loss as number))).toBeLessThan(1e-5);
+            const loss = c.outputs.loss as number;
+            expect(Math.abs(r.loss - loss), `loss ${r.loss} vs ${loss}`).toBeLessThan(1e-5);
+            if (c.outputs.top1Hits !== undefined) {
+              expect(r.top1Hits, 'top-1 hits').toBe(c.outputs.top1Hits);
+              expect(r.topkHits, 'top-5 hits').toBe(c.outputs.top5Hits);
+            }
             close(r.dlogits, c.outputs.dlogits as Fx, 'dlogits');
             close(softmax(x, o), c.outputs.softmax as Fx, 'softmax');
             break;
