@@ -48,7 +48,7 @@ describe(`whole AlexNet vs PyTorch ${fx.torch}`, () => {
         const rms = Math.sqrt(want.sumSquares / g.length);
         expect(Math.abs(sq - want.sumSquares), `${n} Σg²`).toBeLessThan(1e-4 * want.sumSquares + 1e-20);
         expect(Math.abs(sum - want.sum), `${n} Σg`).toBeLessThan(1e-4 * Math.sqrt(g.length * want.sumSquares) + 1e-12);
-        for (const [i, v] of want.samples) expect(Math.abs(g[i] - v), `${n}[${i}]`).toBeLessThan(1e-4 * Math.abs(v) + 1e-4 * rms);
+        for (const [i, v] of want.samples) expect(Math.abs(g[i] - v), `${n}[${i}]`).toBeLessThan(1e-4 * Math.abs(v) + 1e-3 * rms);
       }
     });
   }
