@@ -7,6 +7,8 @@ const candidates = [
   path.join(__dirname, 'build', 'Release', 'convnet_native.node'),
   path.join(__dirname, 'build', 'Debug', 'convnet_native.node'),
 ];
+// CONVNET_NATIVE_PATH loads another build of the addon (e.g. a sanitizer build) for debugging.
+if (process.env.CONVNET_NATIVE_PATH) candidates.unshift(path.resolve(process.env.CONVNET_NATIVE_PATH));
 const found = candidates.find((p) => fs.existsSync(p));
 if (!found) {
   throw new Error(
