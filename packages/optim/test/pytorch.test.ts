@@ -4,12 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { Tensor } from '@convnet/tensor';
 import { Parameter } from '@convnet/layers';
 import {
-  Adam, AdamW, CosineAnnealingLR, ExponentialLR, LinearLR, MultiStepLR, ReduceLROnPlateau, SGD, StepLR, type LRScheduler, type Optimizer,
+  Adam, AdamW, CosineAnnealingLR, WarmupCosineLR, ExponentialLR, LinearLR, MultiStepLR, ReduceLROnPlateau, SGD, StepLR, type LRScheduler, type Optimizer,
 } from '../src/index.js';
 
 const load = (f: string) => JSON.parse(readFileSync(new URL(`../../../test/fixtures/${f}`, import.meta.url), 'utf8'));
 const optim = load('optim.json').cases;
 const schedules = load('schedules.json').cases;
+const extra = load('schedules-extra.json').cases;
 
 describe('optimisers agree with torch.optim over 10 steps (1e-6)', () => {
   for (const run of optim.runs) {
@@ -81,6 +82,26 @@ describe('schedules agree with torch.optim.lr_scheduler', () => {
       got.forEach((lr, i) => expect(Math.abs(lr - s.lrs[i]), `epoch ${i}: ${lr} vs ${s.lrs[i]}`).toBeLessThan(1e-12));
     });
   }
+
+  it('linear warm-up then cosine (torch SequentialLR of LinearLR + CosineAnnealingLR) = WarmupCosineLR', () => {
+    const s = extra.find((c: { name: string }) => c.name === 'warmup_cosine');
+    const [lin, cos] = s.attrs.schedulers;
+    const p = new Parameter('w', Tensor.zeros([1]));
+    const opt = new SGD([p], { lr: s.baseLr });
+    const sch = new WarmupCosineLR(opt, s.attrs.milestones[0], s.attrs.milestones[0] + cos.tMax, cos.etaMin, lin.startFactor);
+    const got = [opt.paramGroups[0].lr];
+    for (let e = 1; e < s.lrs.length; e++) { sch.step(); got.push(opt.paramGroups[0].lr); }
+    got.forEach((lr, i) => expect(Math.abs(lr - s.lrs[i]), `epoch ${i}`).toBeLessThan(1e-12 + 1e-12 * s.lrs[i]));
+  });
+
+  it('plateau with cooldown 0', () => {
+    const s = extra.find((c: { name: string }) => c.name === 'plateau_cooldown0');
+    const p = new Parameter('w', Tensor.zeros([1]));
+    const opt = new SGD([p], { lr: s.baseLr });
+    const a = s.attrs;
+    const sch = new ReduceLROnPlateau(opt, { mode: a.mode, factor: a.factor, patience: a.patience, threshold: a.threshold, thresholdMode: a.thresholdMode, cooldown: a.cooldown });
+    s.metrics.forEach((m: number, i: number) => { sch.step(m); expect(Math.abs(opt.paramGroups[0].lr - s.lrs[i])).toBeLessThan(1e-12); });
+  });
 
   it('plateau bookkeeping survives save/restore', () => {
     const mk = () => { const p = new Parameter('w', Tensor.zeros([1])); const o = new SGD([p], { lr: 0.1 }); return { o, s: new ReduceLROnPlateau(o, { patience: 1 }) }; };
