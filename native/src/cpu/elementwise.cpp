@@ -24,7 +24,10 @@ void chunks(int64_t len, F f) {
 void activation_forward(Activation fn, int64_t len, const float* x, float* y) {
   chunks(len, [&](int64_t b, int64_t e) {
     if (fn == Activation::Relu) {
-      for (int64_t i = b; i < e; ++i) y[i] = x[i] > 0.f ? x[i] : 0.f;
+      for (int64_t i = b; i < e; ++i) {
+        const float v = x[i];
+        y[i] = v > 0.f ? v : 0.f;
+      }
     } else {
       for (int64_t i = b; i < e; ++i) y[i] = activation_value(fn, x[i]);
     }
@@ -34,7 +37,11 @@ void activation_forward(Activation fn, int64_t len, const float* x, float* y) {
 void activation_backward(Activation fn, int64_t len, const float* x, const float* y, const float* dy, float* dx) {
   chunks(len, [&](int64_t b, int64_t e) {
     if (fn == Activation::Relu) {
-      for (int64_t i = b; i < e; ++i) dx[i] = x[i] > 0.f ? dy[i] : 0.f;
+      // both loads unconditional, so the select vectorises (a conditional load of dy would not)
+      for (int64_t i = b; i < e; ++i) {
+        const float d = dy[i], v = x[i];
+        dx[i] = v > 0.f ? d : 0.f;
+      }
     } else {
       for (int64_t i = b; i < e; ++i) dx[i] = dy[i] * activation_derivative(fn, x[i], y[i]);
     }
