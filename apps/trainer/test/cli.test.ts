@@ -133,6 +133,14 @@ describe('convnet train / eval / predict', () => {
     expect(acc).toBeGreaterThan(80);
   });
 
+  it('the default run (pnpm start), shortened by --max-steps, trains and checkpoints', () => {
+    const dir = join(root, 'default');
+    const r = run(['train', '--max-steps', '6', '--limit-test', '300', '--run', dir]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).data).toBe('default');
+    expect(existsSync(join(dir, 'checkpoints', 'last.safetensors'))).toBe(true);
+  });
+
   it('summary prints the paper figure', () => {
     const out = execFileSync('node', [cli, 'summary', '--model', 'paper'], { encoding: 'utf8' });
     expect(out).toMatch(/features.0 +conv +96×55×55 +34,944/);
