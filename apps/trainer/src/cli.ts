@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { formatSummary, modelSpec, MODELS } from '@convnet/alexnet';
-import { BASE_CONFIG, FLAGS, UsageError, parseFlagValue, readConfigFile, validateConfig, type TrainConfig } from './config.js';
+import { BASE_CONFIG, FLAGS, PAPER_RECIPE, UsageError, parseFlagValue, readConfigFile, validateConfig, type TrainConfig } from './config.js';
 import { evalCommand, predictCommand } from './inference.js';
 import { train } from './train.js';
 
@@ -54,6 +54,8 @@ export function parseTrainArgs(argv: string[]): { cfg: TrainConfig; runDir: stri
   const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
   if (values.help) { console.log(trainHelp()); process.exit(0); }
   let cfg: TrainConfig = { ...BASE_CONFIG };
+  // the paper's recipe (90 epochs, lr 0.01 ÷10 on plateau, 227 crops, PCA lighting) for the ImageNet nets
+  if (values.model === 'paper' || values.model === 'torchvision') cfg = { ...cfg, ...PAPER_RECIPE, model: values.model as string, crop: values.model === 'paper' ? 227 : 224 };
   if (values.config) cfg = { ...cfg, ...readConfigFile(values.config as string) };
   for (const [f, d] of Object.entries(FLAGS)) {
     const v = values[f];

@@ -29,6 +29,14 @@ export interface TrainResult {
 
 export function inputGeometry(cfg: TrainConfig, ds: Dataset): { crop: number; pad: number } {
   const size = ds.shape[1];
+  let want: number[];
+  try {
+    want = modelSpec(cfg.model, { channels: ds.shape[0], imageSize: cfg.crop || size }).input;
+  } catch (e) {
+    throw new UsageError(`--model: ${(e as Error).message}`);
+  }
+  if (want[0] !== ds.shape[0] || want[1] > size + 2 * cfg.cropPadding)
+    throw new UsageError(`--model ${cfg.model} expects ${want.join('×')} inputs; ${ds.name} has ${ds.shape.join('×')} images (use --data with larger images, or a small net: small, cifar-18pct, cifar-80sec)`);
   const crop = cfg.crop || size;
   if (crop > size + 2 * cfg.cropPadding)
     throw new UsageError(`--crop ${crop} is larger than the images (${size}) plus padding (${cfg.cropPadding})`);
