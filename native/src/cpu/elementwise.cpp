@@ -26,7 +26,7 @@ void activation_forward(Activation fn, int64_t len, const float* x, float* y) {
     if (fn == Activation::Relu) {
       for (int64_t i = b; i < e; ++i) {
         const float v = x[i];
-        y[i] = v > 0.f ? v : 0.f;
+        y[i] = v < 0.f ? 0.f : v;
       }
     } else {
       for (int64_t i = b; i < e; ++i) y[i] = activation_value(fn, x[i]);
@@ -40,7 +40,7 @@ void activation_backward(Activation fn, int64_t len, const float* x, const float
       // both loads unconditional, so the select vectorises (a conditional load of dy would not)
       for (int64_t i = b; i < e; ++i) {
         const float d = dy[i], v = x[i];
-        dx[i] = v > 0.f ? d : 0.f;
+        dx[i] = v <= 0.f ? 0.f : d;
       }
     } else {
       for (int64_t i = b; i < e; ++i) dx[i] = dy[i] * activation_derivative(fn, x[i], y[i]);

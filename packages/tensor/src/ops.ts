@@ -387,8 +387,10 @@ export function softmaxCrossEntropy(
   const lab = labels instanceof Int32Array ? labels : Int32Array.from(labels as number[]);
   if (lab.length !== n) throw new OpError(op, 'labels', `${n} labels (one per row of logits)`, `${lab.length}`);
   for (let i = 0; i < n; i++) {
-    if (!(lab[i] >= 0 && lab[i] < classes) || (!(labels instanceof Int32Array) && !Number.isInteger((labels as number[])[i])))
-      throw new OpError(op, `labels[${i}]`, `an integer class in [0, ${classes})`, String((labels as ArrayLike<number>)[i]));
+    // Check the caller's value, not its Int32 conversion (which wraps 2^32 + 3 to 3).
+    const v = (labels as ArrayLike<number>)[i];
+    if (!(Number.isInteger(v) && v >= 0 && v < classes))
+      throw new OpError(op, `labels[${i}]`, `an integer class in [0, ${classes})`, String(v));
   }
   const topk = expectInt(op, 'topk', opts.topk ?? 5, 1);
   const loss = Tensor.zeros([1]);

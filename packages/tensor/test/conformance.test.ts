@@ -150,6 +150,13 @@ for (const backend of others()) {
       }
     });
 
+    it('relu propagates NaN forward and passes its gradient, as PyTorch', () => {
+      const x = Tensor.from([NaN, -1, 2, 0]);
+      const y = activation(x, 'relu', { backend });
+      expect(Array.from(y.data)).toEqual([NaN, 0, 2, 0]);
+      expect(Array.from(activationBackward(x, y, Tensor.from([1, 1, 1, 1]), 'relu', { backend }).data)).toEqual([1, 0, 1, 0]);
+    });
+
     it('dropout: the mask is bit-identical to ref for the same seed and offset (large tensors too)', () => {
       cover('dropout', 'mul');
       for (const [p, mode, n] of [[0.5, 'inverted', 100_003], [0.2, 'classic', 77]] as const) {

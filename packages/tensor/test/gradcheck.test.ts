@@ -8,8 +8,9 @@ import {
   type ActivationFn, type Conv2dOptions, type KernelAttrs, type LrnAttrs, type Pool2dInfo, type Pool2dOptions,
 } from '../src/index.js';
 import { activationBackwardCore, activationCore } from '../src/ref/activation.js';
-import { biasGradCore, conv2dBackwardInputCore, conv2dBackwardWeightCore, conv2dCore } from '../src/ref/conv2d.js';
+import { biasAddCore, biasGradCore, conv2dBackwardInputCore, conv2dBackwardWeightCore, conv2dCore } from '../src/ref/conv2d.js';
 import { dropoutCore } from '../src/ref/dropout.js';
+import { gemmCore } from '../src/ref/gemm.js';
 import { mulCore } from '../src/ref/elementwise.js';
 import { softmaxCrossEntropyCore } from '../src/ref/loss.js';
 import { lrnBackwardCore, lrnCore } from '../src/ref/lrn.js';
@@ -38,7 +39,8 @@ function gradError(
   backward: (r: Float64Array, dx: Float64Array) => void,
 ): number {
   const r = rand(outSize);
-  const analytic = new Float64Array(x.length);
+  // NaN-filled, so a backward that accumulates into (or skips elements of) its output fails: outputs are overwritten.
+  const analytic = new Float64Array(x.length).fill(NaN);
   backward(r, analytic);
   const up = new Float64Array(outSize), down = new Float64Array(outSize);
   let worst = 0, at = -1, worstNum = 0;
@@ -80,6 +82,30 @@ describe('conv2d gradients', () => {
       expect(gradError(`${name} dx`, x, ny, (xx, y) => conv2dCore(xx, w, b, y, g), (r, dx) => conv2dBackwardInputCore(r, w, dx, g))).toBeLessThan(TOL);
       expect(gradError(`${name} dw`, w, ny, (ww, y) => conv2dCore(x, ww, b, y, g), (r, dw) => conv2dBackwardWeightCore(x, r, dw, g))).toBeLessThan(TOL);
       expect(gradError(`${name} db`, b, ny, (bb, y) => conv2dCore(x, w, bb, y, g), (r, db) => biasGradCore(r, db, g.n, g.o, g.oh * g.ow))).toBeLessThan(TOL);
+    });
+  }
+});
+
+describe('linear layer gradients (gemm with transposes, bias)', () => {
+  // y [m, n] = a [m, k] · b [k, n]: da = dy · bᵀ, db = aᵀ · dy, as the linear layer's backward runs them.
+  const [m, k, n] = [3, 7, 5];
+  it('gemm: d/da = dy·bᵀ and d/db = aᵀ·dy', () => {
+    const a = rand(m * k), b = rand(k * n);
+    const f = (aa: Float64Array, bb: Float64Array, y: Float64Array) => gemmCore(aa, bb, y, m, n, k, false, false, 1, 0);
+    expect(gradError('gemm da', a, m * n, (aa, y) => f(aa, b, y), (r, da) => gemmCore(r, b, da, m, k, n, false, true, 1, 0))).toBeLessThan(TOL);
+    expect(gradError('gemm db', b, m * n, (bb, y) => f(a, bb, y), (r, db) => gemmCore(a, r, db, k, n, m, true, false, 1, 0))).toBeLessThan(TOL);
+  });
+  it('gemm with transposed operands and alpha: d/da of alpha·aᵀ·bᵀ', () => {
+    const a = rand(k * m), b = rand(n * k), alpha = 0.7;
+    // y = alpha·aᵀ·bᵀ, so d/da (a is [k, m]) = alpha·(dy·b)ᵀ = alpha·bᵀ·dyᵀ
+    expect(gradError('gemm da (transposed)', a, m * n, (aa, y) => gemmCore(aa, b, y, m, n, k, true, true, alpha, 0),
+      (r, da) => gemmCore(b, r, da, k, m, n, true, true, alpha, 0))).toBeLessThan(TOL);
+  });
+  for (const shape of [[4, 6], [2, 3, 4, 5]]) {
+    it(`biasAdd on [${shape.join(', ')}]: d/db is conv2dBackwardBias`, () => {
+      const [nb, c] = shape, inner = count(shape) / (nb * c);
+      const x = rand(count(shape)), b = rand(c);
+      expect(gradError('biasAdd db', b, x.length, (bb, y) => biasAddCore(x, bb, y, nb, c, inner), (r, db) => biasGradCore(r, db, nb, c, inner))).toBeLessThan(TOL);
     });
   }
 });

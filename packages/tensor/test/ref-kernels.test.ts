@@ -272,6 +272,12 @@ describe('dropout', () => {
     }
     expect(second.mask.toArray()).not.toEqual(first.mask.toArray());
   });
+  it('mask is Rng.bernoulli(1 − p) at the stream position dropout took, times the scale', () => {
+    const n = 777, p = 0.4, r = new Rng(11, 2, 5);
+    const { mask } = dropout(randn([n]), { ...ref, p, rng: r });
+    const keep = new Rng(11, 2, 5).bernoulli(n, 1 - p);
+    expectValues(mask, Array.from(keep, (k) => k * Math.fround(1 / (1 - p))), 0);
+  });
   it('same seed and stream give the same mask; another stream another', () => {
     const x = Tensor.full([500], 1);
     const a = dropout(x, { ...ref, p: 0.3, rng: new Rng(7, 1) }).mask.toArray();
@@ -383,6 +389,31 @@ describe('element-wise', () => {
   });
 });
 
+describe('outputs are overwritten, never accumulated into (layers reuse their buffers)', () => {
+  const junk = (shape: readonly number[]) => Tensor.full(shape, NaN);
+  const same = (got: Tensor, want: Tensor) => expectValues(got, want.data, 0);
+  it('conv2d and its three backward kernels', () => {
+    const opts = { ...ref, stride: 2, padding: 1, groups: 2, sizeRule: 'ceil' as const };
+    const x = randn([2, 4, 7, 6]), w = randn([6, 2, 3, 3]), b = randn([6]);
+    const y = conv2d(x, w, b, opts), dy = randn(y.shape as number[]);
+    same(conv2d(x, w, b, { ...opts, out: junk(y.shape) }), y);
+    same(conv2dBackwardInput(dy, w, x.shape, { ...opts, out: junk(x.shape) }), conv2dBackwardInput(dy, w, x.shape, opts));
+    same(conv2dBackwardWeight(x, dy, w.shape, { ...opts, out: junk(w.shape) }), conv2dBackwardWeight(x, dy, w.shape, opts));
+    same(conv2dBackwardBias(dy, { ...ref, out: junk([6]) }), conv2dBackwardBias(dy, ref));
+  });
+  it('pooling and LRN backward kernels', () => {
+    const x = randn([1, 3, 7, 7]);
+    const p = { ...ref, kernel: 3, stride: 2, padding: 1, sizeRule: 'ceil' as const };
+    const dy = randn(maxPool2d(x, p).shape as number[]);
+    same(maxPool2dBackward(x, dy, { ...p, out: junk(x.shape) }), maxPool2dBackward(x, dy, p));
+    same(avgPool2dBackward(dy, x.shape, { ...p, out: junk(x.shape) }), avgPool2dBackward(dy, x.shape, p));
+    const ady = randn([1, 3, 3, 3]);
+    same(adaptiveAvgPool2dBackward(ady, x.shape, { ...ref, out: junk(x.shape) }), adaptiveAvgPool2dBackward(ady, x.shape, ref));
+    const { y, scale: s } = lrn(x, ref), ldy = randn([1, 3, 7, 7]);
+    same(lrnBackward(x, y, s, ldy, { ...ref, out: junk(x.shape) }), lrnBackward(x, y, s, ldy, ref));
+  });
+});
+
 describe('argument errors name the op and the argument', () => {
   /** Runs f, expecting an OpError from `op` about `arg` whose message contains every fragment. */
   function expectOpError(f: () => unknown, op: string, arg: string, ...fragments: string[]): void {
@@ -413,6 +444,9 @@ describe('argument errors name the op and the argument', () => {
     expectOpError(() => sgdUpdate(Tensor.zeros([3]), Tensor.zeros([3]), Tensor.zeros([4]), { ...ref, lr: 0.1 }), 'sgdUpdate', 'v', 'shape [3]');
     expectOpError(() => softmaxCrossEntropy(Tensor.zeros([2, 3]), [0, 3], ref), 'softmaxCrossEntropy', 'labels[1]', '[0, 3)');
     expectOpError(() => softmaxCrossEntropy(Tensor.zeros([2, 3]), [0], ref), 'softmaxCrossEntropy', 'labels', '2 labels');
+    // 2^32 + 1 would wrap to class 1 in an Int32Array; 1.5 would truncate to 1
+    expectOpError(() => softmaxCrossEntropy(Tensor.zeros([2, 3]), [0, 2 ** 32 + 1], ref), 'softmaxCrossEntropy', 'labels[1]', '4294967297');
+    expectOpError(() => softmaxCrossEntropy(Tensor.zeros([2, 3]), [1.5, 0], ref), 'softmaxCrossEntropy', 'labels[0]', '1.5');
   });
   it('groups must divide the channels', () => {
     expectOpError(() => conv2d(Tensor.zeros([1, 3, 5, 5]), Tensor.zeros([4, 1, 3, 3]), null, { ...ref, groups: 2 }), 'conv2d', 'groups', 'input channels (3)');

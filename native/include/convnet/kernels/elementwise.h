@@ -9,7 +9,7 @@ enum class Activation { Relu = 0, Logistic = 1, Tanh = 2, Abs = 3, Softplus = 4 
 
 CONVNET_HD float activation_value(Activation fn, float v) {
   switch (fn) {
-    case Activation::Relu: return v > 0.f ? v : 0.f;
+    case Activation::Relu: return v < 0.f ? 0.f : v;  // NaN stays NaN, as PyTorch
     case Activation::Logistic: return 1.f / (1.f + expf(-v));
     case Activation::Tanh: return tanhf(v);
     case Activation::Abs: return fabsf(v);
@@ -21,7 +21,7 @@ CONVNET_HD float activation_value(Activation fn, float v) {
 // d f / dx from x and y = f(x); relu'(0) = abs'(0) = 0 as in PyTorch.
 CONVNET_HD float activation_derivative(Activation fn, float x, float y) {
   switch (fn) {
-    case Activation::Relu: return x > 0.f ? 1.f : 0.f;
+    case Activation::Relu: return x <= 0.f ? 0.f : 1.f;  // NaN passes the gradient, as PyTorch
     case Activation::Logistic: return y * (1.f - y);
     case Activation::Tanh: return 1.f - y * y;
     case Activation::Abs: return x > 0.f ? 1.f : (x < 0.f ? -1.f : 0.f);

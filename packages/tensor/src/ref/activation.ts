@@ -5,7 +5,7 @@ type Arr = Float32Array | Float64Array;
 
 export function activationValue(fn: ActivationFn, v: number): number {
   switch (fn) {
-    case 'relu': return v > 0 ? v : 0;
+    case 'relu': return v < 0 ? 0 : v; // NaN stays NaN, as PyTorch
     case 'logistic': return 1 / (1 + Math.exp(-v));
     case 'tanh': return Math.tanh(v);
     case 'abs': return Math.abs(v);
@@ -16,7 +16,7 @@ export function activationValue(fn: ActivationFn, v: number): number {
 /** d f(x) / dx given x and y = f(x). relu'(0) = 0 and abs'(0) = 0, as PyTorch. */
 export function activationDerivative(fn: ActivationFn, x: number, y: number): number {
   switch (fn) {
-    case 'relu': return x > 0 ? 1 : 0;
+    case 'relu': return x <= 0 ? 0 : 1; // passes the gradient at NaN, as PyTorch's threshold_backward
     case 'logistic': return y * (1 - y);
     case 'tanh': return 1 - y * y;
     case 'abs': return x > 0 ? 1 : x < 0 ? -1 : 0;
