@@ -7,19 +7,18 @@ namespace gemm {
 
 // 6 x 16 tile: 12 ymm accumulators + 2 for B + 1 broadcast of A.
 // KC x NR panel of B (16 KiB) stays in L1, the MC x KC block of A (144 KiB) in L2.
-using Avx2Config = gemm_avx2::Config<8, 6, 2, 256, 144, 4080>;
+using Avx2Engine = gemm_avx2::Engine<gemm_avx2::Config<CONVNET_GEMM_AVX2_CONFIG>>;
 // The AVX-512 geometry (gemm_avx512.cpp) with 16-wide vectors lowered to pairs of ymm registers:
 // slow (the accumulators spill), only here so the AVX-512 instantiation's logic is tested on AVX2.
-using EmulatedAvx512Config = gemm_avx2::Config<16, 12, 2, 256, 144, 4096>;
+using EmulatedAvx512Engine = gemm_avx2::Engine<gemm_avx2::Config<CONVNET_GEMM_AVX512_CONFIG>>;
 
 const EngineInfo& engine_avx2() {
-  static const EngineInfo e{"avx2-6x16", 6, 16, &gemm_avx2::Engine<Avx2Config>::run};
+  static const EngineInfo e = Avx2Engine::info("avx2-6x16");
   return e;
 }
 
 const EngineInfo& engine_avx2_emulating_avx512() {
-  static const EngineInfo e{"avx2-emulating-avx512-12x32", 12, 32,
-                            &gemm_avx2::Engine<EmulatedAvx512Config>::run};
+  static const EngineInfo e = EmulatedAvx512Engine::info("avx2-emulating-avx512-12x32");
   return e;
 }
 

@@ -7,10 +7,10 @@ namespace gemm {
 
 // 12 x 32 tile: 24 zmm accumulators + 2 for B + 1 broadcast of A (of 32 registers).
 // The same geometry is tested on AVX2 machines through engine_avx2_emulating_avx512().
-using Avx512Config = gemm_avx512::Config<16, 12, 2, 256, 144, 4096>;
+using Avx512Engine = gemm_avx512::Engine<gemm_avx512::Config<CONVNET_GEMM_AVX512_CONFIG>>;
 
 const EngineInfo& engine_avx512() {
-  static const EngineInfo e{"avx512-12x32", 12, 32, &gemm_avx512::Engine<Avx512Config>::run};
+  static const EngineInfo e = Avx512Engine::info("avx512-12x32");
   return e;
 }
 

@@ -22,13 +22,32 @@ struct Problem {
   int64_t ldc;
 };
 
-struct EngineInfo {
-  const char* name;
-  int mr, nr;                       // micro-tile (rows of C x columns of C)
-  void (*run)(const Problem& p);    // serial: runs on the calling thread
+// An operand packed whole ahead of time (see Engine::pack_a_full in gemm_kernel.h): base is null
+// when there is none; ld is the packed operand's rows (A) or columns (B) rounded up to the panel
+// width; first is the row (column) of the packed operand where the problem's op(A) (op(B)) starts.
+// (Plain aggregates without default member initialisers: nothing here may compile to an inline
+// function that the AVX-512 and baseline translation units would share.)
+struct Packed {
+  const float* base;
+  int64_t ld, first;
 };
 
-// 64-byte aligned scratch buffer `which` (0: packed A, 1: packed B) of the calling thread, at least
+struct EngineInfo {
+  const char* name;
+  int mr, nr;  // micro-tile (rows of C x columns of C)
+  // Serial GEMM on the calling thread.
+  void (*run)(const Problem& p);
+  // Serial GEMM of a block of a problem whose op(A) and/or op(B) is packed already.
+  void (*run_shared)(const Problem& p, const Packed& a, const Packed& b);
+  // Size of, and packing of panels [r0, r1) / [c0, c1) of, a whole packed op(A) / op(B).
+  size_t (*packed_a_floats)(int64_t M, int64_t K);
+  size_t (*packed_b_floats)(int64_t N, int64_t K);
+  void (*pack_a_full)(const Problem& p, float* dst, int64_t r0, int64_t r1);
+  void (*pack_b_full)(const Problem& p, float* dst, int64_t c0, int64_t c1);
+};
+
+// 64-byte aligned scratch buffer `which` (0: packed A, 1: packed B, 2: operand shared by the
+// threads of a parallel call) of the calling thread, at least
 // `floats` long. Allocated once per thread and grown when needed; never freed while the thread lives.
 float* scratch(int which, size_t floats);
 

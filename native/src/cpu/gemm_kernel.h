@@ -1,21 +1,26 @@
 // Packed, cache-blocked SGEMM engine (BLIS-style), written once and instantiated per instruction set.
 //
-// gemm_avx2.cpp and gemm_avx512.cpp define CONVNET_GEMM_NS (a namespace unique to the translation unit)
-// and include this file; each is compiled with its own -m flags. Everything below lives in that
-// namespace, so no inline function or template instantiation is shared between the two translation
-// units (a shared COMDAT could otherwise hand AVX-512 code to an AVX2-only CPU).
+// gemm_avx2.cpp and gemm_avx512.cpp define CONVNET_GEMM_NS (a namespace unique to the translation
+// unit) and include this file; each is compiled with its own -m flags. Everything below lives in
+// that namespace (or has internal linkage), so no inline function or template instantiation is
+// shared between the two translation units: a shared COMDAT copy could otherwise hand AVX-512 code
+// to an AVX2-only CPU.
 //
 // The micro-kernel uses GCC vector extensions: `Vec<W>` is a W-float vector. W = 8 maps to one ymm
 // register under -mavx2, W = 16 to one zmm register under -mavx512f (and to a pair of ymm registers
-// under -mavx2, which lets the AVX-512 geometry be tested on an AVX2-only machine with exactly the
-// same source). Packing routines use AVX2 intrinsics, which both translation units may use.
+// under -mavx2, which lets the AVX-512 tile geometry be tested on an AVX2-only machine with exactly
+// the same source: CONVNET_GEMM_EMULATE_AVX512=1). Packing uses AVX2 intrinsics, which both
+// translation units may use.
 //
 // Layout (row-major C = alpha * op(A) * op(B) + beta * C):
 //   packed A: micro-panels of MR rows of op(A); panel p holds a[k * MR + r] = op(A)[p*MR + r][k]
 //   packed B: micro-panels of NR columns of op(B); panel q holds b[k * NR + c] = op(B)[k][q*NR + c]
 //   rows / columns past the edge of the matrix are packed as zeros.
-// Loops: jc (NC columns) -> pc (KC depth, pack B block) -> ic (MC rows, pack A block)
-//        -> jr (NR) -> ir (MR) -> micro-kernel over kc.
+// Loops (Engine::run_shared):
+//   M > MC: jc (NC columns) -> pc (KC depth; pack B block) -> ic (MC rows; pack A block)
+//           -> jr (NR) -> ir (MR) -> micro-kernel over kc
+//   M <= MC: pc (pack A block) -> jr (pack one B micro-panel into L1) -> ir -> micro-kernel
+// A parallel sgemm (gemm.cpp) may pack one operand whole ahead, shared by the threads.
 // Each element of C is accumulated over k in the same order whatever M/N partitioning is used, and
 // KC depends only on K, so results do not depend on the number of threads.
 #pragma once
@@ -23,6 +28,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "gemm_engine.h"
 
@@ -30,7 +36,12 @@
 #error "define CONVNET_GEMM_NS before including gemm_kernel.h"
 #endif
 
-#pragma GCC diagnostic push
+// Engine configurations: Config<vector width, MR, vectors per row of the tile (NR = NV * W), KC, MC, NC>.
+// The AVX-512 one is also instantiated with AVX2 code (gemm_avx2.cpp) to test it on AVX2 machines.
+#define CONVNET_GEMM_AVX2_CONFIG 8, 6, 2, 256, 144, 4080
+#define CONVNET_GEMM_AVX512_CONFIG 16, 12, 2, 256, 144, 4096
+
+// 16-wide vectors in the AVX2 file: the "changes the ABI" note is moot (everything is inlined).
 #pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace convnet {
@@ -50,8 +61,27 @@ static inline __attribute__((always_inline)) Vec<W> vfma(Vec<W> a, Vec<W> b, Vec
 #endif
 #if defined(__FMA__)
   if constexpr (W == 8) return (Vec<W>)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+#if !defined(__AVX512F__)
+  if constexpr (W == 16) {  // the AVX-512 geometry emulated on AVX2: two explicit FMAs
+    __m256 x[2], y[2], z[2];
+    __builtin_memcpy(x, &a, sizeof(a));
+    __builtin_memcpy(y, &b, sizeof(b));
+    __builtin_memcpy(z, &c, sizeof(c));
+    z[0] = _mm256_fmadd_ps(x[0], y[0], z[0]);
+    z[1] = _mm256_fmadd_ps(x[1], y[1], z[1]);
+    Vec<W> r;
+    __builtin_memcpy(&r, z, sizeof(r));
+    return r;
+  }
 #endif
-  return a * b + c;  // contracted to FMAs (gnu++17 default -ffp-contract=fast with -mfma)
+#endif
+  return a * b + c;
+}
+
+// Broadcast. (x - 0 folds to x exactly; x + 0 would not, because of -0.)
+template <int W>
+static inline __attribute__((always_inline)) Vec<W> vset1(float x) {
+  return x - Vec<W>{};
 }
 
 template <int W>
@@ -78,26 +108,45 @@ static inline __m256i lane_mask(int64_t n) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + 8 - n));
 }
 
-// Source rows are contiguous along the panel direction: dst[k*P + r] = src[k*ld + r] for r < nv,
-// 0 for nv <= r < P. Used for A (transA) and B (!transB). Never reads past src[k*ld + nv - 1].
-// When P is not a multiple of 8, each row's last 8-float store spills into the next row (or the
-// next panel, or the buffer's padding), which is written afterwards.
-template <int P>
-static void pack_copy(float* __restrict dst, const float* __restrict src, int64_t ld, int64_t kc,
-                      int64_t nv) {
-  constexpr int G = (P + 7) / 8;
-  if (nv == P && P % 8 == 0) {
-    for (int64_t k = 0; k < kc; ++k) {
-      const float* s = src + k * ld;
-      float* d = dst + k * P;
-#pragma GCC unroll 8
-      for (int g = 0; g < G; ++g) _mm256_storeu_ps(d + 8 * g, _mm256_loadu_ps(s + 8 * g));
+// Stores the first CNT (1..8, compile-time) floats of v at d, exactly.
+template <int CNT>
+static inline __attribute__((always_inline)) void store_first(float* d, __m256 v) {
+  static_assert(CNT >= 1 && CNT <= 8, "");
+  if constexpr (CNT == 8) {
+    _mm256_storeu_ps(d, v);
+  } else {
+    __m128 lo = _mm256_castps256_ps128(v);
+    if constexpr (CNT >= 4) {
+      _mm_storeu_ps(d, lo);
+      if constexpr (CNT > 4) {
+        __m128 hi = _mm256_extractf128_ps(v, 1);
+        if constexpr (CNT == 5) _mm_store_ss(d + 4, hi);
+        if constexpr (CNT >= 6) _mm_storel_pi(reinterpret_cast<__m64*>(d + 4), hi);
+        if constexpr (CNT == 7) _mm_store_ss(d + 6, _mm_movehl_ps(hi, hi));
+      }
+    } else {
+      if constexpr (CNT == 1) _mm_store_ss(d, lo);
+      if constexpr (CNT >= 2) _mm_storel_pi(reinterpret_cast<__m64*>(d), lo);
+      if constexpr (CNT == 3) _mm_store_ss(d + 2, _mm_movehl_ps(lo, lo));
     }
-    return;
   }
-  __m256i masks[G];
-  int cnt[G];
-  for (int g = 0; g < G; ++g) {
+}
+
+// Every packing routine writes only inside its panels (never past them), so that different threads
+// may pack neighbouring panels of one buffer at the same time. Within a panel, a row of P % 8
+// floats may be written with a full 8-float store whose excess is rewritten by a later store.
+
+// Source rows are contiguous along the panel direction: dst[k*P + r] = src[k*ld + r] for r < nv,
+// 0 for nv <= r < P (one panel of width P). Used for A (transA) and B (!transB). Reads only
+// src[k*ld + r] with r < nv.
+template <int P>
+__attribute__((noinline)) static void pack_copy(float* __restrict dst,
+                                                const float* __restrict src, int64_t ld,
+                                                int64_t kc, int64_t nv) {
+  constexpr int G = P / 8, T = P % 8;
+  int cnt[G + 1];
+  __m256i masks[G + 1];
+  for (int g = 0; g <= G; ++g) {
     int64_t c = nv - 8 * g;
     c = c < 0 ? 0 : c > 8 ? 8 : c;
     cnt[g] = static_cast<int>(c);
@@ -112,7 +161,45 @@ static void pack_copy(float* __restrict dst, const float* __restrict src, int64_
                                : _mm256_maskload_ps(s + 8 * g, masks[g]);
       _mm256_storeu_ps(d + 8 * g, v);
     }
+    if constexpr (T != 0) {  // spills into the next row (rewritten next), except in the last
+      __m256 v = cnt[G] == 0 ? _mm256_setzero_ps() : _mm256_maskload_ps(s + 8 * G, masks[G]);
+      if (k + 1 < kc)
+        _mm256_storeu_ps(d + 8 * G, v);
+      else
+        store_first<T>(d + 8 * G, v);
+    }
   }
+}
+
+// pack_copy for a block of n (>= 0) rows/columns, in panels of P: each source row is read once,
+// front to back (k outer), which suits long strides between rows. The last, partial panel goes
+// through pack_copy.
+template <int P>
+__attribute__((noinline)) static void pack_copy_block(float* __restrict dst,
+                                                      const float* __restrict src, int64_t ld,
+                                                      int64_t kc, int64_t n) {
+  constexpr int G = P / 8, T = P % 8;
+  const int64_t full = n / P;
+  const int64_t pstride = kc * P;
+  if (full > 0) {
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* s = src + k * ld;
+      float* d = dst + k * P;
+      const bool last = k + 1 == kc;
+      for (int64_t q = 0; q < full; ++q, s += P, d += pstride) {
+#pragma GCC unroll 8
+        for (int g = 0; g < G; ++g) _mm256_storeu_ps(d + 8 * g, _mm256_loadu_ps(s + 8 * g));
+        if constexpr (T != 0) {  // spills into row k + 1 of the panel (written next), but the last
+          const __m256 v = _mm256_maskload_ps(s + 8 * G, lane_mask(T));
+          if (!last)
+            _mm256_storeu_ps(d + 8 * G, v);
+          else
+            store_first<T>(d + 8 * G, v);
+        }
+      }
+    }
+  }
+  if (n > full * P) pack_copy<P>(dst + full * pstride, src + full * P, ld, kc, n - full * P);
 }
 
 static inline __attribute__((always_inline)) void transpose8(__m256 r[8]) {
@@ -134,51 +221,67 @@ static inline __attribute__((always_inline)) void transpose8(__m256 r[8]) {
   r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-// Source rows run along k: dst[k*P + r] = src[r*ld + k] for r < nv, 0 for nv <= r < P.
-// Used for A (!transA) and B (transB). Reads only src[r*ld + k] with r < nv, k < kc.
-template <int P>
-static void pack_transpose(float* __restrict dst, const float* __restrict src, int64_t ld, int64_t kc,
-                           int64_t nv) {
-  constexpr int G = (P + 7) / 8;
-  const int64_t k8 = kc & ~int64_t(7);
-  // Row groups of 8. A group that is partial within the panel (P % 8 != 0: the last one) spills
-  // into the next k row, so it is stored first and the full groups overwrite the spill.
-  int order[G];
-  {
-    int n = 0;
-    if (P % 8) order[n++] = G - 1;
-    for (int g = 0; g < G - (P % 8 ? 1 : 0); ++g) order[n++] = g;
+// 8 rows (of which `rows` are real) x 8 k's, transposed into d[kk*P + (0..CNT-1)], kk = 0..7.
+// With SPILL, rows kk < 7 are written with full 8-float stores whose excess lands at the start of
+// row kk + 1 (overwritten afterwards by the caller), and row 7 exactly unless spill7.
+template <int P, int CNT, bool SPILL>
+static inline __attribute__((always_inline)) void transpose_group(float* d, const float* s,
+                                                                  int64_t ld, int64_t k,
+                                                                  int64_t rows, bool spill7) {
+  __m256 r[8];
+  if (rows == 8) {
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(s + i * ld + k);
+  } else {
+    for (int i = 0; i < 8; ++i) r[i] = i < rows ? _mm256_loadu_ps(s + i * ld + k) : _mm256_setzero_ps();
   }
-  for (int oi = 0; oi < G; ++oi) {
-    const int g = order[oi];
-    const int64_t r0 = 8 * g;
-    int64_t rows = nv - r0;
-    rows = rows < 0 ? 0 : rows > 8 ? 8 : rows;
-    const float* s = src + r0 * ld;
-    if (rows == 8) {
-      for (int64_t k = 0; k < k8; k += 8) {
-        __m256 r[8];
+  transpose8(r);
+  if constexpr (SPILL) {
 #pragma GCC unroll 8
-        for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(s + i * ld + k);
-        transpose8(r);
-        float* d = dst + k * P + r0;
+    for (int i = 0; i < 7; ++i) _mm256_storeu_ps(d + i * P, r[i]);
+    if (spill7)
+      _mm256_storeu_ps(d + 7 * P, r[7]);
+    else
+      store_first<CNT>(d + 7 * P, r[7]);
+  } else {
 #pragma GCC unroll 8
-        for (int i = 0; i < 8; ++i) _mm256_storeu_ps(d + i * P, r[i]);
-      }
-    } else {
-      for (int64_t k = 0; k < k8; k += 8) {
-        __m256 r[8];
-        for (int i = 0; i < 8; ++i)
-          r[i] = i < rows ? _mm256_loadu_ps(s + i * ld + k) : _mm256_setzero_ps();
-        transpose8(r);
-        float* d = dst + k * P + r0;
-#pragma GCC unroll 8
-        for (int i = 0; i < 8; ++i) _mm256_storeu_ps(d + i * P, r[i]);
-      }
+    for (int i = 0; i < 8; ++i) store_first<CNT>(d + i * P, r[i]);
+  }
+}
+
+// Source rows run along k: dst[k*P + r] = src[r*ld + k] for r < nv, 0 for nv <= r < P (one
+// panel). Used for A (!transA) and B (transB). Reads only src[r*ld + k] with r < nv, k < kc.
+template <int P>
+__attribute__((noinline)) static void pack_transpose(float* __restrict dst,
+                                                     const float* __restrict src, int64_t ld,
+                                                     int64_t kc, int64_t nv) {
+  constexpr int G = P / 8, T = P % 8;
+  const int64_t k8 = kc & ~int64_t(7);
+  for (int64_t k = 0; k < k8; k += 8) {
+    // The same rows of the next panel (P rows on), one line per 16 floats: rows are long strides
+    // apart and short (kc floats), too short for the hardware prefetcher to catch on.
+    if ((k & 15) == 0 && nv == P) {
+#pragma GCC unroll 32
+      for (int i = 0; i < P; ++i)
+        _mm_prefetch(reinterpret_cast<const char*>(src + (i + P) * ld + k), _MM_HINT_T0);
+    }
+    // The partial group (P % 8 rows) first: its spilling stores land in the next k row, at the
+    // start of the panel row, which the full groups (or the next chunk, or the k tail) rewrite.
+    // Only the panel's very last row is stored exactly.
+    if constexpr (T != 0) {
+      int64_t rows = nv - 8 * G;
+      rows = rows < 0 ? 0 : rows > 8 ? 8 : rows;
+      transpose_group<P, T, true>(dst + k * P + 8 * G, src + 8 * G * ld, ld, k, rows,
+                                  k + 8 < kc);
+    }
+#pragma GCC unroll 4
+    for (int g = 0; g < G; ++g) {
+      int64_t rows = nv - 8 * g;
+      rows = rows < 0 ? 0 : rows > 8 ? 8 : rows;
+      transpose_group<P, 8, false>(dst + k * P + 8 * g, src + 8 * g * ld, ld, k, rows, false);
     }
   }
-  // k tail: scalar, writes every entry of the remaining rows (after the vector part's spills).
-  for (int64_t k = k8; k < kc; ++k) {
+  for (int64_t k = k8; k < kc; ++k) {  // k tail
     float* d = dst + k * P;
     for (int r = 0; r < P; ++r) d[r] = r < nv ? src[r * ld + k] : 0.f;
   }
@@ -186,13 +289,14 @@ static void pack_transpose(float* __restrict dst, const float* __restrict src, i
 
 // ---------------------------------------------------------------------------------------------
 // Micro-kernel: C[0:m, 0:n] = alpha * (a-panel x b-panel) + beta * C (beta == 0: C is not read).
-// MR rows x NR = NV*W columns, MR*NV accumulators.
-
-template <int W, int MR, int NV>
+// MR rows x NR = NV*W columns, MR*NV accumulators. The A panel's rows are AS floats apart
+// (AS = the engine's MR; a kernel with fewer rows serves the last, partial row panel).
+template <int W, int MR, int NV, int AS = MR>
 static inline __attribute__((always_inline)) void micro_kernel(int64_t kc, const float* __restrict a,
                                                                const float* __restrict b, float* c,
                                                                int64_t ldc, float alpha, float beta,
-                                                               int64_t m, int64_t n) {
+                                                               int64_t m, int64_t n,
+                                                               const float* pf, int64_t pf_step) {
   using V = Vec<W>;
   constexpr int NR = NV * W;
   V acc[MR][NV];
@@ -201,27 +305,32 @@ static inline __attribute__((always_inline)) void micro_kernel(int64_t kc, const
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) acc[i][v] = V{};
 
-  if (m == MR) {
+  if (m == MR) {  // the C tile: first and last float of each row (rows may straddle lines)
 #pragma GCC unroll 32
-    for (int i = 0; i < MR; ++i) __builtin_prefetch(c + i * ldc, 1, 3);
+    for (int i = 0; i < MR; ++i) {
+      __builtin_prefetch(c + i * ldc, 1, 3);
+      __builtin_prefetch(c + i * ldc + NR - 1, 1, 3);
+    }
   }
 
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
+    // Bring the next micro-panel (of B after the last row panel, else of A) into L1 meanwhile.
+    __builtin_prefetch(pf + k * pf_step, 0, 3);
     V bv[NV];
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) bv[v] = *reinterpret_cast<const V*>(b + v * W);  // aligned
 #pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
-      const V av = V{} + a[i];
+      const V av = vset1<W>(a[i]);
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) acc[i][v] = vfma<W>(av, bv[v], acc[i][v]);
     }
-    a += MR;
+    a += AS;
     b += NR;
   }
 
-  const V va = V{} + alpha;
+  const V va = vset1<W>(alpha);
   if (m == MR && n == NR) {
     if (beta == 0.f) {
 #pragma GCC unroll 32
@@ -229,7 +338,7 @@ static inline __attribute__((always_inline)) void micro_kernel(int64_t kc, const
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) vstore<W>(c + i * ldc + v * W, va * acc[i][v]);
     } else {
-      const V vb = V{} + beta;
+      const V vb = vset1<W>(beta);
 #pragma GCC unroll 32
       for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
@@ -258,7 +367,7 @@ static inline __attribute__((always_inline)) void micro_kernel(int64_t kc, const
 }
 
 // ---------------------------------------------------------------------------------------------
-// Serial driver.
+// Driver.
 
 template <int W_, int MR_, int NV_, int KC_, int MC_, int NC_>
 struct Config {
@@ -270,35 +379,52 @@ template <class Cfg>
 struct Engine {
   static constexpr int W = Cfg::W, MR = Cfg::MR, NV = Cfg::NV, NR = Cfg::NR;
 
-  // Depth of the K blocks: depends on K only (keeps results independent of the M/N partitioning).
+  // Kernels for a last row panel of R < MR rows (no work on the padding rows).
+  using EdgeFn = void (*)(int64_t, const float*, const float*, float*, int64_t, float, float,
+                          int64_t, const float*);
+  template <int R>
+  static void edge_rows(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                        float alpha, float beta, int64_t n, const float* b_next) {
+    micro_kernel<W, R, NV, MR>(kc, a, b, c, ldc, alpha, beta, R, n, b_next, NR);
+  }
+  template <int... R>
+  static EdgeFn edge_table(int r, std::integer_sequence<int, R...>) {
+    static constexpr EdgeFn t[] = {&edge_rows<R + 1>...};
+    return t[r - 1];
+  }
+  static EdgeFn edge_rows_kernel(int64_t r) {  // 1 <= r < MR
+    return edge_table(static_cast<int>(r), std::make_integer_sequence<int, MR - 1>{});
+  }
+
+  // Depth of the K blocks: depends on K only, so every way of cutting M and N (threads) sums each
+  // element of C in the same order.
   static int64_t choose_kc(int64_t K) {
+    if (K <= Cfg::KC) return K;
     int64_t nk = ceil_div(K, Cfg::KC);
     int64_t kc = round_up(ceil_div(K, nk), 8);
     return kc > K ? K : kc;
   }
 
+  // Rows i0..i0+mc of op(A), depth k0..k0+kc, into MR-row panels at dst.
   static void pack_a(float* dst, const gemm::Problem& p, int64_t i0, int64_t mc, int64_t k0,
                      int64_t kc) {
-    for (int64_t r = 0; r < mc; r += MR) {
-      const int64_t nv = min64(MR, mc - r);
-      float* d = dst + r * kc;
-      if (p.transA)  // A is K x M: row k holds op(A)[., k], contiguous along M
-        pack_copy<MR>(d, p.A + k0 * p.lda + (i0 + r), p.lda, kc, nv);
-      else
-        pack_transpose<MR>(d, p.A + (i0 + r) * p.lda + k0, p.lda, kc, nv);
+    if (p.transA) {  // A is K x M: row k holds op(A)[., k], contiguous along M
+      pack_copy_block<MR>(dst, p.A + k0 * p.lda + i0, p.lda, kc, mc);
+      return;
     }
+    for (int64_t r = 0; r < mc; r += MR)  // A is M x K: rows run along k
+      pack_transpose<MR>(dst + r * kc, p.A + (i0 + r) * p.lda + k0, p.lda, kc, min64(MR, mc - r));
   }
 
+  // Columns j0..j0+nc of op(B), depth k0..k0+kc, into NR-column panels at dst.
   static void pack_b(float* dst, const gemm::Problem& p, int64_t k0, int64_t kc, int64_t j0,
                      int64_t nc) {
-    for (int64_t q = 0; q < nc; q += NR) {
-      const int64_t nv = min64(NR, nc - q);
-      float* d = dst + q * kc;
-      if (p.transB)  // B is N x K
-        pack_transpose<NR>(d, p.B + (j0 + q) * p.ldb + k0, p.ldb, kc, nv);
-      else
-        pack_copy<NR>(d, p.B + k0 * p.ldb + (j0 + q), p.ldb, kc, nv);
+    if (!p.transB) {
+      pack_copy_block<NR>(dst, p.B + k0 * p.ldb + j0, p.ldb, kc, nc);
+      return;
     }
+    for (int64_t q = 0; q < nc; q += NR)  // B is N x K: rows run along k
+      pack_transpose<NR>(dst + q * kc, p.B + (j0 + q) * p.ldb + k0, p.ldb, kc, min64(NR, nc - q));
   }
 
   static void scale_c(const gemm::Problem& p) {
@@ -311,7 +437,138 @@ struct Engine {
     }
   }
 
-  static void run(const gemm::Problem& p) {
+  // A region of memory to prefetch while the macro-kernel computes: `rows` rows of `len` floats,
+  // `ld` floats apart (the source of the next block or panel of B, which the packing routine would
+  // otherwise read from DRAM in short, latency-bound pieces).
+  struct Prefetch {
+    const float* base = nullptr;
+    int64_t ld = 0, rows = 0, len = 0;
+  };
+
+  // Issues a region's prefetches a few at a time, spread over `steps` steps: per row, one per
+  // 64 bytes from its start plus one at its last byte (rows need not be line-aligned).
+  struct Prefetcher {
+    const char* row;
+    int64_t ld_bytes, rows_left, last_byte, per_step, off = 0;
+    Prefetcher(const Prefetch& f, int64_t steps)
+        : row(reinterpret_cast<const char*>(f.base)), ld_bytes(f.ld * 4),
+          rows_left(f.len > 0 ? f.rows : 0), last_byte(f.len * 4 - 1),
+          per_step(steps > 0 && f.len > 0 ? ceil_div(f.rows * ((f.len * 4 + 63) / 64 + 1), steps)
+                                          : 0) {}
+    inline __attribute__((always_inline)) void step() {
+      for (int64_t t = per_step; t > 0 && rows_left > 0; --t) {
+        _mm_prefetch(row + (off < last_byte ? off : last_byte), _MM_HINT_T0);
+        off += 64;
+        if (off >= last_byte + 64) {
+          off = 0;
+          row += ld_bytes;
+          --rows_left;
+        }
+      }
+    }
+  };
+
+  // Where the B block (depth k0..k0+kc, columns j0..j0+nc) comes from.
+  static Prefetch b_source(const gemm::Problem& p, int64_t k0, int64_t kc, int64_t j0, int64_t nc) {
+    Prefetch f;
+    if (p.transB) {
+      f.base = p.B + j0 * p.ldb + k0;
+      f.rows = nc;
+      f.len = kc;
+    } else {
+      f.base = p.B + k0 * p.ldb + j0;
+      f.rows = kc;
+      f.len = nc;
+    }
+    f.ld = p.ldb;
+    return f;
+  }
+
+  // One column panel of C: C[0:mc, 0:n] (+)= packed A block x packed B micro-panel b.
+  static inline __attribute__((always_inline)) void panel(int64_t mc, int64_t n, int64_t kc,
+                                                          const float* ap, const float* b,
+                                                          float* c, int64_t ldc, float alpha,
+                                                          float beta, Prefetcher& pf,
+                                                          const float* b_next) {
+    const int64_t full = mc / MR * MR;
+    for (int64_t ir = 0; ir < full; ir += MR) {
+      pf.step();
+      const bool last = ir + MR >= mc;
+      micro_kernel<W, MR, NV>(kc, ap + ir * kc, b, c + ir * ldc, ldc, alpha, beta, MR, n,
+                              last ? b_next : ap + (ir + MR) * kc, last ? NR : MR);
+    }
+    if (full < mc) {
+      pf.step();
+      edge_rows_kernel(mc - full)(kc, ap + full * kc, b, c + full * ldc, ldc, alpha, beta, n,
+                                  b_next);
+    }
+  }
+
+  // C[0:mc, 0:nc] (+)= packed A block x packed B block.
+  __attribute__((noinline)) static void macro_kernel(int64_t mc, int64_t nc, int64_t kc,
+                                                     const float* ap, const float* bp, float* c,
+                                                     int64_t ldc, float alpha, float beta,
+                                                     Prefetch next) {
+    Prefetcher pf(next, ceil_div(nc, NR) * ceil_div(mc, MR));
+    for (int64_t jr = 0; jr < nc; jr += NR) {
+      const float* b = bp + jr * kc;
+      panel(mc, min64(NR, nc - jr), kc, ap, b, c + jr, ldc, alpha, beta, pf, b + NR * kc);
+    }
+  }
+
+  // The same for all of C's rows (M <= MC) with B packed one micro-panel at a time, just before
+  // use, into a small buffer that stays in L1 (a packed B block would be used only once here).
+  // The next panel's source is prefetched meanwhile when B is large.
+  __attribute__((noinline)) static void macro_kernel_fused(const gemm::Problem& p, int64_t k0,
+                                                           int64_t kc, const float* ap,
+                                                           float* bbuf, float beta,
+                                                           bool prefetch) {
+    const int64_t mc = p.M, N = p.N;
+    const int64_t steps = ceil_div(mc, MR);
+    for (int64_t jr = 0; jr < N; jr += NR) {
+      const int64_t n = min64(NR, N - jr);
+      if (p.transB)
+        pack_transpose<NR>(bbuf, p.B + jr * p.ldb + k0, p.ldb, kc, n);
+      else
+        pack_copy<NR>(bbuf, p.B + k0 * p.ldb + jr, p.ldb, kc, n);
+      Prefetch next;
+      if (prefetch) {
+        if (jr + NR < N)
+          next = b_source(p, k0, kc, jr + NR, min64(NR, N - jr - NR));
+        else if (k0 + kc < p.K)
+          next = b_source(p, k0 + kc, min64(kc, p.K - k0 - kc), 0, min64(NR, N));
+      }
+      Prefetcher pf(next, steps);
+      panel(mc, n, kc, ap, bbuf, p.C + jr, p.ldc, p.alpha, beta, pf, bbuf);
+    }
+  }
+
+  // ----- Whole operands packed ahead (shared by the threads of a parallel sgemm) -----
+  // Layout of a fully packed op(A): depth block by depth block (pc = 0, kc_max, ...), each block
+  // holding its MR-row panels: panel r/MR of block pc starts at pc * round_up(M, MR) + r * kc.
+  // Likewise op(B) with NR-column panels and round_up(N, NR).
+  static size_t packed_a_floats(int64_t M, int64_t K) { return size_t(round_up(M, MR) * K); }
+  static size_t packed_b_floats(int64_t N, int64_t K) { return size_t(round_up(N, NR) * K); }
+
+  // Packs rows r0..r1 (r0 a multiple of MR; r1 one too, or M) of op(A), every depth block.
+  static void pack_a_full(const gemm::Problem& p, float* dst, int64_t r0, int64_t r1) {
+    const int64_t kc_max = choose_kc(p.K), ld = round_up(p.M, MR);
+    for (int64_t pc = 0; pc < p.K; pc += kc_max) {
+      const int64_t kc = min64(kc_max, p.K - pc);
+      pack_a(dst + pc * ld + r0 * kc, p, r0, r1 - r0, pc, kc);
+    }
+  }
+  static void pack_b_full(const gemm::Problem& p, float* dst, int64_t c0, int64_t c1) {
+    const int64_t kc_max = choose_kc(p.K), ld = round_up(p.N, NR);
+    for (int64_t pc = 0; pc < p.K; pc += kc_max) {
+      const int64_t kc = min64(kc_max, p.K - pc);
+      pack_b(dst + pc * ld + c0 * kc, p, pc, kc, c0, c1 - c0);
+    }
+  }
+
+  // Serial GEMM of p, or of a block of a larger problem whose op(A) (or op(B)) is already packed:
+  // a.base (b.base) non-null, p's rows (columns) starting at row (column) a.first (b.first) of it.
+  static void run_shared(const gemm::Problem& p, const gemm::Packed& a, const gemm::Packed& b) {
     const int64_t M = p.M, N = p.N, K = p.K;
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || p.alpha == 0.f) {
@@ -321,35 +578,82 @@ struct Engine {
     const int64_t kc_max = choose_kc(K);
     const int64_t mc_max = round_up(ceil_div(M, ceil_div(M, Cfg::MC)), MR);
     const int64_t nc_max = round_up(ceil_div(N, ceil_div(N, Cfg::NC)), NR);
-    // Padding: the last panel's spilling 8-float stores (see pack_copy / pack_transpose).
-    float* bp = gemm::scratch(1, static_cast<size_t>(nc_max * kc_max + 64));
-    float* ap = gemm::scratch(0, static_cast<size_t>(mc_max * kc_max + 64));
+    float* abuf = a.base ? nullptr : gemm::scratch(0, size_t(mc_max * kc_max));
+    // A block (rows ic.., depth block pc of depth kc): packed here, or found in a.
+    auto a_block = [&](int64_t ic, int64_t mc, int64_t pc, int64_t kc) -> const float* {
+      if (a.base) return a.base + pc * a.ld + (a.first + ic) * kc;
+      pack_a(abuf, p, ic, mc, pc, kc);
+      return abuf;
+    };
+    // Large B (read from memory once, rows far apart, which the hardware prefetchers do not see
+    // coming): prefetch the source of the next B panel / block while computing with this one.
+    const bool prefetch_b = !b.base && K * N * 4 > (int64_t(4) << 20);
 
+    if (M <= mc_max && !b.base) {
+      // One block of rows: pack A once per depth block, B one micro-panel at a time.
+      float* bbuf = gemm::scratch(1, size_t(NR * kc_max));
+      for (int64_t pc = 0; pc < K; pc += kc_max) {
+        const int64_t kc = min64(kc_max, K - pc);
+        macro_kernel_fused(p, pc, kc, a_block(0, M, pc, kc), bbuf, pc == 0 ? p.beta : 1.f,
+                           prefetch_b);
+      }
+      return;
+    }
+    float* bbuf = b.base ? nullptr : gemm::scratch(1, size_t(nc_max * kc_max));
     for (int64_t jc = 0; jc < N; jc += nc_max) {
       const int64_t nc = min64(nc_max, N - jc);
       for (int64_t pc = 0; pc < K; pc += kc_max) {
         const int64_t kc = min64(kc_max, K - pc);
         const float beta = pc == 0 ? p.beta : 1.f;
-        pack_b(bp, p, pc, kc, jc, nc);
-        for (int64_t ic = 0; ic < M; ic += mc_max) {
+        const float* bp;
+        if (b.base) {
+          bp = b.base + pc * b.ld + (b.first + jc) * kc;
+        } else {
+          pack_b(bbuf, p, pc, kc, jc, nc);
+          bp = bbuf;
+        }
+        // The next B block, prefetched over this block's macro-kernels when B is large.
+        Prefetch next;
+        if (prefetch_b) {
+          if (pc + kc < K)
+            next = b_source(p, pc + kc, min64(kc_max, K - pc - kc), jc, nc);
+          else if (jc + nc < N)
+            next = b_source(p, 0, kc_max, jc + nc, min64(nc_max, N - jc - nc));
+        }
+        const int64_t n_ic = ceil_div(M, mc_max);
+        for (int64_t ic = 0, i = 0; ic < M; ic += mc_max, ++i) {
           const int64_t mc = min64(mc_max, M - ic);
-          pack_a(ap, p, ic, mc, pc, kc);
-          float* c0 = p.C + ic * p.ldc + jc;
-          for (int64_t jr = 0; jr < nc; jr += NR) {
-            const int64_t n = min64(NR, nc - jr);
-            const float* b = bp + jr * kc;
-            for (int64_t ir = 0; ir < mc; ir += MR) {
-              micro_kernel<W, MR, NV>(kc, ap + ir * kc, b, c0 + ir * p.ldc + jr, p.ldc, p.alpha,
-                                      beta, min64(MR, mc - ir), n);
-            }
-          }
+          const float* ap = a_block(ic, mc, pc, kc);
+          Prefetch part = next;  // this macro-kernel's share of the rows
+          const int64_t r0 = next.rows * i / n_ic, r1 = next.rows * (i + 1) / n_ic;
+          part.base = next.base + r0 * next.ld;
+          part.rows = r1 - r0;
+          macro_kernel(mc, nc, kc, ap, bp, p.C + ic * p.ldc + jc, p.ldc, p.alpha, beta, part);
         }
       }
     }
+  }
+
+  static void run(const gemm::Problem& p) {
+    const gemm::Packed none{nullptr, 0, 0};
+    run_shared(p, none, none);
+  }
+
+  static gemm::EngineInfo info(const char* name) {
+    gemm::EngineInfo e{};
+    e.name = name;
+    e.mr = MR;
+    e.nr = NR;
+    e.run = &run;
+    e.run_shared = &run_shared;
+    e.packed_a_floats = &packed_a_floats;
+    e.packed_b_floats = &packed_b_floats;
+    e.pack_a_full = &pack_a_full;
+    e.pack_b_full = &pack_b_full;
+    return e;
   }
 };
 
 }  // namespace CONVNET_GEMM_NS
 }  // namespace convnet
 
-#pragma GCC diagnostic pop
