@@ -1,0 +1,22 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    alias: {
+      '@convnet/tensor': here('../tensor/src/index.ts'),
+      '@convnet/augment': here('../augment/src/index.ts'),
+      '@convnet/imagenet': here('./src/index.ts'),
+    },
+  },
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    // Worker threads cannot run .ts: the global setup bundles src/*-worker.ts (esbuild) into this folder and
+    // the library loads its workers from there when CONVNET_IMAGENET_WORKER_DIR is set.
+    globalSetup: ['test/bundle-workers.ts'],
+    env: { CONVNET_IMAGENET_WORKER_DIR: here('./node_modules/.cache/convnet-imagenet-workers') },
+  },
+});
