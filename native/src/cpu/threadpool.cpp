@@ -23,7 +23,9 @@ class ThreadPool {
     stop_workers();
     size_ = std::max(1, n);
     stopping_ = false;
-    for (int i = 1; i < size_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+    // new workers start at the current generation, so they never run a finished (stale) job
+    const uint64_t start = generation_;
+    for (int i = 1; i < size_; ++i) workers_.emplace_back([this, i, start] { worker_loop(i, start); });
   }
 
   // Runs fn(thread_index) once on each of the pool's threads (index 0 is the caller).
@@ -47,8 +49,7 @@ class ThreadPool {
   }
 
  private:
-  void worker_loop(int index) {
-    uint64_t seen = 0;
+  void worker_loop(int index, uint64_t seen) {
     for (;;) {
       const std::function<void(int)>* job;
       {
