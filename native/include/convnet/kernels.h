@@ -3,8 +3,11 @@
 #pragma once
 #include <cstdint>
 
+#include "convnet/kernels/conv.h"
+#include "convnet/kernels/dropout.h"
 #include "convnet/kernels/elementwise.h"
 #include "convnet/kernels/geometry.h"
+#include "convnet/kernels/lrn.h"
 
 namespace convnet {
 
@@ -26,11 +29,6 @@ void avg_pool_backward(const PoolGeom& g, bool count_include_pad, const float* d
 void adaptive_avg_pool_forward(const PoolGeom& g, const float* x, float* y);
 void adaptive_avg_pool_backward(const PoolGeom& g, const float* dy, float* dx);
 
-struct LrnParams {
-  int64_t size;
-  float coef;  // α/size ('divide-by-size') or α ('paper'): scale = k + coef · Σ x²
-  float beta, k;
-};
 void lrn_forward(int64_t n, int64_t c, int64_t plane, const LrnParams& p, const float* x, float* y, float* scale);
 void lrn_backward(int64_t n, int64_t c, int64_t plane, const LrnParams& p, const float* x, const float* y,
                   const float* scale, const float* dy, float* dx);

@@ -1,6 +1,10 @@
 // Bindings of the CPU kernels. Each entry point checks its geometry (integers in range, consistent) and
-// that every buffer holds at least the elements that geometry implies, then calls the kernel.
+// that every buffer holds at least the elements that geometry implies, then calls the kernel. Element
+// counts are multiplied with overflow checks, so no geometry can make a short buffer pass the length test.
+#include <initializer_list>
+#include <new>
 #include <string>
+#include <vector>
 
 #include "args.h"
 #include "convnet/kernels.h"
@@ -9,6 +13,11 @@ namespace convnet::bind {
 namespace {
 
 using Info = Napi::CallbackInfo;
+
+// Geometry numbers (sizes, kernel, stride, padding) are at most 2^31 − 1.
+constexpr int64_t kMaxDim = (INT64_C(1) << 31) - 1;
+// No buffer holds 2^53 elements (JS numbers count them exactly below that).
+constexpr int64_t kMaxCount = INT64_C(1) << 53;
 
 std::vector<int64_t> int_list(const Info& info, const char* fn, size_t i, size_t count) {
   if (i >= info.Length() || !info[i].IsArray()) throw arg_error(info, fn, i, "expected an array of integers");
@@ -20,11 +29,28 @@ std::vector<int64_t> int_list(const Info& info, const char* fn, size_t i, size_t
     Napi::Value v = a.Get(k);
     if (!v.IsNumber()) throw arg_error(info, fn, i, "element " + std::to_string(k) + " is not a number");
     double d = v.As<Napi::Number>().DoubleValue();
-    if (!(d >= 0 && d <= static_cast<double>(INT64_C(1) << 40) && d == static_cast<double>(static_cast<int64_t>(d))))
-      throw arg_error(info, fn, i, "element " + std::to_string(k) + " must be a non-negative integer");
+    if (!(d >= 0 && d <= static_cast<double>(kMaxDim) && d == static_cast<double>(static_cast<int64_t>(d))))
+      throw arg_error(info, fn, i, "element " + std::to_string(k) + " must be an integer in [0, 2^31)");
     out[k] = static_cast<int64_t>(d);
   }
   return out;
+}
+
+// The product of `dims` (an element count), or a JS error naming argument i if it reaches 2^53.
+size_t count(const Info& info, const char* fn, size_t i, std::initializer_list<int64_t> dims) {
+  int64_t r = 1;
+  for (int64_t d : dims) {
+    if (d < 0 || __builtin_mul_overflow(r, d, &r) || r >= kMaxCount)
+      throw arg_error(info, fn, i, "sizes too large (their product overflows)");
+  }
+  return static_cast<size_t>(r);
+}
+
+// A length argument as an element count (int_arg has bounded it to [0, 2^40]).
+size_t elems(int64_t len) { return static_cast<size_t>(len); }
+
+bool one_of_size_rules(int64_t out, int64_t in, int64_t k, int64_t s, int64_t pad) {
+  return out == window_output_size(in, k, s, pad, false) || out == window_output_size(in, k, s, pad, true);
 }
 
 // [n, c, h, w, o, kh, kw, sh, sw, ph, pw, groups, oh, ow]
@@ -33,6 +59,13 @@ ConvGeom conv_geom(const Info& info, const char* fn, size_t i) {
   ConvGeom g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
   if (g.groups < 1 || g.c % g.groups || g.o % g.groups) throw arg_error(info, fn, i, "groups must divide c and o");
   if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1) throw arg_error(info, fn, i, "kernel and stride must be >= 1");
+  if (!one_of_size_rules(g.oh, g.h, g.kh, g.sh, g.ph) || !one_of_size_rules(g.ow, g.w, g.kw, g.sw, g.pw))
+    throw arg_error(info, fn, i, "oh, ow do not follow from h, w, kernel, stride and padding (floor or ceil rule)");
+  // every product a kernel forms (buffers, and the im2col matrix of one group) must be countable
+  count(info, fn, i, {g.n, g.c, g.h, g.w});
+  count(info, fn, i, {g.n, g.o, g.oh, g.ow});
+  count(info, fn, i, {g.o, g.c / g.groups, g.kh, g.kw});
+  count(info, fn, i, {g.c / g.groups, g.kh, g.kw, g.oh, g.ow});
   return g;
 }
 
@@ -40,29 +73,31 @@ ConvGeom conv_geom(const Info& info, const char* fn, size_t i) {
 PoolGeom pool_geom(const Info& info, const char* fn, size_t i, bool adaptive) {
   auto v = int_list(info, fn, i, 12);
   PoolGeom g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]};
+  count(info, fn, i, {g.n, g.c, g.h, g.w});
+  count(info, fn, i, {g.n, g.c, g.oh, g.ow});
   if (adaptive) {
     if ((g.h < 1 || g.w < 1 || g.oh < 1 || g.ow < 1) && g.n * g.c > 0)
       throw arg_error(info, fn, i, "adaptive pooling needs non-empty input and output");
     return g;
   }
   if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1) throw arg_error(info, fn, i, "window and stride must be >= 1");
+  if (g.ph >= g.kh || g.pw >= g.kw) throw arg_error(info, fn, i, "padding must be smaller than the window");
+  if (!one_of_size_rules(g.oh, g.h, g.kh, g.sh, g.ph) || !one_of_size_rules(g.ow, g.w, g.kw, g.sw, g.pw))
+    throw arg_error(info, fn, i, "oh, ow do not follow from h, w, window, stride and padding (floor or ceil rule)");
   // every window must start inside the input (else there would be nothing to read)
   if ((g.oh > 0 && (g.oh - 1) * g.sh - g.ph >= g.h) || (g.ow > 0 && (g.ow - 1) * g.sw - g.pw >= g.w))
     throw arg_error(info, fn, i, "output size too large for the input (a window would start past the input)");
-  if (g.ph >= g.kh || g.pw >= g.kw) throw arg_error(info, fn, i, "padding must be smaller than the window");
   return g;
 }
-
-size_t sz(int64_t a) { return static_cast<size_t>(a); }
 
 Napi::Value conv2d_fn(const Info& info) {
   const char* fn = "conv2dForward";
   ConvGeom g = conv_geom(info, fn, 0);
-  F32 x = f32(info, fn, 1, sz(g.n * g.c * g.h * g.w));
-  F32 w = f32(info, fn, 2, sz(g.o * (g.c / g.groups) * g.kh * g.kw));
+  F32 x = f32(info, fn, 1, count(info, fn, 0, {g.n, g.c, g.h, g.w}));
+  F32 w = f32(info, fn, 2, count(info, fn, 0, {g.o, g.c / g.groups, g.kh, g.kw}));
   const float* b = nullptr;
-  if (!info[3].IsNull() && !info[3].IsUndefined()) b = f32(info, fn, 3, sz(g.o)).data;
-  F32 y = f32(info, fn, 4, sz(g.n * g.o * g.oh * g.ow));
+  if (!info[3].IsNull() && !info[3].IsUndefined()) b = f32(info, fn, 3, count(info, fn, 0, {g.o})).data;
+  F32 y = f32(info, fn, 4, count(info, fn, 0, {g.n, g.o, g.oh, g.ow}));
   conv2d_forward(g, x.data, w.data, b, y.data);
   return info.Env().Undefined();
 }
@@ -70,9 +105,9 @@ Napi::Value conv2d_fn(const Info& info) {
 Napi::Value conv2d_bi_fn(const Info& info) {
   const char* fn = "conv2dBackwardInput";
   ConvGeom g = conv_geom(info, fn, 0);
-  F32 dy = f32(info, fn, 1, sz(g.n * g.o * g.oh * g.ow));
-  F32 w = f32(info, fn, 2, sz(g.o * (g.c / g.groups) * g.kh * g.kw));
-  F32 dx = f32(info, fn, 3, sz(g.n * g.c * g.h * g.w));
+  F32 dy = f32(info, fn, 1, count(info, fn, 0, {g.n, g.o, g.oh, g.ow}));
+  F32 w = f32(info, fn, 2, count(info, fn, 0, {g.o, g.c / g.groups, g.kh, g.kw}));
+  F32 dx = f32(info, fn, 3, count(info, fn, 0, {g.n, g.c, g.h, g.w}));
   conv2d_backward_input(g, dy.data, w.data, dx.data);
   return info.Env().Undefined();
 }
@@ -80,9 +115,9 @@ Napi::Value conv2d_bi_fn(const Info& info) {
 Napi::Value conv2d_bw_fn(const Info& info) {
   const char* fn = "conv2dBackwardWeight";
   ConvGeom g = conv_geom(info, fn, 0);
-  F32 x = f32(info, fn, 1, sz(g.n * g.c * g.h * g.w));
-  F32 dy = f32(info, fn, 2, sz(g.n * g.o * g.oh * g.ow));
-  F32 dw = f32(info, fn, 3, sz(g.o * (g.c / g.groups) * g.kh * g.kw));
+  F32 x = f32(info, fn, 1, count(info, fn, 0, {g.n, g.c, g.h, g.w}));
+  F32 dy = f32(info, fn, 2, count(info, fn, 0, {g.n, g.o, g.oh, g.ow}));
+  F32 dw = f32(info, fn, 3, count(info, fn, 0, {g.o, g.c / g.groups, g.kh, g.kw}));
   conv2d_backward_weight(g, x.data, dy.data, dw.data);
   return info.Env().Undefined();
 }
@@ -91,8 +126,8 @@ Napi::Value conv2d_bw_fn(const Info& info) {
 Napi::Value bias_grad_fn(const Info& info) {
   const char* fn = "biasGrad";
   int64_t n = int_arg(info, fn, 0), c = int_arg(info, fn, 1), inner = int_arg(info, fn, 2);
-  F32 dy = f32(info, fn, 3, sz(n * c * inner));
-  F32 db = f32(info, fn, 4, sz(c));
+  F32 dy = f32(info, fn, 3, count(info, fn, 2, {n, c, inner}));
+  F32 db = f32(info, fn, 4, count(info, fn, 1, {c}));
   bias_grad(n, c, inner, dy.data, db.data);
   return info.Env().Undefined();
 }
@@ -101,9 +136,10 @@ Napi::Value bias_grad_fn(const Info& info) {
 Napi::Value bias_add_fn(const Info& info) {
   const char* fn = "biasAdd";
   int64_t n = int_arg(info, fn, 0), c = int_arg(info, fn, 1), inner = int_arg(info, fn, 2);
-  F32 x = f32(info, fn, 3, sz(n * c * inner));
-  F32 b = f32(info, fn, 4, sz(c));
-  F32 y = f32(info, fn, 5, sz(n * c * inner));
+  const size_t len = count(info, fn, 2, {n, c, inner});
+  F32 x = f32(info, fn, 3, len);
+  F32 b = f32(info, fn, 4, count(info, fn, 1, {c}));
+  F32 y = f32(info, fn, 5, len);
   bias_add(n, c, inner, x.data, b.data, y.data);
   return info.Env().Undefined();
 }
@@ -115,7 +151,7 @@ Napi::Value pool_fn(const Info& info) {
   int64_t kind = int_arg(info, fn, 0, 0, 5);
   PoolGeom g = pool_geom(info, fn, 1, kind >= 4);
   bool cip = bool_arg(info, fn, 2);
-  const size_t in = sz(g.n * g.c * g.h * g.w), out = sz(g.n * g.c * g.oh * g.ow);
+  const size_t in = count(info, fn, 1, {g.n, g.c, g.h, g.w}), out = count(info, fn, 1, {g.n, g.c, g.oh, g.ow});
   switch (kind) {
     case 0: max_pool_forward(g, f32(info, fn, 3, in).data, f32(info, fn, 4, out).data); break;
     case 1: max_pool_backward(g, f32(info, fn, 3, in).data, f32(info, fn, 4, out).data, f32(info, fn, 5, in).data); break;
@@ -141,7 +177,7 @@ Napi::Value lrn_fwd_fn(const Info& info) {
   const char* fn = "lrnForward";
   int64_t n = int_arg(info, fn, 0), c = int_arg(info, fn, 1), plane = int_arg(info, fn, 2);
   LrnParams p = lrn_params(info, fn, 3);
-  const size_t len = sz(n * c * plane);
+  const size_t len = count(info, fn, 2, {n, c, plane});
   lrn_forward(n, c, plane, p, f32(info, fn, 7, len).data, f32(info, fn, 8, len).data, f32(info, fn, 9, len).data);
   return info.Env().Undefined();
 }
@@ -151,7 +187,7 @@ Napi::Value lrn_bwd_fn(const Info& info) {
   const char* fn = "lrnBackward";
   int64_t n = int_arg(info, fn, 0), c = int_arg(info, fn, 1), plane = int_arg(info, fn, 2);
   LrnParams p = lrn_params(info, fn, 3);
-  const size_t len = sz(n * c * plane);
+  const size_t len = count(info, fn, 2, {n, c, plane});
   lrn_backward(n, c, plane, p, f32(info, fn, 7, len).data, f32(info, fn, 8, len).data, f32(info, fn, 9, len).data,
                f32(info, fn, 10, len).data, f32(info, fn, 11, len).data);
   return info.Env().Undefined();
@@ -162,7 +198,8 @@ Napi::Value act_fwd_fn(const Info& info) {
   const char* fn = "activation";
   auto a = static_cast<Activation>(int_arg(info, fn, 0, 0, 4));
   int64_t len = int_arg(info, fn, 1);
-  activation_forward(a, len, f32(info, fn, 2, sz(len)).data, f32(info, fn, 3, sz(len)).data);
+  const size_t L = elems(len);
+  activation_forward(a, len, f32(info, fn, 2, L).data, f32(info, fn, 3, L).data);
   return info.Env().Undefined();
 }
 
@@ -170,8 +207,9 @@ Napi::Value act_bwd_fn(const Info& info) {
   const char* fn = "activationBackward";
   auto a = static_cast<Activation>(int_arg(info, fn, 0, 0, 4));
   int64_t len = int_arg(info, fn, 1);
-  activation_backward(a, len, f32(info, fn, 2, sz(len)).data, f32(info, fn, 3, sz(len)).data,
-                      f32(info, fn, 4, sz(len)).data, f32(info, fn, 5, sz(len)).data);
+  const size_t L = elems(len);
+  activation_backward(a, len, f32(info, fn, 2, L).data, f32(info, fn, 3, L).data, f32(info, fn, 4, L).data,
+                      f32(info, fn, 5, L).data);
   return info.Env().Undefined();
 }
 
@@ -184,8 +222,9 @@ Napi::Value dropout_fn(const Info& info) {
   auto offset = static_cast<uint64_t>(int_arg(info, fn, 3, 0, (INT64_C(1) << 53) - 1));
   auto thr = static_cast<uint32_t>(int_arg(info, fn, 4, 0, 1 << 24));
   auto scale_v = static_cast<float>(num_arg(info, fn, 5));
-  dropout_forward(len, seed, stream, offset, thr, scale_v, f32(info, fn, 6, sz(len)).data, f32(info, fn, 7, sz(len)).data,
-                  f32(info, fn, 8, sz(len)).data);
+  const size_t L = elems(len);
+  dropout_forward(len, seed, stream, offset, thr, scale_v, f32(info, fn, 6, L).data, f32(info, fn, 7, L).data,
+                  f32(info, fn, 8, L).data);
   return info.Env().Undefined();
 }
 
@@ -193,7 +232,8 @@ Napi::Value dropout_fn(const Info& info) {
 Napi::Value softmax_fn(const Info& info) {
   const char* fn = "softmax";
   int64_t n = int_arg(info, fn, 0), classes = int_arg(info, fn, 1, 1);
-  softmax_rows(n, classes, f32(info, fn, 2, sz(n * classes)).data, f32(info, fn, 3, sz(n * classes)).data);
+  const size_t len = count(info, fn, 1, {n, classes});
+  softmax_rows(n, classes, f32(info, fn, 2, len).data, f32(info, fn, 3, len).data);
   return info.Env().Undefined();
 }
 
@@ -201,13 +241,14 @@ Napi::Value softmax_fn(const Info& info) {
 Napi::Value sce_fn(const Info& info) {
   const char* fn = "softmaxCrossEntropy";
   int64_t n = int_arg(info, fn, 0), classes = int_arg(info, fn, 1, 1), topk = int_arg(info, fn, 2, 1);
-  F32 logits = f32(info, fn, 3, sz(n * classes));
-  I32 labels = i32arr(info, fn, 4, sz(n));
+  const size_t len = count(info, fn, 1, {n, classes});
+  F32 logits = f32(info, fn, 3, len);
+  I32 labels = i32arr(info, fn, 4, count(info, fn, 0, {n}));
   for (int64_t r = 0; r < n; ++r)
     if (labels.data[r] < 0 || labels.data[r] >= classes)
       throw arg_error(info, fn, 4, "label " + std::to_string(labels.data[r]) + " at row " + std::to_string(r) +
                                        " is outside [0, " + std::to_string(classes) + ")");
-  F32 d = f32(info, fn, 5, sz(n * classes));
+  F32 d = f32(info, fn, 5, len);
   F32 out = f32(info, fn, 6, 3);
   double hits[2];
   double loss = softmax_cross_entropy(n, classes, topk, logits.data, labels.data, d.data, hits);
@@ -224,7 +265,8 @@ Napi::Value sgd_fn(const Info& info) {
   SgdParams p{static_cast<float>(num_arg(info, fn, 1)), static_cast<float>(num_arg(info, fn, 2)),
               static_cast<float>(num_arg(info, fn, 3)), static_cast<float>(num_arg(info, fn, 4)),
               bool_arg(info, fn, 5), bool_arg(info, fn, 6), bool_arg(info, fn, 7)};
-  sgd_update(len, p, f32(info, fn, 8, sz(len)).data, f32(info, fn, 9, sz(len)).data, f32(info, fn, 10, sz(len)).data);
+  const size_t L = elems(len);
+  sgd_update(len, p, f32(info, fn, 8, L).data, f32(info, fn, 9, L).data, f32(info, fn, 10, L).data);
   return info.Env().Undefined();
 }
 
@@ -232,9 +274,9 @@ Napi::Value sgd_fn(const Info& info) {
 Napi::Value binary_fn(const Info& info) {
   const char* fn = "binary";
   int64_t op = int_arg(info, fn, 0, 0, 1), len = int_arg(info, fn, 1);
-  const float* a = f32(info, fn, 2, sz(len)).data;
-  const float* b = f32(info, fn, 3, sz(len)).data;
-  float* y = f32(info, fn, 4, sz(len)).data;
+  const float* a = f32(info, fn, 2, elems(len)).data;
+  const float* b = f32(info, fn, 3, elems(len)).data;
+  float* y = f32(info, fn, 4, elems(len)).data;
   if (op == 0) add(len, a, b, y);
   else mul(len, a, b, y);
   return info.Env().Undefined();
@@ -244,22 +286,24 @@ Napi::Value binary_fn(const Info& info) {
 Napi::Value scale_fn(const Info& info) {
   const char* fn = "scale";
   int64_t len = int_arg(info, fn, 0);
-  scale(len, static_cast<float>(num_arg(info, fn, 1)), f32(info, fn, 2, sz(len)).data, f32(info, fn, 3, sz(len)).data);
+  const float alpha = static_cast<float>(num_arg(info, fn, 1));
+  scale(len, alpha, f32(info, fn, 2, elems(len)).data, f32(info, fn, 3, elems(len)).data);
   return info.Env().Undefined();
 }
 
 Napi::Value axpy_fn(const Info& info) {
   const char* fn = "axpy";
   int64_t len = int_arg(info, fn, 0);
-  axpy(len, static_cast<float>(num_arg(info, fn, 1)), f32(info, fn, 2, sz(len)).data, f32(info, fn, 3, sz(len)).data);
+  const float alpha = static_cast<float>(num_arg(info, fn, 1));
+  axpy(len, alpha, f32(info, fn, 2, elems(len)).data, f32(info, fn, 3, elems(len)).data);
   return info.Env().Undefined();
 }
 
-// sumAndSquares(len, x, out Float64Array? -> we use Float32Array[2])
+// sumAndSquares(len, x, out): out Float32Array[2] = [Σ x, Σ x²] (accumulated in float64)
 Napi::Value sum_sq_fn(const Info& info) {
   const char* fn = "sumAndSquares";
   int64_t len = int_arg(info, fn, 0);
-  F32 x = f32(info, fn, 1, sz(len));
+  F32 x = f32(info, fn, 1, elems(len));
   F32 out = f32(info, fn, 2, 2);
   double r[2];
   sum_and_squares(len, x.data, r);
@@ -268,16 +312,29 @@ Napi::Value sum_sq_fn(const Info& info) {
   return info.Env().Undefined();
 }
 
+// Scratch memory is taken on the calling thread before any parallel work (src/cpu/workspace.h), so running
+// out of it is a JS error, not the end of the process.
+template <Napi::Value (*F)(const Info&)>
+Napi::Value guarded(const Info& info) {
+  try {
+    return F(info);
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(info.Env(), "native kernel: out of memory for its scratch buffers");
+  }
+}
+
 }  // namespace
 
 void register_kernels(Napi::Env env, Napi::Object exports) {
   struct Entry { const char* name; Napi::Value (*fn)(const Info&); };
   const Entry entries[] = {
-      {"conv2dForward", conv2d_fn}, {"conv2dBackwardInput", conv2d_bi_fn}, {"conv2dBackwardWeight", conv2d_bw_fn},
-      {"biasGrad", bias_grad_fn}, {"biasAdd", bias_add_fn}, {"pool", pool_fn}, {"lrnForward", lrn_fwd_fn},
-      {"lrnBackward", lrn_bwd_fn}, {"activation", act_fwd_fn}, {"activationBackward", act_bwd_fn},
-      {"dropout", dropout_fn}, {"softmax", softmax_fn}, {"softmaxCrossEntropy", sce_fn}, {"sgdUpdate", sgd_fn},
-      {"binary", binary_fn}, {"scale", scale_fn}, {"axpy", axpy_fn}, {"sumAndSquares", sum_sq_fn},
+      {"conv2dForward", guarded<conv2d_fn>}, {"conv2dBackwardInput", guarded<conv2d_bi_fn>},
+      {"conv2dBackwardWeight", guarded<conv2d_bw_fn>}, {"biasGrad", guarded<bias_grad_fn>},
+      {"biasAdd", guarded<bias_add_fn>}, {"pool", guarded<pool_fn>}, {"lrnForward", guarded<lrn_fwd_fn>},
+      {"lrnBackward", guarded<lrn_bwd_fn>}, {"activation", guarded<act_fwd_fn>},
+      {"activationBackward", guarded<act_bwd_fn>}, {"dropout", guarded<dropout_fn>}, {"softmax", guarded<softmax_fn>},
+      {"softmaxCrossEntropy", guarded<sce_fn>}, {"sgdUpdate", guarded<sgd_fn>}, {"binary", guarded<binary_fn>},
+      {"scale", guarded<scale_fn>}, {"axpy", guarded<axpy_fn>}, {"sumAndSquares", guarded<sum_sq_fn>},
   };
   for (const auto& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
 }

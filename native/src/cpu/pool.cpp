@@ -5,6 +5,7 @@
 
 #include "convnet/kernels.h"
 #include "convnet/threadpool.h"
+#include "workspace.h"
 
 namespace convnet {
 
@@ -27,58 +28,132 @@ struct Ranges {
   }
 };
 
-// Index of the first maximum of a window in scan order, the first NaN winning (max_window_argmax's rule).
-// Branch-free on the common path: with data-dependent branches, random inputs mispredict about a third
-// of the comparisons, which made this loop several times slower.
-inline int64_t window_argmax(const float* plane, int64_t w, int32_t y0, int32_t y1, int32_t x0, int32_t x1) {
-  float best = -INFINITY;
-  int64_t arg = y0 * w + x0;
-  bool nan = false;
-  for (int32_t iy = y0; iy < y1; ++iy) {
+// Max pooling is separable: a window's maximum is the maximum over its columns of each column's maximum
+// over the window's rows. So for each output row, one pass down the window's rows (contiguous, vectorised)
+// gives every column's maximum, and a short pass along each output's columns finishes it: about kh + kw
+// operations per output instead of kh·kw. Planes are first checked for NaN (one vectorised pass): planes
+// without one use plain, branch-free maxima; the rare planes with one use the NaN rule (NaN wins, and the
+// first NaN in scan order is the argmax), whose data-dependent branches are slow on random data.
+inline float max_nan(float m, float v) { return (v > m) | (v != v) ? v : m; }
+
+// Column maxima of rows [y0, y1) of a plane [., w]: col[ix] = max over iy of plane[iy, ix].
+inline void column_max(const float* plane, int64_t w, int32_t y0, int32_t y1, float* col) {
+  const float* r0 = plane + y0 * w;
+  for (int64_t ix = 0; ix < w; ++ix) col[ix] = r0[ix];
+  for (int32_t iy = y0 + 1; iy < y1; ++iy) {
     const float* row = plane + iy * w;
-    for (int32_t ix = x0; ix < x1; ++ix) {
-      const float v = row[ix];
-      const bool better = v > best;
-      best = better ? v : best;
-      arg = better ? iy * w + ix : arg;
-      nan |= v != v;
+    for (int64_t ix = 0; ix < w; ++ix) col[ix] = max_nan(col[ix], row[ix]);
+  }
+}
+
+// For planes without NaN, the backward pass's "first maximum in scan order" as one integer maximum: the key
+// of (value, row) orders by value, then earlier row, so a strict maximum over a window's columns taken
+// left to right lands on the first maximum in scan order. Integer compares compile to cmov: no
+// data-dependent branches (ties are common after ReLU, and random values mispredict a third of them).
+inline int64_t scan_key(float v, int32_t iy) {
+  const float z = v + 0.f;  // −0 → +0: equal values must tie
+  int32_t bits;
+  std::memcpy(&bits, &z, sizeof bits);
+  const int32_t ordered = bits ^ ((bits >> 31) & INT32_MAX);  // float order as int order, branch-free
+  return static_cast<int64_t>(ordered) * (INT64_C(1) << 32) + (INT32_MAX - iy);
+}
+inline int32_t key_row(int64_t key) { return INT32_MAX - static_cast<int32_t>(static_cast<uint64_t>(key) & 0xffffffffu); }
+
+// key[ix] = the largest scan_key over rows [y0, y1) of column ix.
+inline void column_keys(const float* plane, int64_t w, int32_t y0, int32_t y1, int64_t* key) {
+  const float* r0 = plane + y0 * w;
+  for (int64_t ix = 0; ix < w; ++ix) key[ix] = scan_key(r0[ix], y0);
+  for (int32_t iy = y0 + 1; iy < y1; ++iy) {
+    const float* row = plane + iy * w;
+    for (int64_t ix = 0; ix < w; ++ix) {
+      const int64_t k = scan_key(row[ix], iy);
+      key[ix] = k > key[ix] ? k : key[ix];
     }
   }
-  if (nan) {
-    for (int32_t iy = y0; iy < y1; ++iy)
-      for (int32_t ix = x0; ix < x1; ++ix)
-        if (plane[iy * w + ix] != plane[iy * w + ix]) return iy * w + ix;
-  }
-  return arg;
+}
+
+bool has_nan(const float* p, int64_t len) {
+  int32_t nan = 0;
+  for (int64_t i = 0; i < len; ++i) nan |= -static_cast<int32_t>(p[i] != p[i]);  // vectorises
+  return nan != 0;
 }
 
 }  // namespace
 
-// (The per-output bodies in kernels/geometry.h define the semantics; these loops hoist the window bounds.)
+// (The per-output bodies in kernels/geometry.h define the semantics; these loops hoist the window bounds
+// and use separability, with the same first-maximum and NaN rules.)
 void max_pool_forward(const PoolGeom& g, const float* x, float* y) {
+  if (g.n * g.c == 0 || g.oh * g.ow == 0) return;
   const Ranges r(g);
-  parallel_for(g.n * g.c, [&](int64_t b, int64_t e, int) {
+  const size_t stride = slice_stride(g.w);
+  float* ws = workspace(stride * static_cast<size_t>(num_threads()));
+  parallel_for(g.n * g.c, [&](int64_t b, int64_t e, int tid) {
+    float* col = ws + static_cast<size_t>(tid) * stride;
     for (int64_t p = b; p < e; ++p) {
       const float* plane = x + p * g.h * g.w;
       float* out = y + p * g.oh * g.ow;
-      for (int64_t oy = 0; oy < g.oh; ++oy)
-        for (int64_t ox = 0; ox < g.ow; ++ox)
-          out[oy * g.ow + ox] = plane[window_argmax(plane, g.w, r.y0[oy], r.y1[oy], r.x0[ox], r.x1[ox])];
+      if (has_nan(plane, g.h * g.w)) {
+        // rare: the NaN-propagating maximum
+        for (int64_t oy = 0; oy < g.oh; ++oy) {
+          column_max(plane, g.w, r.y0[oy], r.y1[oy], col);
+          for (int64_t ox = 0; ox < g.ow; ++ox) {
+            float m = col[r.x0[ox]];
+            for (int32_t ix = r.x0[ox] + 1; ix < r.x1[ox]; ++ix) m = max_nan(m, col[ix]);
+            out[oy * g.ow + ox] = m;
+          }
+        }
+        continue;
+      }
+      // no NaN: plain maxima (maxps / maxss, no branches)
+      for (int64_t oy = 0; oy < g.oh; ++oy) {
+        const float* r0 = plane + r.y0[oy] * g.w;
+        for (int64_t ix = 0; ix < g.w; ++ix) col[ix] = r0[ix];
+        for (int32_t iy = r.y0[oy] + 1; iy < r.y1[oy]; ++iy) {
+          const float* row = plane + iy * g.w;
+          for (int64_t ix = 0; ix < g.w; ++ix) col[ix] = row[ix] > col[ix] ? row[ix] : col[ix];
+        }
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          float m = col[r.x0[ox]];
+          for (int32_t ix = r.x0[ox] + 1; ix < r.x1[ox]; ++ix) m = col[ix] > m ? col[ix] : m;
+          out[oy * g.ow + ox] = m;
+        }
+      }
     }
   });
 }
 
 void max_pool_backward(const PoolGeom& g, const float* x, const float* dy, float* dx) {
+  if (g.n * g.c == 0 || g.h * g.w == 0) return;
   const Ranges r(g);
-  parallel_for(g.n * g.c, [&](int64_t b, int64_t e, int) {
+  // per thread: one int64 key per column
+  const size_t stride = slice_stride(2 * g.w);
+  float* ws = workspace(stride * static_cast<size_t>(num_threads()));
+  parallel_for(g.n * g.c, [&](int64_t b, int64_t e, int tid) {
+    int64_t* key = reinterpret_cast<int64_t*>(ws + static_cast<size_t>(tid) * stride);
     for (int64_t p = b; p < e; ++p) {
       const float* plane = x + p * g.h * g.w;
       const float* d = dy + p * g.oh * g.ow;
       float* out = dx + p * g.h * g.w;
       std::memset(out, 0, sizeof(float) * g.h * g.w);
-      for (int64_t oy = 0; oy < g.oh; ++oy)
-        for (int64_t ox = 0; ox < g.ow; ++ox)
-          out[window_argmax(plane, g.w, r.y0[oy], r.y1[oy], r.x0[ox], r.x1[ox])] += d[oy * g.ow + ox];
+      if (has_nan(plane, g.h * g.w)) {
+        // rare: the per-window body with the NaN rule (the first NaN in scan order wins)
+        for (int64_t oy = 0; oy < g.oh; ++oy)
+          for (int64_t ox = 0; ox < g.ow; ++ox) out[max_window_argmax(plane, g, oy, ox)] += d[oy * g.ow + ox];
+        continue;
+      }
+      for (int64_t oy = 0; oy < g.oh; ++oy) {
+        column_keys(plane, g.w, r.y0[oy], r.y1[oy], key);
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          int64_t best = key[r.x0[ox]];
+          int32_t bx = r.x0[ox];
+          for (int32_t ix = r.x0[ox] + 1; ix < r.x1[ox]; ++ix) {
+            const bool take = key[ix] > best;  // strictly: an equal key in a later column is later in scan order
+            best = take ? key[ix] : best;
+            bx = take ? ix : bx;
+          }
+          out[static_cast<int64_t>(key_row(best)) * g.w + bx] += d[oy * g.ow + ox];
+        }
+      }
     }
   });
 }

@@ -1,6 +1,35 @@
 /** Containers: Sequential chains modules; Parallel runs branches (towers) and concatenates channels. */
 import { OpError, Tensor, add, fmtShape, type Shape } from '@convnet/tensor';
-import { Module, reuse } from './module.js';
+import { Activation, AdaptiveAvgPool2d, Dropout, Flatten, LocalResponseNorm, Softmax } from './layers.js';
+import { Module, NO_GRAD, reuse } from './module.js';
+
+/** The leaves of a module, Sequentials expanded (a Parallel or any other module is one leaf). */
+function leaves(name: string, m: Module): [string, Module][] {
+  if (!(m instanceof Sequential)) return [[name, m]];
+  return m.namedChildren().flatMap(([n, c]) => leaves(name ? `${name}.${n}` : n, c));
+}
+
+/** Whether m overwrites its input in forward (and dy in backward): an in-place ReLU. */
+const isInPlace = (m: Module) => m instanceof Activation && m.inplace;
+
+/**
+ * An in-place ReLU overwrites the output of the layer before it. That is only safe when that layer's
+ * backward never reads its own output. LRN, Softmax and the non-ReLU neurons do (tanh' = 1 − y², ...),
+ * so an in-place ReLU after them would give wrong gradients silently: refuse it when the net is built.
+ * Flatten, AdaptiveAvgPool2d (identity at equal size) and Dropout (identity in eval) can hand their input
+ * through unchanged, so the check looks past them.
+ */
+function checkInPlace(op: string, flat: [string, Module][]): void {
+  for (let i = 1; i < flat.length; i++) {
+    if (!isInPlace(flat[i][1])) continue;
+    let j = i - 1;
+    while (j > 0 && (flat[j][1] instanceof Flatten || flat[j][1] instanceof AdaptiveAvgPool2d || flat[j][1] instanceof Dropout)) j--;
+    const [pn, prev] = flat[j];
+    const readsOutput = prev instanceof LocalResponseNorm || prev instanceof Softmax || (prev instanceof Activation && prev.fn !== 'relu');
+    if (readsOutput)
+      throw new OpError(op, `layer '${flat[i][0]}'`, `no in-place ReLU after ${prev.constructor.name} '${pn}' (its backward reads the output the ReLU would overwrite)`, 'ReLU({ inplace: true }); use ReLU() there');
+  }
+}
 
 /** Runs children in order. Children are named '0', '1', ... (or by the keys given), as in PyTorch. */
 export class Sequential extends Module {
@@ -11,6 +40,7 @@ export class Sequential extends Module {
     const entries = Array.isArray(layers) ? layers.map((m, i) => [String(i), m] as const) : Object.entries(layers);
     for (const [name, m] of entries) this.registerModule(name, m);
     this.layers = entries.map(([, m]) => m);
+    checkInPlace('Sequential', leaves('', this));
   }
 
   outputShape(s: Shape): number[] {
@@ -33,13 +63,19 @@ export class Sequential extends Module {
 
   /** Propagates to the first layer, so a net's first conv skips its input gradient. */
   set inputGrad(v: boolean) {
-    this.needsInputGrad = v;
-    if (this.layers.length) {
-      const first = this.layers[0];
-      if (first instanceof Sequential) first.inputGrad = v;
-      else first.needsInputGrad = v;
-    }
+    setInputGrad(this, v);
   }
+
+  get inputGrad(): boolean {
+    return this.needsInputGrad;
+  }
+}
+
+/** Sets needsInputGrad on m and on the modules that receive m's input (first layers, towers). */
+function setInputGrad(m: Module, v: boolean): void {
+  m.needsInputGrad = v;
+  if (m instanceof Sequential && m.layers.length) setInputGrad(m.layers[0], v);
+  if (m instanceof Parallel) for (const b of m.branches) setInputGrad(b, v);
 }
 
 /** Copies channel block [c0, c0 + cs) of x [n, c, ...] into y [n, cs, ...] (or back, with `into`). */
@@ -74,6 +110,22 @@ export class Parallel extends Module {
     branches.forEach((b, i) => this.registerModule(String(i), b));
     this.branches = branches;
     this.input = opts.input ?? 'shared';
+    if (this.input === 'shared')
+      branches.forEach((b, i) => {
+        const [name, first] = leaves(String(i), b)[0] ?? [];
+        // a tower that overwrites the shared input would corrupt what the next tower sees
+        if (first && isInPlace(first))
+          throw new OpError('Parallel', `layer '${name}'`, "no in-place ReLU at the start of a tower with input 'shared'", 'ReLU({ inplace: true })');
+      });
+  }
+
+  /** When false, backward still writes every tower's parameter gradients but skips dx. */
+  set inputGrad(v: boolean) {
+    setInputGrad(this, v);
+  }
+
+  get inputGrad(): boolean {
+    return this.needsInputGrad;
   }
 
   #branchInput(s: Shape): number[] {
@@ -112,7 +164,7 @@ export class Parallel extends Module {
 
   backward(dy: Tensor): Tensor {
     if (!this.#inShape) throw new Error('Parallel.backward called before forward');
-    this.#dx = reuse(this.#dx, this.#inShape);
+    if (this.needsInputGrad) this.#dx = reuse(this.#dx, this.#inShape);
     let c0 = 0;
     const bs = this.#branchInput(this.#inShape);
     this.branches.forEach((b, i) => {
@@ -120,11 +172,12 @@ export class Parallel extends Module {
       copyChannels(dy, c0, this.#dyParts[i]);
       c0 += this.#outs[i].shape[1];
       const g = b.backward(this.#dyParts[i]);
+      if (!this.needsInputGrad) return;
       if (this.input === 'split') copyChannels(this.#dx!, i * bs[1], g, true);
       else if (i === 0) this.#dx!.data.set(g.data);
       else add(this.#dx!, g, { out: this.#dx!, backend: this.backend });
     });
-    return this.#dx;
+    return this.needsInputGrad ? this.#dx! : NO_GRAD;
   }
 }
 

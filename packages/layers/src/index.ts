@@ -1,6 +1,6 @@
 export { Module, Parameter, NO_GRAD, reuse } from './module.js';
 export {
-  Conv2d, Linear, Activation, ReLU, Sigmoid, Tanh, Abs, Softplus, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
+  Conv2d, Linear, Activation, ReLU, Sigmoid, Logistic, Tanh, Abs, Softplus, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
   LocalResponseNorm, Dropout, Flatten, Softmax, CrossEntropyLoss,
   type Conv2dOptions, type PoolOptions, type LrnOptions,
 } from './layers.js';

@@ -149,6 +149,8 @@ export class ReLU extends Activation {
   }
 }
 export class Sigmoid extends Activation { constructor() { super('logistic'); } }
+/** cuda-convnet's name for the sigmoid neuron. */
+export { Sigmoid as Logistic };
 export class Tanh extends Activation { constructor() { super('tanh'); } }
 export class Abs extends Activation { constructor() { super('abs'); } }
 export class Softplus extends Activation { constructor() { super('softplus'); } }

@@ -37,8 +37,7 @@ export const NO_GRAD = Tensor.zeros([0]);
 
 export abstract class Module {
   training = true;
-  /** Kernel backend for this module's ops (undefined: the registry default). Set with setBackend(). */
-  backend: string | undefined = undefined;
+  #backend: string | undefined = undefined;
   /** When false, backward skips computing dx (for the first layer of a net) and returns NO_GRAD. */
   needsInputGrad = true;
   readonly #params = new Map<string, Parameter>();
@@ -58,7 +57,21 @@ export abstract class Module {
   protected registerModule<M extends Module>(name: string, m: M): M {
     if (!(m instanceof Module)) throw new TypeError(`registerModule('${name}'): expected a Module, got ${typeof m}`);
     this.#children.set(name, m);
+    if (this.#backend !== undefined) m.backend = this.#backend;
     return m;
+  }
+
+  /**
+   * Kernel backend for this module's ops (undefined: the registry default). Assigning it (or calling
+   * setBackend) sets it on every descendant too, so `net.backend = 'ref'` moves a whole net.
+   */
+  get backend(): string | undefined {
+    return this.#backend;
+  }
+
+  set backend(backend: string | undefined) {
+    this.#backend = backend;
+    for (const c of this.#children.values()) c.backend = backend;
   }
 
   train(mode = true): this {
@@ -73,7 +86,6 @@ export abstract class Module {
 
   setBackend(backend: string | undefined): this {
     this.backend = backend;
-    for (const c of this.#children.values()) c.setBackend(backend);
     return this;
   }
 

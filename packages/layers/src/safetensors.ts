@@ -4,11 +4,20 @@
  * "__metadata__": {string: string}}, then the raw little-endian tensor bytes. Written atomically.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { Tensor } from '@convnet/tensor';
 
-export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
-const BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
+const BYTES: Record<SafetensorsDtype, number> = {
+  F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
+};
+/** Valid safetensors dtypes this reader cannot convert (named as such in errors, not as unknown). */
+const UNSUPPORTED = new Set(['F8_E4M3', 'F8_E5M2', 'F8_E8M0', 'F4', 'F6_E2M3', 'F6_E3M2', 'C64']);
+/** The safetensors library refuses headers above 100 MB; so do we (a corrupt length is caught early). */
+const MAX_HEADER = 100_000_000;
+const LITTLE_ENDIAN_HOST = endianness() === 'LE';
 
 export interface RawTensor {
   dtype: SafetensorsDtype;
@@ -34,20 +43,32 @@ function halfToFloat(h: number): number {
 /** A raw tensor as float32 (F32, F16, BF16, F64 and integer dtypes are converted). */
 export function toFloat32(t: RawTensor, name = 'tensor'): Tensor {
   const n = t.shape.reduce((a, d) => a * d, 1);
-  const dv = new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength);
+  if (!(t.dtype in BYTES)) throw new Error(`${name}: cannot convert dtype ${t.dtype} to float32`);
+  if (t.bytes.byteLength !== n * BYTES[t.dtype])
+    throw new Error(`${name}: ${t.dtype} ${JSON.stringify(t.shape)} needs ${n * BYTES[t.dtype]} bytes, got ${t.bytes.byteLength}`);
   const out = new Float32Array(n);
+  if (t.dtype === 'F32' && LITTLE_ENDIAN_HOST) {
+    // the common case: one byte copy (the source may be unaligned, so copy bytes, not floats)
+    new Uint8Array(out.buffer).set(t.bytes);
+    return new Tensor(out, t.shape);
+  }
+  const dv = new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength);
+  const bits = new Uint32Array(1), asFloat = new Float32Array(bits.buffer);
   for (let i = 0; i < n; i++) {
     switch (t.dtype) {
       case 'F32': out[i] = dv.getFloat32(4 * i, true); break;
       case 'F64': out[i] = dv.getFloat64(8 * i, true); break;
       case 'F16': out[i] = halfToFloat(dv.getUint16(2 * i, true)); break;
-      case 'BF16': out[i] = new Float32Array(new Uint32Array([dv.getUint16(2 * i, true) << 16]).buffer)[0]; break;
+      // bfloat16 is the top half of a float32
+      case 'BF16': bits[0] = dv.getUint16(2 * i, true) << 16; out[i] = asFloat[0]; break;
       case 'I64': out[i] = Number(dv.getBigInt64(8 * i, true)); break;
+      case 'U64': out[i] = Number(dv.getBigUint64(8 * i, true)); break;
       case 'I32': out[i] = dv.getInt32(4 * i, true); break;
+      case 'U32': out[i] = dv.getUint32(4 * i, true); break;
       case 'I16': out[i] = dv.getInt16(2 * i, true); break;
+      case 'U16': out[i] = dv.getUint16(2 * i, true); break;
       case 'I8': out[i] = dv.getInt8(i); break;
       case 'U8': case 'BOOL': out[i] = dv.getUint8(i); break;
-      default: throw new Error(`${name}: cannot convert dtype ${t.dtype} to float32`);
     }
   }
   return new Tensor(out, t.shape);
@@ -59,6 +80,7 @@ export function parseSafetensors(buf: Uint8Array, file = '<buffer>'): { tensors:
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const n = Number(dv.getBigUint64(0, true));
   if (n > buf.length - 8) throw new SafetensorsError(file, `header length ${n} exceeds the file (${buf.length} bytes): truncated?`);
+  if (n > MAX_HEADER) throw new SafetensorsError(file, `header length ${n} is over the ${MAX_HEADER}-byte limit of the format`);
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n)));
@@ -79,7 +101,8 @@ export function parseSafetensors(buf: Uint8Array, file = '<buffer>'): { tensors:
     }
     const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e !== 'object' || e === null) throw new SafetensorsError(file, `entry '${name}' is not an object`);
-    if (typeof e.dtype !== 'string' || !(e.dtype in BYTES)) throw new SafetensorsError(file, `tensor '${name}' has unknown dtype ${JSON.stringify(e.dtype)}`);
+    if (typeof e.dtype === 'string' && UNSUPPORTED.has(e.dtype)) throw new SafetensorsError(file, `tensor '${name}' has dtype ${e.dtype}, which this reader does not support`);
+    if (typeof e.dtype !== 'string' || !Object.hasOwn(BYTES, e.dtype)) throw new SafetensorsError(file, `tensor '${name}' has unknown dtype ${JSON.stringify(e.dtype)}`);
     if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isInteger(d) || d < 0)) throw new SafetensorsError(file, `tensor '${name}' has an invalid shape ${JSON.stringify(e.shape)}`);
     const off = e.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isInteger(o) && o >= 0) || off[0] > off[1])
@@ -92,9 +115,16 @@ export function parseSafetensors(buf: Uint8Array, file = '<buffer>'): { tensors:
     spans.push([off[0], off[1], name]);
     tensors.set(name, { dtype, shape: e.shape as number[], bytes: buf.slice(dataStart + off[0], dataStart + off[1]) });
   }
-  spans.sort((a, b) => a[0] - b[0]);
-  for (let i = 1; i < spans.length; i++)
-    if (spans[i][0] < spans[i - 1][1]) throw new SafetensorsError(file, `tensors '${spans[i - 1][2]}' and '${spans[i][2]}' overlap`);
+  // The format requires the tensors to tile the data section exactly: no overlaps, no holes, no tail.
+  spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let end = 0;
+  for (let i = 0; i < spans.length; i++) {
+    const [b, e, name] = spans[i];
+    if (b < end) throw new SafetensorsError(file, `tensors '${spans[i - 1][2]}' and '${name}' overlap`);
+    if (b > end) throw new SafetensorsError(file, `bytes [${end}, ${b}) of the data section belong to no tensor (a gap before '${name}'): wrong offsets?`);
+    end = e;
+  }
+  if (end !== dataLen) throw new SafetensorsError(file, `the tensors end at byte ${end} of a ${dataLen}-byte data section (${dataLen - end} bytes left over): wrong offsets?`);
   return { tensors, metadata };
 }
 
@@ -117,6 +147,11 @@ export function loadStateDictFile(path: string): { stateDict: Map<string, Tensor
 /** Serialises float32 tensors (names sorted, 8-byte aligned header) with string metadata. */
 export function serializeSafetensors(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): Uint8Array[] {
   const names = [...tensors.keys()].sort();
+  if (tensors.has('__metadata__')) throw new Error("serializeSafetensors: '__metadata__' is reserved and cannot name a tensor");
+  for (const [k, v] of Object.entries(metadata))
+    if (typeof v !== 'string') throw new Error(`serializeSafetensors: metadata '${k}' must be a string, got ${typeof v}`);
+  for (const k of names)
+    if (!(tensors.get(k) instanceof Tensor)) throw new Error(`serializeSafetensors: '${k}' is not a Tensor`);
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
@@ -138,20 +173,26 @@ export function serializeSafetensors(tensors: Map<string, Tensor>, metadata: Rec
 }
 
 /** Writes atomically: a temp file in the same directory, fsync, rename over `path`. */
+let tmpCounter = 0;
+
 export function saveSafetensors(path: string, tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): void {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  const parts = serializeSafetensors(tensors, metadata);
+  // unique per process, worker thread and call, so concurrent saves never share a temp file
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${threadId}-${tmpCounter++}`);
   const fd = openSync(tmp, 'w');
+  let open = true;
   try {
-    for (const p of serializeSafetensors(tensors, metadata)) {
+    for (const p of parts) {
       let off = 0;
       while (off < p.length) off += writeSync(fd, p, off, p.length - off);
     }
     fsyncSync(fd);
+    open = false;
     closeSync(fd);
+    renameSync(tmp, path);
   } catch (e) {
-    closeSync(fd);
+    if (open) closeSync(fd);
     rmSync(tmp, { force: true });
     throw e;
   }
-  renameSync(tmp, path);
 }

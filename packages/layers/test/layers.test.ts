@@ -158,11 +158,13 @@ describe('learning', () => {
     };
     for (let i = 0; i < 200; i++) step();
     const gc = (globalThis as { gc?: () => void }).gc;
+    expect(typeof gc, 'vitest.config.ts passes --expose-gc').toBe('function');
     gc?.();
     const before = process.memoryUsage().rss;
     for (let i = 0; i < 2000; i++) step();
     gc?.();
     const grown = (process.memoryUsage().rss - before) / 2 ** 20;
+    console.log(`RSS growth over 2,000 steps: ${grown.toFixed(2)} MB`);
     expect(grown).toBeLessThan(20);
   });
 });

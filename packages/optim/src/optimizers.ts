@@ -34,6 +34,8 @@ export interface ResolvedGroup {
 
 /** Optimiser state in a form that saves into safetensors (tensors) + JSON (numbers). */
 export interface OptimizerState {
+  /** 'SGD', 'Adam' or 'AdamW' (checked on load when present). */
+  kind?: string;
   step: number;
   groups: { lr: number; initialLr: number }[];
   /** e.g. 'momentum.3' (param index 3's momentum buffer), 'exp_avg.3', 'exp_avg_sq.3'. */
@@ -60,11 +62,20 @@ export abstract class Optimizer {
         betas: g.betas ?? defaults.betas ?? [0.9, 0.999],
         eps: g.eps ?? defaults.eps ?? 1e-8,
       };
-      for (const [k, v] of [['lr', r.lr], ['momentum', r.momentum], ['weightDecay', r.weightDecay]] as const)
+      for (const [k, v] of [['lr', r.lr], ['momentum', r.momentum], ['weightDecay', r.weightDecay], ['eps', r.eps]] as const)
         if (!(typeof v === 'number' && v >= 0 && Number.isFinite(v))) throw new RangeError(`${this.constructor.name}: group ${i}: ${k} must be a non-negative number, got ${v}`);
+      if (!r.betas.every((b) => b >= 0 && b < 1)) throw new RangeError(`${this.constructor.name}: group ${i}: betas must be in [0, 1), got ${JSON.stringify(r.betas)}`);
       return r;
     });
+    const seen = new Set<Parameter>();
+    for (const p of this.allParams()) {
+      if (seen.has(p)) throw new Error(`${this.constructor.name}: parameter '${p.name}' appears in more than one place in the parameter groups`);
+      seen.add(p);
+    }
   }
+
+  /** The state buffer kinds this optimiser keeps per parameter (e.g. 'momentum'). */
+  protected abstract readonly bufferKinds: readonly string[];
 
   /** Every parameter across groups, in order (the index used in state names). */
   protected allParams(): Parameter[] {
@@ -85,6 +96,7 @@ export abstract class Optimizer {
 
   stateDict(): OptimizerState {
     return {
+      kind: this.constructor.name,
       step: this.stepCount,
       groups: this.paramGroups.map((g) => ({ lr: g.lr, initialLr: g.initialLr })),
       buffers: new Map([...this.buffers].map(([k, v]) => [k, v.clone()])),
@@ -92,14 +104,19 @@ export abstract class Optimizer {
   }
 
   loadStateDict(s: OptimizerState): void {
+    const me = `${this.constructor.name}.loadStateDict`;
+    if (s.kind !== undefined && s.kind !== this.constructor.name) throw new Error(`${me}: state is for ${s.kind}`);
     if (s.groups.length !== this.paramGroups.length)
-      throw new Error(`${this.constructor.name}.loadStateDict: state has ${s.groups.length} parameter groups, optimiser has ${this.paramGroups.length}`);
+      throw new Error(`${me}: state has ${s.groups.length} parameter groups, optimiser has ${this.paramGroups.length}`);
+    if (!Number.isInteger(s.step) || s.step < 0) throw new Error(`${me}: step must be a non-negative integer, got ${s.step}`);
     const params = this.allParams();
     for (const [k, v] of s.buffers) {
-      const idx = Number(k.split('.').pop());
-      const p = params[idx];
-      if (!p) throw new Error(`${this.constructor.name}.loadStateDict: buffer '${k}' names parameter ${idx}, there are ${params.length}`);
-      if (v.size !== p.value.size) throw new Error(`${this.constructor.name}.loadStateDict: buffer '${k}' has ${v.size} elements, parameter '${p.name}' has ${p.value.size}`);
+      const dot = k.lastIndexOf('.');
+      const kind = k.slice(0, dot), idx = Number(k.slice(dot + 1));
+      if (!this.bufferKinds.includes(kind)) throw new Error(`${me}: buffer '${k}' is not ${this.constructor.name} state (its buffers: ${this.bufferKinds.join(', ')})`);
+      const p = Number.isInteger(idx) ? params[idx] : undefined;
+      if (!p) throw new Error(`${me}: buffer '${k}' names parameter ${k.slice(dot + 1)}, there are ${params.length}`);
+      if (v.size !== p.value.size) throw new Error(`${me}: buffer '${k}' has ${v.size} elements, parameter '${p.name}' has ${p.value.size}`);
     }
     this.stepCount = s.step;
     s.groups.forEach((g, i) => {
@@ -107,7 +124,8 @@ export abstract class Optimizer {
       this.paramGroups[i].initialLr = g.initialLr;
     });
     this.buffers.clear();
-    for (const [k, v] of s.buffers) this.buffers.set(k, v.clone());
+    // copied into the parameter's shape (a checkpoint may hold the buffer flat)
+    for (const [k, v] of s.buffers) this.buffers.set(k, Tensor.zeros(params[Number(k.slice(k.lastIndexOf('.') + 1))].value.shape).copyFrom(v));
   }
 }
 
@@ -120,6 +138,7 @@ export interface SgdOptions extends GroupOptions {
 
 /** SGD with momentum and weight decay, both formulations, Nesterov; updates run in the `sgdUpdate` kernel. */
 export class SGD extends Optimizer {
+  protected readonly bufferKinds = ['momentum'] as const;
   readonly rule: SgdRule;
   readonly backend: string | undefined;
 
@@ -160,6 +179,7 @@ export interface AdamOptions extends GroupOptions {
 
 /** Adam (Kingma & Ba) with bias correction, as torch.optim.Adam; AdamW with decoupled decay. */
 export class Adam extends Optimizer {
+  protected readonly bufferKinds = ['exp_avg', 'exp_avg_sq'] as const;
   readonly decoupled: boolean;
 
   constructor(params: Parameter[] | ParamGroup[], opts: AdamOptions) {

@@ -35,21 +35,33 @@ struct SgdParams {
   bool nesterov, paper_rule, first_step;
 };
 
-// One parameter's SGD step in place on w and v (see packages/tensor/src/kernels.ts sgdUpdate).
-CONVNET_HD void sgd_element(float& w, float& v, float g, const SgdParams& p) {
-  if (p.paper_rule) {
-    float vi = p.momentum * v - p.lr * p.weight_decay * w - p.lr * g;
+// One parameter's SGD step in place on w and v (see packages/tensor/src/kernels.ts sgdUpdate), with the
+// rule's switches as template arguments so that a loop over it has no branches and vectorises.
+template <bool Paper, bool Momentum, bool Nesterov, bool FirstStep>
+CONVNET_HD void sgd_element_t(float& w, float& v, float g, const SgdParams& p) {
+  if (Paper) {
+    const float vi = p.momentum * v - p.lr * p.weight_decay * w - p.lr * g;
     v = vi;
     w = w + vi;
     return;
   }
   float d = g + p.weight_decay * w;
-  if (p.momentum != 0.f) {
-    float vi = p.first_step ? d : p.momentum * v + (1.f - p.dampening) * d;
+  if (Momentum) {
+    const float vi = FirstStep ? d : p.momentum * v + (1.f - p.dampening) * d;
     v = vi;
-    d = p.nesterov ? d + p.momentum * vi : vi;
+    d = Nesterov ? d + p.momentum * vi : vi;
   }
   w = w - p.lr * d;
+}
+
+// The same step with run-time switches (momentum == 0 leaves v untouched, as PyTorch).
+CONVNET_HD void sgd_element(float& w, float& v, float g, const SgdParams& p) {
+  if (p.paper_rule) return sgd_element_t<true, false, false, false>(w, v, g, p);
+  if (p.momentum == 0.f) return sgd_element_t<false, false, false, false>(w, v, g, p);
+  if (p.nesterov && p.first_step) return sgd_element_t<false, true, true, true>(w, v, g, p);
+  if (p.nesterov) return sgd_element_t<false, true, true, false>(w, v, g, p);
+  if (p.first_step) return sgd_element_t<false, true, false, true>(w, v, g, p);
+  return sgd_element_t<false, true, false, false>(w, v, g, p);
 }
 
 }  // namespace convnet

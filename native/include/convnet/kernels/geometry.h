@@ -1,5 +1,6 @@
 // Convolution and pooling geometry, as computed by packages/tensor/src/ops.ts (kernels never decide it).
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include "convnet/hd.h"
 
@@ -12,6 +13,17 @@ struct ConvGeom {
 struct PoolGeom {
   int64_t n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow;
 };
+
+// Output length of a sliding window (packages/tensor/src/geometry.ts windowOutputSize): floor((in + 2·pad −
+// k) / stride) + 1, or with ceil (cuda-convnet's rule), dropping a last window that would start in the
+// padding. The bindings check that the sizes they are given are one of the two.
+CONVNET_HD int64_t window_output_size(int64_t in, int64_t k, int64_t stride, int64_t pad, bool ceil_rule) {
+  const int64_t span = in + 2 * pad - k;
+  if (span < 0) return 0;
+  int64_t out = (ceil_rule ? (span + stride - 1) / stride : span / stride) + 1;
+  if (ceil_rule && (out - 1) * stride >= in + pad) --out;
+  return out;
+}
 
 // First maximum (scan order) of output (oy, ox)'s window in one [h, w] plane; NaN wins, as in PyTorch.
 CONVNET_HD int64_t max_window_argmax(const float* plane, const PoolGeom& g, int64_t oy, int64_t ox) {

@@ -14,6 +14,9 @@ const ACT: Record<ActivationFn, number> = { relu: 0, logistic: 1, tanh: 2, abs: 
 const inner = (shape: readonly number[]) => shape.slice(2).reduce((a, d) => a * d, 1);
 const lrnCoef = (a: { alpha: number; size: number; alphaMode: string }) => (a.alphaMode === 'paper' ? a.alpha : a.alpha / a.size);
 
+/** [mean loss, top-1 hits, top-k hits] from the native call (reused: a call reads it back at once). */
+const sceOut = new Float32Array(3);
+
 const kernels: KernelTable = {
   gemm: ({ a, b }, { transA, transB, alpha, beta }, { c }) => {
     const [M, N] = c.shape;
@@ -46,7 +49,7 @@ const kernels: KernelTable = {
   mul: ({ a, b }, _x, { y }) => native().binary(1, a.size, a.data, b.data, y.data),
   softmax: ({ x }, _a, { y }) => native().softmax(x.shape[0], x.shape[1], x.data, y.data),
   softmaxCrossEntropy: ({ logits, labels }, { topk }, { loss, dlogits, hits }) => {
-    const out = new Float32Array(3);
+    const out = sceOut;
     native().softmaxCrossEntropy(logits.shape[0], logits.shape[1], topk, logits.data, labels, dlogits.data, out);
     loss.data[0] = out[0];
     hits.data[0] = out[1];
