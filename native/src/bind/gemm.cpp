@@ -7,9 +7,11 @@ namespace convnet::bind {
 static Napi::Value sgemm_fn(const Napi::CallbackInfo& info) {
   const char* fn = "sgemm";
   bool ta = bool_arg(info, fn, 0), tb = bool_arg(info, fn, 1);
-  int64_t M = int_arg(info, fn, 2), N = int_arg(info, fn, 3), K = int_arg(info, fn, 4);
+  // dimensions below 2^31, so (rows - 1) * ld + cols below cannot overflow int64
+  const int64_t kMax = (INT64_C(1) << 31) - 1;
+  int64_t M = int_arg(info, fn, 2, 0, kMax), N = int_arg(info, fn, 3, 0, kMax), K = int_arg(info, fn, 4, 0, kMax);
   float alpha = static_cast<float>(num_arg(info, fn, 5));
-  int64_t lda = int_arg(info, fn, 7, 1), ldb = int_arg(info, fn, 9, 1), ldc = int_arg(info, fn, 12, 1);
+  int64_t lda = int_arg(info, fn, 7, 1, kMax), ldb = int_arg(info, fn, 9, 1, kMax), ldc = int_arg(info, fn, 12, 1, kMax);
   float beta = static_cast<float>(num_arg(info, fn, 10));
   int64_t arows = ta ? K : M, acols = ta ? M : K, brows = tb ? N : K, bcols = tb ? K : N;
   if (lda < acols) throw arg_error(info, fn, 7, "lda < columns of A");
