@@ -1,4 +1,3 @@
 export * from './config.js';
 export * from './report.js';
 export * from './progress.js';
-export { writeFileAtomic } from './atomic.js';

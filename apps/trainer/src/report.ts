@@ -2,7 +2,7 @@
  * The run report: one self-contained HTML file (inline SVG, no server, no scripts) with the loss and error
  * curves and the grid of first-layer filters (the paper's Figure 3), rewritten atomically each epoch.
  */
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '@convnet/tensor';
 
 export interface EpochMetrics {
   epoch: number;
@@ -100,5 +100,5 @@ ${opts.conv1 ? `<h2>First-layer filters (${opts.conv1.shape.join('×')})</h2>${f
 }
 
 export function writeReport(path: string, opts: Parameters<typeof renderReport>[0]): void {
-  writeFileAtomic(path, renderReport(opts));
+  writeFileAtomic(path, renderReport(opts), { mkdir: true });
 }

@@ -6,11 +6,10 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng, Tensor, native, setDefaultBackend, softmax } from '@convnet/tensor';
+import { Rng, Tensor, native, setDefaultBackend, softmax, writeFileAtomic } from '@convnet/tensor';
 import { CrossEntropyLoss } from '@convnet/layers';
 import { ReduceLROnPlateau, SGD, StepLR, WarmupCosineLR, ConstantLR, biasesWithoutDecay, type LRScheduler } from '@convnet/optim';
 import { createModel, modelSpec, type Net } from '@convnet/alexnet';
-import { writeFileAtomic } from './atomic.js';
 import { loadCheckpoint, pruneStepCheckpoints, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { UsageError, type TrainConfig } from './config.js';
 import { fillBatch, openDataset, type Dataset, type Split } from './data.js';
@@ -168,7 +167,7 @@ export async function train(cfg: TrainConfig, o: TrainOptions): Promise<TrainRes
         if (line.trim()) { const m = JSON.parse(line); if (m.type === 'epoch' && m.epoch < state.epoch) epochs.push(m); }
     log(`resuming ${o.runDir} at epoch ${state.epoch}, step ${state.stepInEpoch} (global step ${state.globalStep})`);
   } else {
-    writeFileAtomic(join(o.runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+    writeFileAtomic(join(o.runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n', { mkdir: true });
     writeFileSync(metricsPath, '');
   }
 

@@ -3,11 +3,9 @@
  * 8-byte little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]},
  * "__metadata__": {string: string}}, then the raw little-endian tensor bytes. Written atomically.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { threadId } from 'node:worker_threads';
-import { Tensor } from '@convnet/tensor';
+import { Tensor, writeFileAtomic } from '@convnet/tensor';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 const BYTES: Record<SafetensorsDtype, number> = {
@@ -172,27 +170,7 @@ export function serializeSafetensors(tensors: Map<string, Tensor>, metadata: Rec
   return parts;
 }
 
-/** Writes atomically: a temp file in the same directory, fsync, rename over `path`. */
-let tmpCounter = 0;
-
+/** Writes atomically (@convnet/tensor's writeFileAtomic: temp file in the same directory, fsync, rename). */
 export function saveSafetensors(path: string, tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): void {
-  const parts = serializeSafetensors(tensors, metadata);
-  // unique per process, worker thread and call, so concurrent saves never share a temp file
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${threadId}-${tmpCounter++}`);
-  const fd = openSync(tmp, 'w');
-  let open = true;
-  try {
-    for (const p of parts) {
-      let off = 0;
-      while (off < p.length) off += writeSync(fd, p, off, p.length - off);
-    }
-    fsyncSync(fd);
-    open = false;
-    closeSync(fd);
-    renameSync(tmp, path);
-  } catch (e) {
-    if (open) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomic(path, serializeSafetensors(tensors, metadata));
 }

@@ -4,6 +4,7 @@ import { registerBackend, setBuiltinInitialiser, setDefaultBackend } from './reg
 
 export { Tensor, sizeOf, stridesOf, describeValue, type Shape } from './tensor.js';
 export { OpError, fmtShape } from './errors.js';
+export { writeFileAtomic, tempPath } from './atomic.js';
 export * from './rng.js';
 export * from './geometry.js';
 export * from './kernels.js';
