@@ -57,7 +57,7 @@ export class Sequential extends Module {
 
   backward(dy: Tensor): Tensor {
     let g = dy;
-    for (let i = this.layers.length - 1; i >= 0; i--) g = this.layers[i].backward(g);
+    for (let i = this.layers.length - 1; i >= 0; i--) g = this.layers[i].runBackward(g);
     return g;
   }
 
@@ -171,7 +171,7 @@ export class Parallel extends Module {
       this.#dyParts[i] = reuse(this.#dyParts[i] ?? null, this.#outs[i].shape);
       copyChannels(dy, c0, this.#dyParts[i]);
       c0 += this.#outs[i].shape[1];
-      const g = b.backward(this.#dyParts[i]);
+      const g = b.runBackward(this.#dyParts[i]);
       if (!this.needsInputGrad) return;
       if (this.input === 'split') copyChannels(this.#dx!, i * bs[1], g, true);
       else if (i === 0) this.#dx!.data.set(g.data);

@@ -42,11 +42,32 @@ export abstract class Module {
   needsInputGrad = true;
   readonly #params = new Map<string, Parameter>();
   readonly #children = new Map<string, Module>();
+  readonly #backwardHooks: ((m: Module) => void)[] = [];
 
   abstract forward(x: Tensor): Tensor;
   abstract backward(dy: Tensor): Tensor;
   /** The output shape for an input shape, without running anything. */
   abstract outputShape(inputShape: Shape): number[];
+
+  /**
+   * Registers `fn` to run right after this module's backward whenever a container (Sequential, Parallel)
+   * runs it: this module's parameter gradients are then final for the step, so data-parallel training can
+   * start reducing them while the layers before it are still in backward. Returns a function that removes it.
+   */
+  onBackward(fn: (m: Module) => void): () => void {
+    this.#backwardHooks.push(fn);
+    return () => {
+      const i = this.#backwardHooks.indexOf(fn);
+      if (i >= 0) this.#backwardHooks.splice(i, 1);
+    };
+  }
+
+  /** backward(dy), then this module's onBackward hooks. Containers call their children through this. */
+  runBackward(dy: Tensor): Tensor {
+    const dx = this.backward(dy);
+    for (const h of this.#backwardHooks) h(this);
+    return dx;
+  }
 
   protected registerParameter(name: string, value: Tensor): Parameter {
     const p = new Parameter(name, value);

@@ -77,6 +77,38 @@ describe('input gradients', () => {
   });
 });
 
+describe('backward hooks', () => {
+  it('onBackward runs after each child of Sequential and Parallel, last layer first, with that layer\'s gradients final', () => {
+    const conv = (seed: number) => new Conv2d(2, 2, 3, { padding: 1, rng: new Rng(seed) });
+    const towers = new Parallel([conv(1), conv(2)], { input: 'split' });
+    const fc = new Linear(36, 3, { rng: new Rng(5) });
+    const net = new Sequential([towers, new ReLU(), new Flatten(), fc]);
+    const seen: string[] = [];
+    const gradAtHook = new Map<string, number[]>();
+    const names = new Map<unknown, string>([[towers.branches[0], 't0'], [towers.branches[1], 't1'], [towers, 'towers'], [fc, 'fc']]);
+    const removers = [...names.keys()].map((m) =>
+      (m as Sequential).onBackward((mod) => {
+        seen.push(names.get(mod)!);
+        for (const p of mod.parameters()) gradAtHook.set(`${names.get(mod)}.${p.name}`, p.grad.toArray());
+      }),
+    );
+    const x = new Tensor(new Rng(3).normal(2 * 4 * 3 * 3), [2, 4, 3, 3]);
+    const dy = new Tensor(new Rng(4).normal(6), [2, 3]);
+    net.forward(x);
+    net.backward(dy);
+    expect(seen).toEqual(['fc', 't0', 't1', 'towers']);
+    // the gradient a hook saw is the step's final gradient
+    expect(gradAtHook.get('fc.weight')).toEqual(fc.weight.grad.toArray());
+    expect(gradAtHook.get('t0.weight')).toEqual((towers.branches[0] as Conv2d).weight.grad.toArray());
+    // a top-level module's own hooks do not run (nothing contains it); removed hooks stop running
+    removers.forEach((r) => r());
+    seen.length = 0;
+    net.forward(x);
+    net.backward(dy);
+    expect(seen).toEqual([]);
+  });
+});
+
 describe('initialisers', () => {
   it("PyTorch's defaults are U(±1/√fan_in) for weight and bias; the same seed gives the same weights", () => {
     const c = new Conv2d(6, 8, 3, { groups: 2, rng: new Rng(5) });
