@@ -177,8 +177,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   };
   positiveInt('epochs');
   positiveInt('batchSize');
-  positiveInt('workers');
-  for (const k of ['maxSteps', 'logEvery', 'limitTrain', 'limitTest', 'checkpointEvery', 'keepCheckpoints', 'threads', 'crop', 'cropPadding', 'plateauPatience', 'warmupEpochs'] as const) nonNegInt(k);
+  for (const k of ['workers', 'maxSteps', 'logEvery', 'limitTrain', 'limitTest', 'checkpointEvery', 'keepCheckpoints', 'threads', 'crop', 'cropPadding', 'plateauPatience', 'warmupEpochs'] as const) nonNegInt(k);
   positiveInt('stepSize');
   if (!(c.lr > 0)) throw new UsageError(`--lr: expected a positive number, got ${c.lr}`);
   if (!(c.momentum >= 0 && c.momentum < 1)) throw new UsageError(`--momentum: expected a number in [0, 1), got ${c.momentum}`);

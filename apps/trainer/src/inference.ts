@@ -5,8 +5,8 @@ import { parseArgs } from 'node:util';
 import { Tensor, softmax } from '@convnet/tensor';
 import { loadCheckpoint } from './checkpoint.js';
 import { UsageError } from './config.js';
-import { openDataset, type Dataset } from './data.js';
-import { buildModel, inputGeometry, predictViews } from './train.js';
+import { openSource, type Geometry } from './source.js';
+import { buildModel, inputGeometry, predictViews, type DataInfo } from './train.js';
 
 function openRun(run: string | undefined, which: string) {
   if (!run) throw new UsageError('--run: the run directory to use is required (the one `convnet train` printed)');
@@ -22,30 +22,36 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const views = Number(values.views);
   if (views !== 1 && views !== 10) throw new UsageError(`--views: expected 1 or 10, got '${values.views}'`);
   const { ck, cfg, file } = openRun(values.run, values.checkpoint!);
-  const ds = openDataset(cfg.data, { seed: cfg.seed });
-  const geom = inputGeometry(cfg, ds);
-  const net = buildModel(cfg, ds, geom.crop);
-  net.loadStateDict(ck.model);
-  const n = values.limit ? Math.min(Number(values.limit), ds.test.n) : ds.test.n;
-  let top1 = 0, top5 = 0;
-  const k = ds.classes.length;
-  for (let s = 0; s < n; s += 250) {
-    const idx = Array.from({ length: Math.min(250, n - s) }, (_, i) => s + i);
-    const p = predictViews(net, ds, ds.test, idx, geom, views as 1 | 10);
-    idx.forEach((id, b) => {
-      const label = ds.test.labels[id], target = p[b * k + label];
-      let larger = 0;
-      for (let j = 0; j < k; j++) if (p[b * k + j] > target) larger++;
-      if (larger === 0) top1++;
-      if (larger < 5) top5++;
-    });
+  if (values.limit !== undefined && !(Number.isInteger(Number(values.limit)) && Number(values.limit) > 0)) throw new UsageError(`--limit: expected a positive integer, got '${values.limit}'`);
+  let geom: Geometry = { crop: 0, pad: 0 };
+  const ds = await openSource(cfg, (shape, name) => (geom = inputGeometry(cfg, shape, name)));
+  try {
+    const net = buildModel(cfg, ds, geom.crop);
+    net.loadStateDict(ck.model);
+    const n = values.limit ? Math.min(Number(values.limit), ds.testN) : ds.testN;
+    let top1 = 0, top5 = 0;
+    const k = ds.classes.length;
+    const chunk = ds.shape[1] > 64 ? 32 : 250;
+    for (let s = 0; s < n; s += chunk) {
+      const idx = Array.from({ length: Math.min(chunk, n - s) }, (_, i) => s + i);
+      const { probs: p, labels } = await predictViews(net, ds, idx, geom, views as 1 | 10);
+      idx.forEach((_, b) => {
+        const target = p[b * k + labels[b]];
+        let larger = 0;
+        for (let j = 0; j < k; j++) if (p[b * k + j] > target) larger++;
+        if (larger === 0) top1++;
+        if (larger < 5) top5++;
+      });
+    }
+    console.log(`${file}: ${n} test images, ${views} view${views > 1 ? 's' : ''}: top-1 error ${(100 * (1 - top1 / n)).toFixed(2)}%, top-5 error ${(100 * (1 - top5 / n)).toFixed(2)}% (accuracy ${(100 * top1 / n).toFixed(2)}%)`);
+  } finally {
+    await ds.close();
   }
-  console.log(`${file}: ${n} test images, ${views} view${views > 1 ? 's' : ''}: top-1 error ${(100 * (1 - top1 / n)).toFixed(2)}%, top-5 error ${(100 * (1 - top5 / n)).toFixed(2)}% (accuracy ${(100 * top1 / n).toFixed(2)}%)`);
   return 0;
 }
 
 /** Decodes an image file with sharp to the dataset's channels and size, as uint8 HWC. */
-async function decode(path: string, ds: Pick<Dataset, 'shape'>): Promise<Uint8Array> {
+async function decode(path: string, ds: Pick<DataInfo, 'shape'>): Promise<Uint8Array> {
   if (!existsSync(path)) throw new UsageError(`${path}: no such file`);
   const sharp = (await import('sharp')).default;
   const [c, h, w] = ds.shape;
@@ -65,8 +71,8 @@ export async function predictCommand(argv: string[]): Promise<number> {
   if (!positionals.length) throw new UsageError('give one or more image files: convnet predict --run DIR photo.jpg');
   const { ck, cfg } = openRun(values.run, values.checkpoint!);
   const st = ck.state.dataset;
-  const ds = { name: st.name, classes: st.classes, shape: st.shape as [number, number, number], mean: st.mean, std: st.std } as Dataset;
-  const geom = inputGeometry(cfg, ds);
+  const ds = { name: st.name, classes: st.classes, shape: st.shape as [number, number, number], mean: st.mean, std: st.std };
+  const geom = inputGeometry(cfg, ds.shape, ds.name);
   const net = buildModel(cfg, ds, geom.crop);
   net.loadStateDict(ck.model);
   net.eval();

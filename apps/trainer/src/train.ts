@@ -6,18 +6,16 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng, Tensor, native, setDefaultBackend, softmax, writeFileAtomic } from '@convnet/tensor';
+import { Tensor, native, setDefaultBackend, softmax, writeFileAtomic } from '@convnet/tensor';
 import { CrossEntropyLoss } from '@convnet/layers';
 import { ReduceLROnPlateau, SGD, StepLR, WarmupCosineLR, ConstantLR, biasesWithoutDecay, type LRScheduler } from '@convnet/optim';
 import { createModel, modelSpec, type Net } from '@convnet/alexnet';
 import { loadCheckpoint, pruneStepCheckpoints, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { UsageError, type TrainConfig } from './config.js';
-import { fillBatch, openDataset, type Dataset, type Split } from './data.js';
+import { openSource, type Geometry, type Source } from './source.js';
 import { Progress } from './progress.js';
 import { writeReport, type EpochMetrics } from './report.js';
 
-const AUG_STREAM = 2;
-const ORDER_STREAM = 100;
 
 export interface TrainResult {
   runDir: string;
@@ -26,23 +24,31 @@ export interface TrainResult {
   finalValTop1Err: number | null;
 }
 
-export function inputGeometry(cfg: TrainConfig, ds: Dataset): { crop: number; pad: number } {
-  const size = ds.shape[1];
+/** What the model checks need to know about a dataset. */
+export interface DataInfo {
+  name: string;
+  classes: string[];
+  /** Stored image size [c, h, w]. */
+  shape: [number, number, number];
+}
+
+export function inputGeometry(cfg: TrainConfig, shape: [number, number, number], name: string): Geometry {
+  const size = shape[1];
   let want: number[];
   try {
-    want = modelSpec(cfg.model, { channels: ds.shape[0], imageSize: cfg.crop || size }).input;
+    want = modelSpec(cfg.model, { channels: shape[0], imageSize: cfg.crop || size }).input;
   } catch (e) {
     throw new UsageError(`--model: ${(e as Error).message}`);
   }
-  if (want[0] !== ds.shape[0] || want[1] > size + 2 * cfg.cropPadding)
-    throw new UsageError(`--model ${cfg.model} expects ${want.join('×')} inputs; ${ds.name} has ${ds.shape.join('×')} images (use --data with larger images, or a small net: small, cifar-18pct, cifar-80sec)`);
+  if (want[0] !== shape[0] || want[1] > size + 2 * cfg.cropPadding)
+    throw new UsageError(`--model ${cfg.model} expects ${want.join('×')} inputs; ${name} has ${shape.join('×')} images (use --data with larger images, or a small net: small, cifar-18pct, cifar-80sec)`);
   const crop = cfg.crop || size;
   if (crop > size + 2 * cfg.cropPadding)
     throw new UsageError(`--crop ${crop} is larger than the images (${size}) plus padding (${cfg.cropPadding})`);
   return { crop, pad: cfg.cropPadding };
 }
 
-export function buildModel(cfg: TrainConfig, ds: Dataset, crop: number): Net {
+export function buildModel(cfg: TrainConfig, ds: DataInfo, crop: number): Net {
   const opts = { numClasses: ds.classes.length, channels: ds.shape[0], imageSize: crop, seed: cfg.seed, backend: cfg.backend };
   let want: number[];
   try {
@@ -61,46 +67,51 @@ export function buildModel(cfg: TrainConfig, ds: Dataset, crop: number): Net {
   }
 }
 
-/** Loss and top-1/top-5 error of `net` on `split` (centre views, eval mode). */
-export function evaluate(net: Net, ds: Dataset, split: Split, geom: { crop: number; pad: number }, limit = 0, batch = 500): { loss: number; top1Err: number; top5Err: number; n: number } {
-  const n = limit ? Math.min(limit, split.n) : split.n;
+/** Loss and top-1/top-5 error of `net` on the first `limit` (0: all) test images (centre views, eval mode). */
+export async function evaluate(net: Net, src: Source, limit = 0, batch = 0): Promise<{ loss: number; top1Err: number; top5Err: number; n: number }> {
+  const n = limit ? Math.min(limit, src.testN) : src.testN;
+  const b = batch || (src.shape[1] > 64 ? 64 : 500);
   net.eval();
   const ce = new CrossEntropyLoss();
   ce.backend = net.backend;
-  let loss = 0, top1 = 0, top5 = 0;
-  for (let s = 0; s < n; s += batch) {
-    const b = Math.min(batch, n - s);
-    const x = Tensor.zeros([b, ds.shape[0], geom.crop, geom.crop]);
-    const labels = new Int32Array(b);
-    fillBatch(ds, split, Int32Array.from({ length: b }, (_, i) => s + i), x, labels, { ...geom, flip: false });
-    const r = ce.forward(net.forward(x), labels);
-    loss += r.loss * b;
-    top1 += r.top1Hits;
-    top5 += r.top5Hits;
+  let loss = 0, top1 = 0, top5 = 0, seen = 0;
+  try {
+    for await (const { x, labels } of src.testBatches(n, b)) {
+      const r = ce.forward(net.forward(x), labels);
+      loss += r.loss * labels.length;
+      top1 += r.top1Hits;
+      top5 += r.top5Hits;
+      seen += labels.length;
+    }
+  } finally {
+    net.train();
   }
-  net.train();
-  return { loss: loss / n, top1Err: 1 - top1 / n, top5Err: 1 - top5 / n, n };
+  return { loss: loss / seen, top1Err: 1 - top1 / seen, top5Err: 1 - top5 / seen, n: seen };
 }
 
 /** Averaged softmax over views: the centre (1) or 4 corners + centre, each also flipped (10). */
-export function predictViews(net: Net, ds: Dataset, split: Split, indices: number[], geom: { crop: number; pad: number }, views: 1 | 10): Float32Array {
-  const [c, h] = ds.shape;
-  const k = ds.classes.length, B = indices.length;
+export async function predictViews(net: Net, src: Source, indices: number[], geom: Geometry, views: 1 | 10): Promise<{ probs: Float32Array; labels: Int32Array }> {
+  const h = src.shape[1];
+  const k = src.classes.length, B = indices.length;
   const probs = new Float32Array(B * k);
+  let labels: Int32Array = new Int32Array(B);
   const span = h + 2 * geom.pad - geom.crop;
   const offsets = views === 1 ? [[span >> 1, span >> 1]] : [[0, 0], [0, span], [span, 0], [span, span], [span >> 1, span >> 1]];
+  const nViews = offsets.length * (views === 1 ? 1 : 2);
   net.eval();
-  for (const flip of views === 1 ? [false] : [false, true]) {
-    for (const [oy, ox] of offsets) {
-      const x = Tensor.zeros([B, c, geom.crop, geom.crop]);
-      const labels = new Int32Array(B);
-      fillBatch(ds, split, indices, x, labels, { ...geom, flip: false, view: { oy, ox, flip } });
-      const p = softmax(net.forward(x));
-      for (let i = 0; i < p.size; i++) probs[i] += p.data[i] / (offsets.length * (views === 1 ? 1 : 2));
+  try {
+    for (const flip of views === 1 ? [false] : [false, true]) {
+      for (const [oy, ox] of offsets) {
+        const b = await src.viewBatch(indices, { oy, ox, flip });
+        labels = b.labels;
+        const p = softmax(net.forward(b.x));
+        for (let i = 0; i < p.size; i++) probs[i] += p.data[i] / nViews;
+      }
     }
+  } finally {
+    net.train();
   }
-  net.train();
-  return probs;
+  return { probs, labels };
 }
 
 function makeScheduler(cfg: TrainConfig, opt: SGD): { epochEnd: (valErr: number) => void; state: () => TrainState['scheduler']; load: (s: TrainState['scheduler']) => void } {
@@ -140,8 +151,16 @@ export async function train(cfg: TrainConfig, o: TrainOptions): Promise<TrainRes
   if (cfg.device !== 'cpu') throw new UsageError(`--device ${cfg.device}: this build has no CUDA backend; use --device cpu`);
   setDefaultBackend(cfg.backend);
 
-  const ds = openDataset(cfg.data, { seed: cfg.seed });
-  const geom = inputGeometry(cfg, ds);
+  let geom: Geometry = { crop: 0, pad: 0 };
+  const ds = await openSource(cfg, (shape, name) => (geom = inputGeometry(cfg, shape, name)), { log });
+  try {
+    return await trainOn(cfg, o, ds, geom, resumeFrom, log, ckDir);
+  } finally {
+    await ds.close();
+  }
+}
+
+async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geometry, resumeFrom: ReturnType<typeof loadCheckpoint> | null, log: (l: string) => void, ckDir: string): Promise<TrainResult> {
   const net = buildModel(cfg, ds, geom.crop);
   const params = biasesWithoutDecay(net.namedParameters(), 1);
   const opt = new SGD(params, { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay, rule: cfg.sgdRule, backend: cfg.backend });
@@ -171,14 +190,13 @@ export async function train(cfg: TrainConfig, o: TrainOptions): Promise<TrainRes
     writeFileSync(metricsPath, '');
   }
 
-  const trainN = cfg.limitTrain ? Math.min(cfg.limitTrain, ds.train.n) : ds.train.n;
+  const trainN = ds.trainN;
   const stepsPerEpoch = Math.floor(trainN / cfg.batchSize);
   if (stepsPerEpoch < 1) throw new UsageError(`--batch-size ${cfg.batchSize} is larger than the training set (${trainN} images)`);
   const B = cfg.batchSize;
   const x = Tensor.zeros([B, ds.shape[0], geom.crop, geom.crop]);
   const labels = new Int32Array(B);
   const progress = o.progress ?? new Progress();
-  const augRng = new Rng(cfg.seed, AUG_STREAM);
 
   let interrupted = false;
   const onSigint = () => { interrupted = true; };
@@ -197,15 +215,14 @@ export async function train(cfg: TrainConfig, o: TrainOptions): Promise<TrainRes
   let stoppedEarly = false;
   try {
     for (; state.epoch <= cfg.epochs; state.epoch++, state.stepInEpoch = 0) {
-      const order = new Rng(cfg.seed, ORDER_STREAM + state.epoch).permutation(trainN);
       const t0 = performance.now();
-      let dataMs = 0, lossSum = 0, top1 = 0, top5 = 0, seen = 0;
+      const wait0 = ds.waitMs;
+      let lossSum = 0, top1 = 0, top5 = 0, seen = 0;
+      const batches = ds.trainBatches(state.epoch, state.stepInEpoch, stepsPerEpoch, state.globalStep, x, labels);
       for (; state.stepInEpoch < stepsPerEpoch; ) {
         if (cfg.maxSteps && state.globalStep >= cfg.maxSteps) { stoppedEarly = true; break; }
-        const td = performance.now();
-        augRng.counter = state.globalStep * 2 ** 20;
-        fillBatch(ds, ds.train, order.subarray(state.stepInEpoch * B, (state.stepInEpoch + 1) * B), x, labels, { ...geom, flip: cfg.flip, rng: augRng });
-        dataMs += performance.now() - td;
+        if ((await batches.next()).done) throw new Error(`internal: the data source ended at step ${state.stepInEpoch} of ${stepsPerEpoch}`);
+        const dataMs = ds.waitMs - wait0;
         net.dropoutRng.counter = state.globalStep * 2 ** 26;
         const r = ce.forward(net.forward(x), labels);
         if (!Number.isFinite(r.loss)) {
@@ -231,6 +248,8 @@ export async function train(cfg: TrainConfig, o: TrainOptions): Promise<TrainRes
         }
         if (interrupted) break;
       }
+      await batches.return(undefined);
+      const dataMs = ds.waitMs - wait0;
       progress.done();
       if (interrupted) {
         checkpoint('last.safetensors');
@@ -243,7 +262,7 @@ export async function train(cfg: TrainConfig, o: TrainOptions): Promise<TrainRes
         break;
       }
       const seconds = (performance.now() - t0) / 1000;
-      const val = evaluate(net, ds, ds.test, geom, cfg.limitTest);
+      const val = await evaluate(net, ds, cfg.limitTest);
       const lr = opt.paramGroups[0].lr;
       const m: EpochMetrics = {
         epoch: state.epoch, trainLoss: lossSum / seen, trainTop1Err: 1 - top1 / seen, trainTop5Err: 1 - top5 / seen,
