@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { DataError } from './errors.js';
+import { ILSVRC2012_DEVKIT_WNIDS, ILSVRC2012_NAMES, ILSVRC2012_WNIDS, isIlsvrc2012Wnid, wnidToIndex } from './ilsvrc2012.js';
 import type { FileList, Sample } from './types.js';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp', '.gif', '.avif', '.heic'];
@@ -141,11 +142,11 @@ export function parseDevkitMapping(text: string, path?: string): string[] {
 }
 
 export interface IlsvrcOptions extends FolderOptions {
-  /** Where the ILSVRC2012_ID → wnid table for ILSVRC2012_validation_ground_truth.txt comes from:
-   *  a file (see parseDevkitMapping), the wnids in ID order, or 'sorted' to assume ID k = the k-th wnid in
-   *  sorted order. The official devkit's IDs are NOT in sorted order (they follow meta.mat), so 'sorted' is
-   *  only right for files that were renumbered that way. */
-  devkitMapping?: string | string[] | 'sorted';
+  /** Where the ILSVRC2012_ID → wnid table for ILSVRC2012_validation_ground_truth.txt comes from. Default
+   *  (or 'ilsvrc2012'): the official devkit's table (meta.mat's order), shipped in this package. Otherwise a file
+   *  (see parseDevkitMapping), the wnids in ID order, or 'sorted' to assume ID k = the k-th wnid in sorted
+   *  order: the official IDs are NOT in sorted order, so 'sorted' is only right for files renumbered that way. */
+  devkitMapping?: string | string[] | 'sorted' | 'ilsvrc2012';
   /** Explicit label files (otherwise looked up in the dataset root and its devkit folder). */
   valSolutionCsv?: string;
   valGroundTruth?: string;
@@ -176,8 +177,11 @@ export function findSynsetMapping(root: string, explicit?: string): SynsetEntry[
 /**
  * ILSVRC-2012 as downloaded. Train: train/<wnid>/*.JPEG. Val: val/<wnid>/ folders, or flat val/*.JPEG labelled
  * by LOC_val_solution.csv or by the devkit's ILSVRC2012_validation_ground_truth.txt (line i ↔
- * ILSVRC2012_val_0000000i.JPEG) through a devkit id mapping. Labels index the sorted wnids (the usual
- * Caffe/PyTorch class order). Class names come from LOC_synset_mapping.txt / synset_words.txt when found.
+ * ILSVRC2012_val_0000000i.JPEG) through the devkit id → wnid table (built in; see devkitMapping). Labels index
+ * the sorted wnids (the usual Caffe/PyTorch class order). Class names come from LOC_synset_mapping.txt /
+ * synset_words.txt when found, else from the built-in ILSVRC-2012 list (ILSVRC2012_NAMES: the same text).
+ * A flat val/ scanned without a train/ folder or a synset file gets the 1000 ILSVRC-2012 classes when its
+ * labels are ILSVRC-2012 wnids, so its labels are the standard class indices.
  */
 export function scanIlsvrc(root: string, split: 'train' | 'val', opts: IlsvrcOptions = {}): FileList {
   const data = ilsvrcDataDir(root);
@@ -186,10 +190,11 @@ export function scanIlsvrc(root: string, split: 'train' | 'val', opts: IlsvrcOpt
   let classes = opts.classes;
   if (!classes && synsets) classes = synsets.map((s) => s.wnid).sort();
   if (!classes && isDir(trainDir)) classes = listDir(trainDir).filter((d) => WNID.test(d) && isDir(join(trainDir, d)));
+  const builtin = (c: string) => (isIlsvrc2012Wnid(c) ? ILSVRC2012_NAMES[wnidToIndex(c)] : undefined);
   const names = (cls: string[]) => {
-    if (!synsets) return undefined;
+    if (!synsets) return cls.some(isIlsvrc2012Wnid) ? cls.map((c) => builtin(c) ?? c) : undefined;
     const m = new Map(synsets.map((s) => [s.wnid, s.name]));
-    return cls.map((c) => m.get(c) ?? c);
+    return cls.map((c) => m.get(c) ?? builtin(c) ?? c);
   };
   const dir = join(data, split);
   if (!isDir(dir)) throw new DataError(`no ${split}/ folder`, data);
@@ -211,14 +216,17 @@ export function scanIlsvrc(root: string, split: 'train' | 'val', opts: IlsvrcOpt
   if (csv) {
     for (const [id, w] of parseLocValSolution(readFileSync(csv, 'utf8'), csv)) wnidOf.set(id, w);
   } else if (gt) {
-    const m = opts.devkitMapping;
-    if (!m) throw new DataError('flat val/ labelled by ILSVRC2012_validation_ground_truth.txt needs a devkit id → wnid mapping (option devkitMapping: a file with the wnids in ILSVRC2012_ID order, or "sorted" if your file uses sorted-wnid ids); meta.mat is not read', gt);
-    const table = m === 'sorted' ? (classes ?? []).slice().sort() : Array.isArray(m) ? m : parseDevkitMapping(readFileSync(m, 'utf8'), m);
+    const m = opts.devkitMapping ?? 'ilsvrc2012';
+    const table = m === 'ilsvrc2012' ? ILSVRC2012_DEVKIT_WNIDS
+      : m === 'sorted' ? (classes ?? []).slice().sort() : Array.isArray(m) ? m : parseDevkitMapping(readFileSync(m, 'utf8'), m);
     if (table.length === 0) throw new DataError('devkitMapping "sorted" needs the class list (a train/ folder or a synset mapping file)', gt);
     const ids = parseValGroundTruth(readFileSync(gt, 'utf8'), table.length, gt);
     ids.forEach((id, i) => wnidOf.set(`ILSVRC2012_val_${String(i + 1).padStart(8, '0')}`, table[id - 1]));
   } else throw new DataError('flat val/ folder without LOC_val_solution.csv or ILSVRC2012_validation_ground_truth.txt (give valSolutionCsv or valGroundTruth)', dir);
-  if (!classes) classes = [...new Set(wnidOf.values())].sort();
+  if (!classes) {
+    const seen = [...new Set(wnidOf.values())];
+    classes = seen.every(isIlsvrc2012Wnid) ? [...ILSVRC2012_WNIDS] : seen.sort();
+  }
   const index = new Map(classes.map((c, i) => [c, i]));
   const samples: Sample[] = [];
   for (const f of files) {

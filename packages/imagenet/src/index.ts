@@ -9,6 +9,10 @@ export {
   scanImageFolder, scanIlsvrc, ilsvrcDataDir, findSynsetMapping, parseSynsetMapping, parseLocValSolution,
   parseValGroundTruth, parseDevkitMapping, IMAGE_EXTENSIONS, type FolderOptions, type IlsvrcOptions, type SynsetEntry,
 } from './folder.js';
+export {
+  ILSVRC2012_NUM_CLASSES, ILSVRC2012_WNIDS, ILSVRC2012_NAMES, ILSVRC2012_SHORT_NAMES, ILSVRC2012_DEVKIT_WNIDS,
+  isIlsvrc2012Wnid, wnidToIndex, indexToWnid, ilsvrc2012Name, devkitIdToIndex, ilsvrc2012Synsets, ilsvrc2012ClassNames,
+} from './ilsvrc2012.js';
 export { decodeImage, encodeJpeg, type DecodeOptions } from './decode.js';
 export { PixelStats, type DatasetStats } from './stats.js';
 export { pack, PACK_FORMAT, PACK_VERSION, type PackOptions, type PackProgress, type PackReport, type PackIndex } from './pack.js';

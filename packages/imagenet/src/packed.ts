@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { Rng } from '@convnet/tensor';
 import type { ImageU8 } from '@convnet/augment';
 import { DataError } from './errors.js';
+import { ilsvrc2012ClassNames } from './ilsvrc2012.js';
 import { PACK_FORMAT, PACK_VERSION, type PackIndex } from './pack.js';
 import type { DatasetStats } from './stats.js';
 
@@ -131,7 +132,9 @@ export class PackedDataset {
   get shape(): [number, number, number] { return [this.index.height, this.index.width, this.index.channels]; }
   get encoding(): 'raw' | 'jpeg' { return this.index.encoding; }
   get classes(): string[] { return this.index.classes; }
-  get classNames(): string[] { return this.index.classNames ?? this.index.classes; }
+  /** Names per class: the pack's own (from the dataset's label files), else ILSVRC-2012 names for classes that are
+   *  ILSVRC-2012 wnids (built in), else the class ids. */
+  get classNames(): string[] { return this.index.classNames ?? ilsvrc2012ClassNames(this.index.classes) ?? this.index.classes; }
   get stats(): DatasetStats { return this.index.stats; }
 
   /** The mean image (H×W×C float32, byte units). */

@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eigSymmetric } from '@convnet/augment';
 import {
-  decodeImage, DataError, pack, PackedDataset, scanIlsvrc, scanImageFolder, type PackProgress, type PackReport,
+  decodeImage, DataError, ILSVRC2012_NAMES, ILSVRC2012_WNIDS, pack, PackedDataset, scanIlsvrc, scanImageFolder,
+  type PackProgress, type PackReport,
 } from '@convnet/imagenet';
-import { makeTree, NAMES, VAL_LABELS, WNIDS, type Tree } from './tree.js';
+import { devkitId, makeTree, NAMES, VAL_LABELS, WNIDS, type Tree } from './tree.js';
 
 let dir: string;
 let tree: Tree;
@@ -34,22 +35,80 @@ describe('scanning', () => {
     const byFile = new Map(list.samples.map((s) => [s.path.split('/').pop(), s.label]));
     VAL_LABELS.forEach((l, i) => expect(byFile.get(`ILSVRC2012_val_${String(i + 1).padStart(8, '0')}.JPEG`)).toBe(l));
   });
-  it('ILSVRC flat val labelled by the devkit ground truth + an id → wnid mapping', () => {
-    const root = join(dir, 'devkit');
+  /** A copy of the tree's train/ and val/ (and the files named) under a new root. */
+  function copyTree(name: string, files: string[] = []): string {
+    const root = join(dir, name);
     mkdirSync(root);
     cpSync(join(tree.root, 'val'), join(root, 'val'), { recursive: true });
     cpSync(join(tree.root, 'train'), join(root, 'train'), { recursive: true });
-    // Devkit ids in a non-sorted order, as the real devkit's are: id 1 = WNIDS[2], id 2 = WNIDS[0], id 3 = WNIDS[1].
-    const devkitOrder = [WNIDS[2], WNIDS[0], WNIDS[1]];
-    writeFileSync(join(root, 'ILSVRC2012_validation_ground_truth.txt'), VAL_LABELS.map((l) => devkitOrder.indexOf(WNIDS[l]) + 1).join('\n') + '\n');
-    expect(() => scanIlsvrc(root, 'val')).toThrow(/needs a devkit id → wnid mapping/);
-    writeFileSync(join(root, 'map.txt'), devkitOrder.map((w, i) => `${i + 1} ${w}`).reverse().join('\n'));
+    for (const f of files) cpSync(join(tree.root, f), join(root, f), { recursive: true });
+    return root;
+  }
+  const valName = (i: number) => `ILSVRC2012_val_${String(i + 1).padStart(8, '0')}.JPEG`;
+  function expectValLabels(list: { samples: { path: string; label: number }[] }, labels = VAL_LABELS): void {
+    expect(list.samples.length).toBe(labels.length);
+    const byFile = new Map(list.samples.map((s) => [s.path.split('/').pop(), s.label]));
+    labels.forEach((l, i) => expect(byFile.get(valName(i)), valName(i)).toBe(l));
+  }
+
+  it('ILSVRC flat val labelled by the devkit ground truth: official ILSVRC2012_IDs through the built-in table', () => {
+    const root = copyTree('devkit', ['ILSVRC2012_devkit_t12', 'LOC_synset_mapping.txt']);
+    // The devkit ids of classes 0, 1, 2 are not 1, 2, 3: the table is meta.mat's order, not the sorted one.
+    expect(WNIDS.map(devkitId)).toEqual([449, 450, 442]);
+    const list = scanIlsvrc(root, 'val');
+    expect(list.classes).toEqual(WNIDS);
+    expect(list.classNames).toEqual(NAMES);
+    expectValLabels(list);
+    expect(scanIlsvrc(root, 'val', { devkitMapping: 'ilsvrc2012' }).samples).toEqual(list.samples);
+  });
+  it('ILSVRC flat val labelled by a ground truth in another numbering + an explicit id → wnid mapping', () => {
+    const root = copyTree('devkit-own');
+    const order = [WNIDS[2], WNIDS[0], WNIDS[1]]; // id 1 = WNIDS[2], id 2 = WNIDS[0], id 3 = WNIDS[1]
+    const gt = join(root, 'ILSVRC2012_validation_ground_truth.txt');
+    writeFileSync(gt, VAL_LABELS.map((l) => order.indexOf(WNIDS[l]) + 1).join('\n') + '\n');
+    // The built-in table reads ids 1..3 as three other ILSVRC classes: a clear error, not silent mislabelling.
+    expect(() => scanIlsvrc(root, 'val')).toThrow(/is labelled n\d{8}, which is not one of the 3 classes/);
+    writeFileSync(join(root, 'map.txt'), order.map((w, i) => `${i + 1} ${w}`).reverse().join('\n'));
     const list = scanIlsvrc(root, 'val', { devkitMapping: join(root, 'map.txt') });
     expect(list.classes).toEqual(WNIDS);
-    expect(list.samples.map((s) => s.label).sort()).toEqual([...VAL_LABELS].sort());
-    const byFile = new Map(list.samples.map((s) => [s.path.split('/').pop(), s.label]));
-    VAL_LABELS.forEach((l, i) => expect(byFile.get(`ILSVRC2012_val_${String(i + 1).padStart(8, '0')}.JPEG`)).toBe(l));
-    expect(scanIlsvrc(root, 'val', { devkitMapping: devkitOrder }).samples).toEqual(list.samples);
+    expectValLabels(list);
+    expect(scanIlsvrc(root, 'val', { devkitMapping: order }).samples).toEqual(list.samples);
+    // 'sorted': ids are positions in the sorted class list.
+    writeFileSync(gt, VAL_LABELS.map((l) => l + 1).join('\n') + '\n');
+    expectValLabels(scanIlsvrc(root, 'val', { devkitMapping: 'sorted' }));
+    expect(() => scanIlsvrc(root, 'val', { devkitMapping: join(root, 'none.txt') })).toThrow(/none\.txt/);
+  });
+  it('ILSVRC val in class folders; names from synset_words.txt; the Kaggle layout', () => {
+    const root = join(dir, 'folders');
+    mkdirSync(root);
+    cpSync(join(tree.root, 'train'), join(root, 'train'), { recursive: true });
+    VAL_LABELS.forEach((l, i) => {
+      mkdirSync(join(root, 'val', WNIDS[l]), { recursive: true });
+      cpSync(join(tree.root, 'val', valName(i)), join(root, 'val', WNIDS[l], valName(i)));
+    });
+    writeFileSync(join(root, 'synset_words.txt'), WNIDS.map((w, i) => `${w} ${NAMES[i].toUpperCase()}`).join('\n'));
+    const list = scanIlsvrc(root, 'val');
+    expect(list.classes).toEqual(WNIDS);
+    expect(list.classNames).toEqual(NAMES.map((n) => n.toUpperCase()));
+    expectValLabels(list);
+    // Kaggle: <root>/ILSVRC/Data/CLS-LOC/{train,val}, LOC_* files at the root.
+    const kaggle = join(dir, 'kaggle');
+    mkdirSync(join(kaggle, 'ILSVRC', 'Data', 'CLS-LOC'), { recursive: true });
+    for (const d of ['train', 'val']) cpSync(join(tree.root, d), join(kaggle, 'ILSVRC', 'Data', 'CLS-LOC', d), { recursive: true });
+    for (const f of ['LOC_val_solution.csv', 'LOC_synset_mapping.txt']) cpSync(join(tree.root, f), join(kaggle, f));
+    expectValLabels(scanIlsvrc(kaggle, 'val'));
+    expect(scanIlsvrc(kaggle, 'train').samples.length).toBe(tree.good.length + tree.bad.length);
+  });
+  it('without a synset file: names from the built-in list; a lone flat val gets the 1000 standard classes', () => {
+    const root = copyTree('bare', ['ILSVRC2012_devkit_t12']);
+    const train = scanIlsvrc(root, 'train');
+    expect(train.classes).toEqual(WNIDS);
+    expect(train.classNames).toEqual(NAMES); // the built-in names are the synset file's text
+    rmSync(join(root, 'train'), { recursive: true });
+    const val = scanIlsvrc(root, 'val');
+    expect(val.classes).toEqual([...ILSVRC2012_WNIDS]);
+    expect(val.classNames).toEqual([...ILSVRC2012_NAMES]);
+    expectValLabels(val); // classes 0, 1, 2 are the first three of the 1000
   });
   it('clear errors for a missing directory', () => {
     expect(() => scanImageFolder(join(dir, 'nope'))).toThrow(/no such directory/);
@@ -181,6 +240,13 @@ describe('pack (jpeg), val and in-memory', () => {
     expect(ds.shape).toEqual([5, 4, 1]);
     for (let i = 0; i < n; i++) expect(ds.pixelsSync(i)).toEqual(images.subarray(i * 20, i * 20 + 20));
     expect(Array.from(ds.labels)).toEqual(Array.from(labels));
+  });
+  it('a pack whose classes are ILSVRC-2012 wnids prints names without any synset file', async () => {
+    const n = 3, images = new Uint8Array(n * 2 * 2 * 3).fill(9);
+    await pack({ images, labels: Int32Array.from([0, 1, 2]), n, height: 2, width: 2, channels: 3, classes: WNIDS }, { out: join(dir, 'mem-wnids') });
+    using ds = PackedDataset.open(join(dir, 'mem-wnids'));
+    expect(ds.index.classNames).toBeNull();
+    expect(ds.classNames).toEqual(NAMES);
   });
   it('an all-bad dataset is a clear error', async () => {
     const root = join(dir, 'allbad');

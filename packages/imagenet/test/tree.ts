@@ -2,9 +2,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { ILSVRC2012_DEVKIT_WNIDS } from '@convnet/imagenet';
 
 export const WNIDS = ['n01440764', 'n01443537', 'n01484850'];
-export const NAMES = ['tench, Tinca tinca', 'goldfish, Carassius auratus', 'great white shark, white shark'];
+export const NAMES = ['tench, Tinca tinca', 'goldfish, Carassius auratus', 'great white shark, white shark, man-eater, man-eating shark, Carcharodon carcharias'];
 
 /** A smooth colour image with some structure (gradients + a square), w × h RGB. */
 export function pattern(w: number, h: number, seed: number): Buffer {
@@ -32,9 +33,10 @@ export interface Tree {
 }
 
 /**
- * root/train/<wnid>/*.JPEG for 3 classes: colour JPEGs of several sizes and aspect ratios, one greyscale,
- * one CMYK, one PNG (with alpha) named .JPEG, one truncated, one empty. root/val flat with
- * LOC_val_solution.csv (and the devkit ground truth file), LOC_synset_mapping.txt.
+ * root/train/<wnid>/*.JPEG for 3 classes (real ILSVRC-2012 wnids: classes 0, 1, 2): colour JPEGs of several sizes
+ * and aspect ratios, one greyscale, one CMYK, one PNG (with alpha) named .JPEG, one truncated, one empty.
+ * root/val flat, labelled twice: LOC_val_solution.csv (Kaggle) and the devkit's
+ * ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt (official ILSVRC2012_IDs); LOC_synset_mapping.txt.
  */
 export async function makeTree(root: string, perClass = 4): Promise<Tree> {
   const good: Tree['good'] = [];
@@ -79,7 +81,15 @@ export async function makeTree(root: string, perClass = 4): Promise<Tree> {
     csv.push(`${id},${WNIDS[valLabels[i]]} 1 2 100 120 ${WNIDS[valLabels[i]]} 5 5 50 50`);
   }
   writeFileSync(join(root, 'LOC_val_solution.csv'), ['ImageId,PredictionString', ...csv.reverse()].join('\n') + '\n');
+  mkdirSync(join(root, 'ILSVRC2012_devkit_t12', 'data'), { recursive: true });
+  writeFileSync(join(root, 'ILSVRC2012_devkit_t12', 'data', 'ILSVRC2012_validation_ground_truth.txt'),
+    valLabels.map((l) => devkitId(WNIDS[l])).join('\n') + '\n');
   return { root, good, bad };
 }
 
 export const VAL_LABELS = [2, 0, 1, 2, 1, 0];
+
+/** The official devkit's ILSVRC2012_ID of a wnid (1-based). */
+export function devkitId(wnid: string): number {
+  return ILSVRC2012_DEVKIT_WNIDS.indexOf(wnid) + 1;
+}
