@@ -51,7 +51,13 @@ export function completedShard(dir: string, shard: number, planHash: string, sha
   try {
     if (!existsSync(`${base}.json`)) return null;
     const meta = JSON.parse(readFileSync(`${base}.json`, 'utf8')) as ShardMeta;
-    if (meta.planHash !== planHash) return null;
+    if (!meta || meta.planHash !== planHash) return null;
+    // A sidecar that does not describe its shard consistently (edited, or corrupt) means: redo the shard.
+    const n = meta.count;
+    if (!Number.isInteger(n) || n < 0 || !Array.isArray(meta.labels) || !Array.isArray(meta.lengths) || !Array.isArray(meta.files)
+      || !Array.isArray(meta.skipped) || meta.labels.length !== n || meta.lengths.length !== n || meta.files.length !== n
+      || !meta.labels.every((l) => Number.isInteger(l) && l >= 0) || !meta.lengths.every((l) => Number.isInteger(l) && l > 0)
+      || meta.lengths.reduce((a, l) => a + l, 0) !== meta.bytes) return null;
     if (statSync(`${base}.bin`).size !== meta.bytes) return null;
     const [h, w, c] = shape;
     if (statSync(`${base}.stats`).size !== 8 * (1 + c + c * c + h * w * c)) return null;
