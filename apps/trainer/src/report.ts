@@ -74,13 +74,7 @@ export function filterGrid(weight: Float32Array, shape: readonly number[], cell 
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" style="background:#222">${rects.join('')}</svg>`;
 }
 
-export function renderReport(opts: {
-  title: string;
-  config: Record<string, unknown>;
-  epochs: EpochMetrics[];
-  conv1?: { data: Float32Array; shape: readonly number[] };
-}): string {
-  const e = opts.epochs;
+function charts(e: EpochMetrics[]): { loss: string; err: string } {
   const loss = lineChart('Loss', [
     { name: 'train', color: '#1f77b4', points: e.map((m) => [m.epoch, m.trainLoss]) },
     { name: 'validation', color: '#d62728', points: e.filter((m) => m.valLoss !== undefined).map((m) => [m.epoch, m.valLoss!]) },
@@ -90,6 +84,17 @@ export function renderReport(opts: {
     { name: 'val top-1', color: '#d62728', points: e.filter((m) => m.valTop1Err !== undefined).map((m) => [m.epoch, 100 * m.valTop1Err!]) },
     { name: 'val top-5', color: '#ff7f0e', points: e.filter((m) => m.valTop5Err !== undefined).map((m) => [m.epoch, 100 * m.valTop5Err!]) },
   ], 'error %');
+  return { loss, err };
+}
+
+export function renderReport(opts: {
+  title: string;
+  config: Record<string, unknown>;
+  epochs: EpochMetrics[];
+  conv1?: { data: Float32Array; shape: readonly number[] };
+}): string {
+  const e = opts.epochs;
+  const { loss, err } = charts(e);
   const rows = e.map((m) => `<tr><td>${m.epoch}</td><td>${m.trainLoss.toFixed(4)}</td><td>${(100 * m.trainTop1Err).toFixed(2)}</td><td>${m.valTop1Err === undefined ? '' : (100 * m.valTop1Err).toFixed(2)}</td><td>${m.valTop5Err === undefined ? '' : (100 * m.valTop5Err).toFixed(2)}</td><td>${m.lr.toPrecision(3)}</td><td>${m.imagesPerSec.toFixed(0)}</td><td>${(100 * m.dataWaitShare).toFixed(1)}</td><td>${m.seconds.toFixed(1)}</td></tr>`).join('');
   return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(opts.title)}</title>
 <style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}.row{display:flex;gap:24px;flex-wrap:wrap}pre{background:#f6f6f6;padding:8px}</style></head><body>
@@ -99,6 +104,28 @@ ${opts.conv1 ? `<h2>First-layer filters (${opts.conv1.shape.join('×')})</h2>${f
 <h2>Configuration</h2><pre>${esc(JSON.stringify(opts.config, null, 2))}</pre></body></html>`;
 }
 
-export function writeReport(path: string, opts: Parameters<typeof renderReport>[0]): void {
+/** The report's picture as one SVG: the two charts side by side, the conv1 filter grid below. */
+export function reportSvg(opts: Parameters<typeof renderReport>[0]): string {
+  const { loss, err } = charts(opts.epochs);
+  const inner = (svg: string) => svg.replace(/^<svg[^>]*>/, '').replace(/<\/svg>$/, '');
+  const size = (svg: string) => { const m = /width="(\d+)" height="(\d+)"/.exec(svg)!; return [Number(m[1]), Number(m[2])]; };
+  const [cw, ch] = size(loss);
+  const grid = opts.conv1 ? filterGrid(opts.conv1.data, opts.conv1.shape) : null;
+  const [gw, gh] = grid ? size(grid) : [0, 0];
+  const W = Math.max(2 * cw + 24, gw + 24) + 16, top = 40;
+  const H = top + ch + (grid ? 40 + gh : 0) + 12;
+  const gx = (W - gw) / 2;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
+<rect width="${W}" height="${H}" fill="#fff"/><text x="16" y="26" font-size="16" font-weight="bold">${esc(opts.title)}</text>
+<g transform="translate(8 ${top})">${inner(loss)}</g><g transform="translate(${8 + cw + 24} ${top})">${inner(err)}</g>
+${grid ? `<text x="${gx}" y="${top + ch + 28}" font-size="13" font-weight="bold">First-layer filters (${opts.conv1!.shape.join('×')})</text><g transform="translate(${gx} ${top + ch + 36})"><rect width="${gw}" height="${gh}" fill="#222"/>${inner(grid)}</g>` : ''}
+</svg>`;
+}
+
+/** Writes report.html (self-contained) and, next to it, report.png (the curves and filters as a picture). */
+export async function writeReport(path: string, opts: Parameters<typeof renderReport>[0]): Promise<void> {
   writeFileAtomic(path, renderReport(opts), { mkdir: true });
+  const sharp = (await import('sharp')).default;
+  const png = await sharp(Buffer.from(reportSvg(opts))).png().toBuffer();
+  writeFileAtomic(path.replace(/\.html$/, '') + '.png', png);
 }

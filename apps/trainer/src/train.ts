@@ -280,12 +280,12 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
       state.stepInEpoch = 0;
       checkpoint('last.safetensors');
       if (isBest) checkpoint('best.safetensors');
-      report();
+      await report();
       state.epoch--;
     }
   } finally {
     process.off('SIGINT', onSigint);
   }
-  if (epochs.length) report();
+  if (epochs.length) await report();
   return { runDir: o.runDir, epochs, stoppedEarly, finalValTop1Err: epochs.at(-1)?.valTop1Err ?? null };
 }

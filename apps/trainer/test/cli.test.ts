@@ -68,6 +68,9 @@ describe('convnet train / eval / predict', () => {
     const html = readFileSync(join(dir, 'report.html'), 'utf8');
     expect(html).toContain('<svg');
     expect(html).toContain('First-layer filters (32×1×5×5)');
+    const png = readFileSync(join(dir, 'report.png'));
+    expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    expect(png.readUInt32BE(16)).toBeGreaterThan(900); // width: both charts side by side
   });
 
   it('a run stopped mid-epoch and resumed gives exactly the losses of an uninterrupted run', () => {
