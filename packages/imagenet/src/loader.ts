@@ -163,8 +163,12 @@ export class Loader {
     const requested = new Map<number, Promise<Float32Array>>();
     const plans = new Map<number, Int32Array>();
     let ahead = start;
+    // workers: 0 makes a batch in this thread only when training asks for it (inside the timed wait): nothing
+    // can be made ahead without threads, and work done between steps would be hidden from waitMs.
+    const lazy = this.nWorkers === 0;
+    const prefetch = lazy ? 1 : this.prefetch;
     const request = () => {
-      while (ahead < nb && requested.size < this.prefetch) {
+      while (ahead < nb && requested.size < prefetch) {
         const b = ahead++;
         const { indices, params } = this.plan(epoch, b, order);
         plans.set(b, indices);
@@ -174,8 +178,9 @@ export class Loader {
     };
     try {
       for (let b = start; b < nb; b++) {
-        request();
+        if (!lazy) request();
         const t0 = performance.now();
+        if (lazy) request();
         let ready = false;
         const p = requested.get(b)!;
         void p.then(() => { ready = true; }, () => {});
@@ -187,7 +192,7 @@ export class Loader {
         requested.delete(b);
         const indices = plans.get(b)!;
         plans.delete(b);
-        request();
+        if (!lazy) request();
         const labels = new Int32Array(indices.length);
         for (let k = 0; k < indices.length; k++) labels[k] = this.labels[indices[k]];
         this.stats.batches++;

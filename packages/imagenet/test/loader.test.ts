@@ -92,6 +92,20 @@ describe('Loader', () => {
     await loader.close();
   });
 
+  it('the time training waited is measured: made on demand (workers: 0), all the work is waiting', async () => {
+    const big: ImageSet = { images: new Uint8Array(24 * 128 * 128 * 3).fill(77), labels: new Int32Array(24), n: 24, height: 128, width: 128, channels: 3, classes: ['a'] };
+    const loader = new Loader({ dataset: big, batchSize: 8, augment: { size: 112, flip: true, lighting: PCA }, workers: 0 });
+    for await (const b of loader.epoch(0)) b.release();
+    const s = loader.stats;
+    expect(s.batches).toBe(3);
+    expect(s.images).toBe(24);
+    expect(s.workMs).toBeGreaterThan(0);
+    expect(s.waitMs).toBeGreaterThanOrEqual(s.workMs * 0.99);
+    loader.resetStats();
+    expect(loader.stats).toEqual({ batches: 0, images: 0, waitMs: 0, readyOnAsk: 0, workMs: 0 });
+    await loader.close();
+  });
+
   it('clear errors for bad options and sources', () => {
     expect(() => new Loader({ dataset: set, batchSize: 0 })).toThrow(/batchSize/);
     expect(() => new Loader({ dataset: join(dir, 'nope'), batchSize: 2 })).toThrow(/no index.json/);

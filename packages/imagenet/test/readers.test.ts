@@ -73,6 +73,13 @@ describe('IDX', () => {
     let sum = 0;
     for (const v of train.images) sum += v;
     expect(sum / train.images.length / 255).toBeCloseTo(0.286, 2); // the well-known Fashion-MNIST mean
+    // The first labels of each split (9 = ankle boot), and the first image's byte sum as Python's gzip reads it.
+    expect(Array.from(train.labels.subarray(0, 5))).toEqual([9, 0, 0, 3, 0]);
+    expect(Array.from(test.labels.subarray(0, 5))).toEqual([9, 2, 1, 1, 6]);
+    expect(train.images.subarray(0, 784).reduce((a, v) => a + v, 0)).toBe(76247);
+    const testCounts = new Array(10).fill(0);
+    for (const l of test.labels) testCounts[l]++;
+    expect(testCounts).toEqual(new Array(10).fill(1000));
   });
 });
 
