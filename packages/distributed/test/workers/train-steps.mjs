@@ -13,6 +13,7 @@ const { values } = parseArgs({ options: { steps: { type: 'string', default: '4' 
 const K = Number(values.steps), B = Number(values.batch);
 const pg = initProcessGroup({ timeoutSec: Number(values.timeout) });
 const { rank, size } = pg;
+console.log(`rank ${rank}/${size} on host ${pg.host}`);
 const net = createModel('small', { channels: 1, imageSize: 28, numClasses: 10, seed: 7 });
 // every rank but 0 starts from different weights: the broadcast must make them equal
 if (rank > 0) for (const p of net.parameters()) p.value.data.set(new Rng(rank, 9).normal(p.value.size));
