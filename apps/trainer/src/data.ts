@@ -6,12 +6,12 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { DataError, DEBIAN_FASHION_MNIST_DIR, FASHION_MNIST_CLASSES, loadCifar, loadMnist, type ImageSet } from '@convnet/imagenet';
 import { Rng, Tensor } from '@convnet/tensor';
 import { UsageError } from './config.js';
 
-export const FASHION_DIR = '/usr/share/datasets/fashion-mnist';
-export const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+export const FASHION_DIR = DEBIAN_FASHION_MNIST_DIR;
+export const FASHION_CLASSES = FASHION_MNIST_CLASSES;
 
 export interface Split {
   /** uint8 images, n × h × w × c. */
@@ -32,34 +32,8 @@ export interface Dataset {
   std: number[];
 }
 
-/** Reads an IDX file (gzipped or not), checking magic, type, dimensions and length; errors name the file. */
-export function readIdx(path: string): { dims: number[]; data: Uint8Array } {
-  let buf: Uint8Array;
-  try {
-    buf = readFileSync(path);
-  } catch (e) {
-    throw new UsageError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
-    try {
-      buf = gunzipSync(buf);
-    } catch (e) {
-      throw new UsageError(`${path}: corrupt gzip data (${(e as Error).message})`);
-    }
-  }
-  if (buf.length < 4) throw new UsageError(`${path}: not an IDX file (only ${buf.length} bytes)`);
-  if (buf[0] !== 0 || buf[1] !== 0) throw new UsageError(`${path}: not an IDX file (bad magic ${buf[0]}, ${buf[1]})`);
-  if (buf[2] !== 0x08) throw new UsageError(`${path}: IDX element type 0x${buf[2].toString(16)} is not unsigned bytes (0x08)`);
-  const rank = buf[3];
-  if (rank < 1 || rank > 4) throw new UsageError(`${path}: IDX rank ${rank} is not 1..4`);
-  if (buf.length < 4 + 4 * rank) throw new UsageError(`${path}: truncated IDX header`);
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const dims = Array.from({ length: rank }, (_, i) => dv.getUint32(4 + 4 * i, false));
-  const count = dims.reduce((a, d) => a * d, 1);
-  const start = 4 + 4 * rank;
-  if (buf.length - start !== count)
-    throw new UsageError(`${path}: IDX dimensions ${dims.join('×')} need ${count} bytes of data, the file has ${buf.length - start}`);
-  return { dims, data: buf.subarray(start) };
+function toSplit(set: ImageSet): Split & { h: number; w: number; c: number } {
+  return { images: set.images, labels: set.labels, n: set.n, h: set.height, w: set.width, c: set.channels };
 }
 
 function channelStats(images: Uint8Array, c: number): { mean: number[]; std: number[] } {
@@ -74,21 +48,21 @@ function channelStats(images: Uint8Array, c: number): { mean: number[]; std: num
   return { mean, std: Array.from(s2, (v, k) => Math.sqrt(Math.max(1e-12, v / per - mean[k] * mean[k]))) };
 }
 
-function idxPair(dir: string, prefix: string): Split & { h: number; w: number } {
-  const find = (stem: string) => {
-    for (const f of [`${stem}`, `${stem}.gz`]) if (existsSync(join(dir, f))) return join(dir, f);
-    throw new UsageError(`${dir}: missing ${stem}(.gz)`);
-  };
-  const img = readIdx(find(`${prefix}-images-idx3-ubyte`));
-  const lab = readIdx(find(`${prefix}-labels-idx1-ubyte`));
-  if (img.dims.length !== 3) throw new UsageError(`${dir}: ${prefix} images must be rank 3 (n, h, w), got ${img.dims.join('×')}`);
-  if (lab.dims[0] !== img.dims[0]) throw new UsageError(`${dir}: ${img.dims[0]} ${prefix} images but ${lab.dims[0]} labels`);
-  return { images: img.data, labels: Int32Array.from(lab.data), n: img.dims[0], h: img.dims[1], w: img.dims[2] };
+/** Runs a @convnet/imagenet reader, turning its DataError (which names the file) into a usage error. */
+function read<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof DataError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
-/** A directory of MNIST-format IDX files (train-images-idx3-ubyte[.gz], ... t10k-...). */
+/** A directory of MNIST-format IDX files (train-images-idx3-ubyte[.gz], ... t10k-...), read by @convnet/imagenet. */
 export function loadIdxDataset(dir: string, name: string, classes?: string[]): Dataset {
-  const train = idxPair(dir, 'train'), test = idxPair(dir, 't10k');
+  const train = toSplit(read(() => loadMnist(dir, 'train', classes)));
+  const test = toSplit(read(() => loadMnist(dir, 'test', classes)));
+  if (train.h !== test.h || train.w !== test.w) throw new UsageError(`${dir}: train images are ${train.h}×${train.w}, test images ${test.h}×${test.w}`);
   const nClasses = Math.max(...train.labels, ...test.labels) + 1;
   return {
     name, classes: classes ?? Array.from({ length: nClasses }, (_, i) => String(i)),
@@ -96,32 +70,14 @@ export function loadIdxDataset(dir: string, name: string, classes?: string[]): D
   };
 }
 
-/** CIFAR-10 binary version: data_batch_*.bin and test_batch.bin, records of 1 label byte + 3072 CHW bytes. */
-export function loadCifar10(dir: string): Dataset {
-  const read = (files: string[]): Split => {
-    const recs: Uint8Array[] = files.map((f) => {
-      const b = readFileSync(join(dir, f));
-      if (b.length % 3073) throw new UsageError(`${join(dir, f)}: ${b.length} bytes is not a whole number of 3073-byte CIFAR-10 records`);
-      return b;
-    });
-    const n = recs.reduce((a, b) => a + b.length / 3073, 0);
-    const images = new Uint8Array(n * 3072), labels = new Int32Array(n);
-    let k = 0;
-    for (const b of recs)
-      for (let r = 0; r < b.length / 3073; r++, k++) {
-        labels[k] = b[r * 3073];
-        if (labels[k] > 9) throw new UsageError(`${dir}: label ${labels[k]} in record ${r} is not 0..9`);
-        for (let p = 0; p < 1024; p++) for (let c = 0; c < 3; c++) images[k * 3072 + p * 3 + c] = b[r * 3073 + 1 + c * 1024 + p];
-      }
-    return { images, labels, n };
+/** CIFAR-10 (data_batch_N.bin, test_batch.bin) or CIFAR-100 (train.bin, test.bin) binaries, read by @convnet/imagenet. */
+export function loadCifarDataset(dir: string): Dataset {
+  const trainSet = read(() => loadCifar(dir, 'train'));
+  const train = toSplit(trainSet), test = toSplit(read(() => loadCifar(dir, 'test')));
+  return {
+    name: trainSet.classes.length === 100 ? 'cifar-100' : 'cifar-10', classes: trainSet.classNames ?? trainSet.classes,
+    shape: [3, 32, 32], train, test, ...channelStats(train.images, 3),
   };
-  const trainFiles = readdirSync(dir).filter((f) => /^data_batch_\d+\.bin$/.test(f)).sort();
-  if (!trainFiles.length || !existsSync(join(dir, 'test_batch.bin'))) throw new UsageError(`${dir}: no CIFAR-10 data_batch_N.bin / test_batch.bin files`);
-  const train = read(trainFiles);
-  const names = existsSync(join(dir, 'batches.meta.txt'))
-    ? readFileSync(join(dir, 'batches.meta.txt'), 'utf8').split('\n').map((s) => s.trim()).filter(Boolean)
-    : ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
-  return { name: 'cifar-10', classes: names, shape: [3, 32, 32], train, test: read(['test_batch.bin']), ...channelStats(train.images, 3) };
 }
 
 /** Random images (for throughput measurements): `n` train and `n/4` test images of the given shape. */
@@ -185,8 +141,8 @@ export function openDataset(spec: string, opts: { syntheticShape?: [number, numb
   if (!statSync(spec).isDirectory()) throw new UsageError(`--data: ${spec} is not a directory`);
   const files = readdirSync(spec);
   if (files.some((f) => f.startsWith('train-images-idx3-ubyte'))) return loadIdxDataset(spec, spec);
-  if (files.some((f) => /^data_batch_\d+\.bin$/.test(f))) return loadCifar10(spec);
-  throw new UsageError(`--data: ${spec} holds no dataset this trainer reads (IDX files train-images-idx3-ubyte[.gz] or CIFAR-10 data_batch_N.bin)`);
+  if (files.some((f) => /^data_batch_\d+\.bin$/.test(f) || f === 'train.bin')) return loadCifarDataset(spec);
+  throw new UsageError(`--data: ${spec} holds no dataset this trainer reads (IDX files train-images-idx3-ubyte[.gz], CIFAR-10 data_batch_N.bin, CIFAR-100 train.bin, an image tree with train/ and val/, or a packed dataset)`);
 }
 
 /**

@@ -126,6 +126,8 @@ describe('convnet train / eval / predict', () => {
     const bad = join(root, 'bad');
     mkdirSync(bad, { recursive: true });
     writeFileSync(join(bad, 'train-images-idx3-ubyte'), Buffer.from([0, 0, 8, 3, 0, 0, 0, 9]));
+    expect(run(['train', '--data', bad]).stderr).toMatch(/missing train-labels-idx1-ubyte/);
+    writeFileSync(join(bad, 'train-labels-idx1-ubyte'), Buffer.from([0, 0, 8, 1, 0, 0, 0, 9]));
     expect(run(['train', '--data', bad]).stderr).toMatch(/train-images-idx3-ubyte: truncated IDX header/);
   });
 
