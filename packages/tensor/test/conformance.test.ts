@@ -26,7 +26,10 @@ function expectClose(what: string, got: Tensor, want: Tensor, rtol = 1e-4, atol 
   if (bad.length) throw new Error(`${what}: largest error ${worst.toExponential(3)} at ${worstAt}; first mismatches: ${bad.join('; ')}`);
 }
 
-const others = () => listBackends().filter((b) => b !== 'ref');
+// CONVNET_CONFORMANCE_BACKENDS=a,b limits the run to those backends: packages/cuda/test registers `cuda`
+// (when a device is present) and `cuda-host` (its kernels on the host emulator) and imports this suite.
+const only = process.env.CONVNET_CONFORMANCE_BACKENDS?.split(',').filter(Boolean);
+const others = () => listBackends().filter((b) => b !== 'ref' && (!only || only.includes(b)));
 const covered = new Set<KernelName>();
 const cover = (...k: KernelName[]) => k.forEach((n) => covered.add(n));
 

@@ -1,0 +1,184 @@
+/**
+ * Device tensors. A CudaTensor is a @convnet/tensor Tensor (so ops, layers and shape checks accept it)
+ * whose elements live in device memory. Its host `data` is a mirror kept coherent lazily:
+ *   - kernels of the `cuda` backend read and write the device copy directly (no transfer);
+ *   - reading `.data` (or get/toArray) downloads once and then treats the host copy as the newer one (the
+ *     caller may write to it), so the next device use uploads it again.
+ * So `.data` is a synchronisation point: use it for results and inputs, not inside a training loop.
+ * The mirror is allocated zero-filled and untouched, which costs address space, not memory, until used.
+ * Views (reshape, batch) share the device block and the mirror. dispose() / `using` returns the block to
+ * the device's caching allocator once no view uses it.
+ */
+import { OpError, Tensor, fmtShape, type Shape } from '@convnet/tensor';
+import type { Block } from './allocator.js';
+import type { CudaDevice } from './device.js';
+
+type Newer = 'device' | 'host' | 'same';
+
+class Storage {
+  readonly device: CudaDevice;
+  readonly block: Block;
+  readonly mirror: Float32Array;
+  newer: Newer = 'same';
+  refs = 1;
+
+  constructor(device: CudaDevice, length: number) {
+    this.device = device;
+    this.block = device.allocator.alloc(Math.max(length, 1) * 4);
+    this.mirror = new Float32Array(length);
+  }
+
+  toDevice(): void {
+    if (this.newer === 'host') {
+      this.device.upload(this.block.ptr, this.mirror);
+      this.newer = 'same';
+    }
+  }
+
+  toHost(): void {
+    if (this.newer === 'device') {
+      this.device.download(this.mirror, this.block.ptr);
+      this.newer = 'same';
+    }
+  }
+
+  release(): void {
+    if (--this.refs === 0) this.device.allocator.release(this.block);
+  }
+}
+
+const count = (shape: Shape) => {
+  if (!Array.isArray(shape)) throw new OpError('CudaTensor', 'shape', 'an array of dimensions', String(shape));
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw new OpError('CudaTensor', 'shape', 'non-negative integer dimensions', fmtShape(shape));
+    n *= d;
+  }
+  return n;
+};
+
+export class CudaTensor extends Tensor {
+  readonly device: CudaDevice;
+  readonly #storage: Storage;
+  /** First element of this view in the storage. */
+  readonly #offset: number;
+  #released = false;
+
+  /** A new device tensor (contents undefined until written; use zeros() for zeros). */
+  constructor(device: CudaDevice, shape: Shape, view?: { storage: Storage; offset: number }) {
+    const size = count(shape);
+    const storage = view ? view.storage : new Storage(device, size);
+    const offset = view ? view.offset : 0;
+    super(storage.mirror.subarray(offset, offset + size), shape);
+    this.device = device;
+    this.#storage = storage;
+    this.#offset = offset;
+  }
+
+  static zeros(shape: Shape, device?: CudaDevice): CudaTensor {
+    if (!device) throw new Error('CudaTensor.zeros: a device is required (CudaTensor.zeros(shape, device))');
+    const t = new CudaTensor(device, shape);
+    device.activate();
+    device.addon.memsetZero(t.#storage.block.ptr, Math.max(t.size, 1) * 4, device.stream);
+    return t;
+  }
+
+  /** A device copy of a host tensor (or of a Float32Array with a shape). */
+  static fromHost(src: Tensor | Float32Array, device: CudaDevice, shape?: Shape): CudaTensor {
+    const data = src instanceof Tensor ? src.data : src;
+    const t = new CudaTensor(device, shape ?? (src instanceof Tensor ? src.shape : [data.length]));
+    if (data.length !== t.size)
+      throw new OpError('CudaTensor.fromHost', 'src', `${t.size} elements for shape ${fmtShape(t.shape)}`, `${data.length}`);
+    device.upload(t.#storage.block.ptr, data);
+    t.#storage.newer = 'device';
+    return t;
+  }
+
+  /** Device address of the first element, with the device copy made current (uploads if the host copy is newer). */
+  get ptr(): number {
+    this.#live();
+    this.#storage.toDevice();
+    return this.#storage.block.ptr + this.#offset * 4;
+  }
+
+  /** Records that a kernel wrote this tensor on the device. */
+  markDeviceWritten(): void {
+    this.#storage.toDevice();  // a partial write (a view) keeps the rest of a newer host copy
+    this.#storage.newer = 'device';
+  }
+
+  /** The host mirror, downloaded if the device copy is newer; afterwards the host copy counts as newer. */
+  override get data(): Float32Array {
+    const d = super.data;  // throws if disposed
+    this.#storage.toHost();
+    this.#storage.newer = 'host';
+    return d;
+  }
+
+  /** A plain host Tensor with a copy of the elements. */
+  toHost(): Tensor {
+    this.#live();
+    this.#storage.toHost();
+    return new Tensor(super.data.slice(), this.shape);
+  }
+
+  override reshape(shape: Shape): CudaTensor {
+    this.#live();
+    const s = [...shape];
+    const free = s.indexOf(-1);
+    if (free >= 0) {
+      const rest = s.filter((_, i) => i !== free).reduce((a, b) => a * b, 1);
+      if (rest === 0 || this.size % rest !== 0) throw new OpError('reshape', 'shape', `a shape with ${this.size} elements`, fmtShape(shape));
+      s[free] = this.size / rest;
+    }
+    if (count(s) !== this.size)
+      throw new OpError('reshape', 'shape', `a shape with ${this.size} elements (from ${fmtShape(this.shape)})`, fmtShape(shape));
+    this.#storage.refs++;
+    return new CudaTensor(this.device, s, { storage: this.#storage, offset: this.#offset });
+  }
+
+  override batch(start: number, end: number = this.shape[0]): CudaTensor {
+    this.#live();
+    if (this.rank === 0) throw new OpError('batch', 'tensor', 'rank >= 1', 'a scalar');
+    const n = this.shape[0];
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > n || start > end)
+      throw new OpError('batch', 'range', `0 <= start <= end <= ${n}`, `[${start}, ${end})`);
+    this.#storage.refs++;
+    return new CudaTensor(this.device, [end - start, ...this.shape.slice(1)], { storage: this.#storage, offset: this.#offset + start * this.strides[0] });
+  }
+
+  override clone(): CudaTensor {
+    const t = new CudaTensor(this.device, this.shape);
+    this.device.activate();
+    this.device.addon.copy(t.#storage.block.ptr, this.ptr, this.size * 4, this.device.stream);
+    t.markDeviceWritten();
+    return t;
+  }
+
+  override copyFrom(src: Tensor): this {
+    if (src.size !== this.size) throw new OpError('copyFrom', 'src', `${this.size} elements`, `${src.size} (${fmtShape(src.shape)})`);
+    const dst = this.ptr;
+    if (src instanceof CudaTensor && src.device === this.device) {
+      this.device.activate();
+      this.device.addon.copy(dst, src.ptr, this.size * 4, this.device.stream);
+    } else this.device.upload(dst, src.data);
+    this.markDeviceWritten();
+    return this;
+  }
+
+  override toString(): string {
+    return `CudaTensor${fmtShape(this.shape)} on ${this.device.name}`;
+  }
+
+  override dispose(): void {
+    if (!this.#released) {
+      this.#released = true;
+      this.#storage.release();
+    }
+    super.dispose();
+  }
+
+  #live(): void {
+    if (this.#released) throw new Error(`${this.toString()} used after dispose()`);
+  }
+}
