@@ -2,15 +2,19 @@
 // Loader throughput: images/s of loading + augmenting 224×224 crops (random crop, flip, PCA lighting,
 // per-channel normalisation) from raw and from JPEG shards of 256×256 images, on one core (in-process) and
 // with worker threads. Also times `pack` itself. Run after `pnpm build` (uses dist/).
-//   node bench/loader.mjs [--images 512] [--seconds 3]
+// Each configuration is measured --repeat times (interleaved, so load changes hit all alike); the median and the
+// range are printed, then whether the issue's target (>= 600 images/s from raw shards on one core) is met.
+//   node bench/loader.mjs [--images 512] [--seconds 3] [--repeat 3]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { Loader, pack, PackedDataset, scanImageFolder } from '@convnet/imagenet';
 
 const arg = (name, d) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : d; };
-const N = arg('images', 512), SECONDS = arg('seconds', 3);
+const N = arg('images', 512), SECONDS = arg('seconds', 3), REPEAT = arg('repeat', 3);
+const TARGET = 600;
+console.log(`machine: ${cpus().length} × ${cpus()[0]?.model}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (other jobs share the cores: figures are noisy)`);
 const dir = mkdtempSync(join(tmpdir(), 'convnet-bench-'));
 try {
   // A tree of N 500×375 JPEGs (ImageNet's typical size) with texture, in 4 classes.
@@ -35,25 +39,37 @@ try {
   sharp.concurrency(1); // JPEG decoding on one libvips thread per decode
   const stats = PackedDataset.open(join(dir, 'raw')).stats;
   const augment = { size: 224, flip: true, lighting: { std: 0.1, eigvals: stats.eigvals, eigvecs: stats.eigvecs }, mean: stats.mean, std: stats.std };
-  const rows = [];
-  for (const [encoding, workers] of [['raw', 0], ['raw', 1], ['raw', 2], ['jpeg', 0], ['jpeg', 1], ['jpeg', 2]]) {
-    const loader = new Loader({ dataset: join(dir, encoding), batchSize: 64, augment, workers, seed: 1 });
-    let images = 0, epoch = 0, started = 0;
-    const deadline = performance.now() + SECONDS * 1000;
-    outer: for (;;) {
-      for await (const b of loader.epoch(epoch++)) {
-        if (!started) { started = performance.now(); loader.resetStats(); b.release(); continue; } // warm-up batch
-        images += b.n;
-        b.release();
-        if (performance.now() > deadline) break outer;
+  const configs = [['raw', 0], ['raw', 1], ['raw', 2], ['jpeg', 0], ['jpeg', 1], ['jpeg', 2]];
+  const runs = configs.map(() => []);
+  const waits = configs.map(() => []);
+  for (let r = 0; r < REPEAT; r++) {
+    for (const [k, [encoding, workers]] of configs.entries()) {
+      const loader = new Loader({ dataset: join(dir, encoding), batchSize: 64, augment, workers, seed: 1 });
+      let images = 0, epoch = 0, started = 0;
+      const deadline = performance.now() + SECONDS * 1000;
+      outer: for (;;) {
+        for await (const b of loader.epoch(epoch++)) {
+          if (!started) { started = performance.now(); loader.resetStats(); b.release(); continue; } // warm-up batch
+          images += b.n;
+          b.release();
+          if (performance.now() > deadline) break outer;
+        }
       }
+      runs[k].push(images / ((performance.now() - started) / 1000));
+      waits[k].push(loader.stats.waitMs / loader.stats.batches);
+      await loader.close();
     }
-    const s = (performance.now() - started) / 1000;
-    const where = workers === 0 ? 'in-process (1 core)' : `${workers} worker${workers > 1 ? 's' : ''}`;
-    rows.push(`${encoding.padEnd(4)} ${where.padEnd(20)} ${(images / s).toFixed(0).padStart(6)} images/s   waited ${(loader.stats.waitMs / loader.stats.batches).toFixed(1)} ms/batch`);
-    console.log(rows[rows.length - 1]);
-    await loader.close();
   }
+  const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  console.log(`\nloading + augmenting 224×224 crops (crop, flip, PCA lighting, normalise), batches of 64; ${REPEAT} runs of ${SECONDS} s each:`);
+  console.log('shards where                    median images/s   min – max        training waited (median ms/batch)');
+  configs.forEach(([encoding, workers], k) => {
+    const where = workers === 0 ? 'in-process (1 core)' : `${workers} worker${workers > 1 ? 's' : ''}`;
+    const lo = Math.min(...runs[k]), hi = Math.max(...runs[k]);
+    console.log(`${encoding.padEnd(6)} ${where.padEnd(20)} ${median(runs[k]).toFixed(0).padStart(10)}   ${lo.toFixed(0).padStart(6)} – ${hi.toFixed(0).padEnd(6)}   ${median(waits[k]).toFixed(1).padStart(8)}`);
+  });
+  const oneCore = median(runs[0]);
+  console.log(`\ntarget: >= ${TARGET} images/s from raw shards on one core: ${oneCore >= TARGET ? 'met' : 'NOT met'} (median ${oneCore.toFixed(0)}, slowest run ${Math.min(...runs[0]).toFixed(0)})`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -3,11 +3,12 @@
  * decides, not the file name, so ImageNet's PNG-in-a-.JPEG decodes), converted to sRGB (CMYK JPEGs through
  * their profile or libvips' default one, greyscale replicated to RGB), alpha dropped (as PIL's
  * convert('RGB') does), 8 bits per channel. Then the paper's preprocessing: shorter side to `size`, centre
- * `crop` × `crop`. EXIF orientation is not applied (as torchvision/PIL do not).
+ * `crop` × `crop` (when the margin is odd the window starts at ⌈margin / 2⌉, as libvips' one-pass crop does).
+ * EXIF orientation is not applied (as torchvision/PIL do not).
  */
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import { centerCrop, type ImageU8 } from '@convnet/augment';
+import { crop as cropImage, type ImageU8 } from '@convnet/augment';
 import { DataError } from './errors.js';
 
 export interface DecodeOptions {
@@ -54,7 +55,7 @@ export async function decodeImage(input: Uint8Array | string, opts: DecodeOption
       return fixChannels(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), info.height, info.width, info.channels, channels, crop);
     }
     const out: ImageU8 = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), height: info.height, width: info.width, channels };
-    return crop && crop !== size ? centerCrop(out, crop, crop) : out;
+    return crop && crop !== size ? centreSquare(out, crop) : out;
   } catch (e) {
     if (e instanceof DataError) throw e;
     throw new DataError(`cannot decode: ${(e as Error).message.split('\n')[0]}`, path);
@@ -66,7 +67,15 @@ function fixChannels(data: Uint8Array, h: number, w: number, from: number, to: n
   for (let i = 0; i < h * w; i++)
     for (let c = 0; c < to; c++) out[i * to + c] = data[i * from + (from === 1 ? 0 : Math.min(c, from - 1))];
   const img = { data: out, height: h, width: w, channels: to };
-  return crop && (h !== crop || w !== crop) ? centerCrop(img, crop, crop) : img;
+  return crop && (h !== crop || w !== crop) ? centreSquare(img, crop) : img;
+}
+
+/**
+ * The centre crop × crop window, placed as libvips places its one-pass 'centre' crop: when the margin is odd
+ * the window starts half a pixel later (offset ⌈margin / 2⌉), so every decode path gives the same pixels.
+ */
+function centreSquare(img: ImageU8, crop: number): ImageU8 {
+  return cropImage(img, Math.ceil((img.height - crop) / 2), Math.ceil((img.width - crop) / 2), crop, crop);
 }
 
 /** Encodes a uint8 HWC image as JPEG (quality default 90, 4:4:4 chroma so colour edges survive). */

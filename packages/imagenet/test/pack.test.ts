@@ -2,12 +2,20 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eigSymmetric } from '@convnet/augment';
+import sharp from 'sharp';
+import { crop, eigSymmetric } from '@convnet/augment';
 import {
   decodeImage, DataError, ILSVRC2012_NAMES, ILSVRC2012_WNIDS, pack, PackedDataset, scanIlsvrc, scanImageFolder,
   type PackProgress, type PackReport,
 } from '@convnet/imagenet';
-import { devkitId, makeTree, NAMES, VAL_LABELS, WNIDS, type Tree } from './tree.js';
+import { devkitId, makeTree, NAMES, pattern, VAL_LABELS, WNIDS, type Tree } from './tree.js';
+
+function meanAbsDiff(a: Uint8Array, b: Uint8Array): number {
+  expect(a.length).toBe(b.length);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d += Math.abs(a[i] - b[i]);
+  return d / a.length;
+}
 
 let dir: string;
 let tree: Tree;
@@ -133,6 +141,30 @@ describe('decoding', () => {
     expect(Math.min(wide.height, wide.width)).toBe(40);
     const c = await decodeImage(tree.good[0].path, { size: 40, crop: 24 });
     expect([c.height, c.width]).toEqual([24, 24]);
+  });
+  it('the paper\'s preprocessing: shorter side to size, then the centre square (vs resize-then-crop in two steps)', async () => {
+    for (const g of tree.good.slice(0, 6)) {
+      const whole = await decodeImage(g.path, { size: 48, crop: false });
+      expect(Math.min(whole.height, whole.width)).toBe(48);
+      const { width, height } = await sharp(g.path).metadata();
+      expect(Math.max(whole.height, whole.width)).toBe(Math.round((48 * Math.max(width!, height!)) / Math.min(width!, height!)));
+      // The window starts at ⌈margin / 2⌉ (libvips' one-pass crop; the other decode paths follow it).
+      const want = crop(whole, Math.ceil((whole.height - 48) / 2), Math.ceil((whole.width - 48) / 2), 48, 48);
+      expect((await decodeImage(g.path, { size: 48 })).data, g.path).toEqual(want.data);
+      const smaller = crop(whole, Math.ceil((whole.height - 40) / 2), Math.ceil((whole.width - 40) / 2), 40, 40);
+      expect((await decodeImage(g.path, { size: 48, crop: 40 })).data, g.path).toEqual(smaller.data);
+    }
+  });
+  it('a CMYK JPEG decodes to the colours of its RGB source', async () => {
+    const cmyk = tree.good.find((g) => g.path.endsWith('cmyk.JPEG'))!.path;
+    const fromCmyk = await decodeImage(cmyk, { size: 32 });
+    const png = await sharp(pattern(160, 240, 4), { raw: { width: 160, height: 240, channels: 3 } }).png().toBuffer();
+    const fromRgb = await decodeImage(png, { size: 32 });
+    // Through libvips' default CMYK profile and back the colours move a little (JPEG loss included).
+    expect(meanAbsDiff(fromCmyk.data, fromRgb.data)).toBeLessThan(16);
+    // ... while an unrelated picture is far off.
+    const other = await decodeImage(await sharp(pattern(160, 240, 7), { raw: { width: 160, height: 240, channels: 3 } }).png().toBuffer(), { size: 32 });
+    expect(meanAbsDiff(other.data, fromRgb.data)).toBeGreaterThan(40);
   });
 });
 
