@@ -6,7 +6,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Tensor, native, setDefaultBackend, softmax, writeFileAtomic } from '@convnet/tensor';
+import { Tensor, listBackends, native, registerBackend, setDefaultBackend, softmax, writeFileAtomic } from '@convnet/tensor';
 import { CrossEntropyLoss } from '@convnet/layers';
 import { ReduceLROnPlateau, SGD, StepLR, WarmupCosineLR, ConstantLR, biasesWithoutDecay, type LRScheduler } from '@convnet/optim';
 import { createModel, modelSpec, type Net } from '@convnet/alexnet';
@@ -126,6 +126,29 @@ function makeScheduler(cfg: TrainConfig, opt: SGD): { epochEnd: (valErr: number)
   return { epochEnd: () => s.step(), state: () => s.stateDict(), load: (st) => st && s.loadStateDict(st) };
 }
 
+/**
+ * Registers the kernel backend of --device cuda / cuda:N (or cuda-host, the CUDA kernels on the host emulator,
+ * for testing) and returns its name; a one-line error says why when the device cannot be used.
+ */
+export async function deviceBackend(device: string): Promise<string> {
+  if (!/^cuda(:\d+|-host)?$/.test(device)) throw new UsageError(`--device: expected cpu, cuda or cuda:N, got '${device}'`);
+  let cuda: typeof import('@convnet/cuda');
+  try {
+    cuda = await import('@convnet/cuda');
+  } catch (e) {
+    throw new UsageError(`--device ${device}: @convnet/cuda cannot be loaded (${(e as Error).message.split('\n')[0]}); install it, or use --device cpu`);
+  }
+  if (listBackends().includes(device)) return device;
+  if (device === 'cuda-host') {
+    registerBackend(cuda.createCudaBackend({ emulator: true, name: 'cuda-host' }));
+    return device;
+  }
+  const reason = cuda.cudaUnavailableReason(device);
+  if (reason) throw new UsageError(`--device ${device}: ${reason}; use --device cpu`);
+  registerBackend(cuda.createCudaBackend({ device: Number(device.split(':')[1] ?? 0), name: device }));
+  return device;
+}
+
 export interface TrainOptions {
   runDir: string;
   resume?: boolean;
@@ -148,7 +171,7 @@ export async function train(cfg: TrainConfig, o: TrainOptions): Promise<TrainRes
     cfg = { ...resumeFrom.state.config, epochs: o.epochs ?? resumeFrom.state.config.epochs, maxSteps: cfg.maxSteps };
   }
   if (cfg.threads) native().setNumThreads(cfg.threads);
-  if (cfg.device !== 'cpu') throw new UsageError(`--device ${cfg.device}: this build has no CUDA backend; use --device cpu`);
+  if (cfg.device !== 'cpu') cfg = { ...cfg, backend: await deviceBackend(cfg.device) };
   setDefaultBackend(cfg.backend);
 
   let geom: Geometry = { crop: 0, pad: 0 };

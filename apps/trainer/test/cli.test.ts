@@ -146,6 +146,27 @@ describe('convnet train / eval / predict', () => {
     expect(existsSync(join(dir, 'checkpoints', 'last.safetensors'))).toBe(true);
   });
 
+  it('--device cuda-host (the CUDA kernels on the host emulator) trains with the losses of --device cpu; --device cuda says why not', async () => {
+    const args = ['train', '--data', data, '--batch-size', '16', '--max-steps', '3', '--log-every', '1', '--seed', '4'];
+    const a = run([...args, '--device', 'cuda-host', '--run', join(root, 'cuda-host')]);
+    expect(a.status, a.stderr).toBe(0);
+    const b = run([...args, '--run', join(root, 'cpu-ref')]);
+    expect(b.status, b.stderr).toBe(0);
+    const la = stepLosses(join(root, 'cuda-host')), lb = stepLosses(join(root, 'cpu-ref'));
+    expect(la).toHaveLength(3);
+    la.forEach(([, l], i) => expect(Math.abs(l - lb[i][1])).toBeLessThan(1e-4 * Math.abs(lb[i][1])));
+    const { available } = await import('@convnet/cuda');
+    const av = available();
+    const c = run(['train', '--data', data, '--device', 'cuda', '--max-steps', '1']);
+    if (av.ok) expect(c.status, c.stderr).toBe(0);
+    else {
+      expect(c.status).toBe(2);
+      expect(c.stderr.trim().split('\n')).toHaveLength(1);
+      expect(c.stderr).toContain(`--device cuda: ${av.reason}; use --device cpu`);
+    }
+    expect(run(['train', '--device', 'gpu']).stderr).toMatch(/--device: expected cpu, cuda or cuda:N, got 'gpu'/);
+  });
+
   it('summary prints the paper figure', () => {
     const out = execFileSync('node', [cli, 'summary', '--model', 'paper'], { encoding: 'utf8' });
     expect(out).toMatch(/features.0 +conv +96×55×55 +34,944/);
