@@ -10,6 +10,19 @@ export interface NativeInfo {
 export function info(): NativeInfo;
 export function setNumThreads(n: number): void;
 
+/** The measured FMA peak (register-only loop on the widest vectors) of `threads` pool threads at once. */
+export interface FmaPeak {
+  /** best round, GFLOP/s: what the cores can do */
+  bestGflops: number;
+  /** median round, GFLOP/s: what they did meanwhile (other processes share the cores) */
+  medianGflops: number;
+  threads: number;
+  /** 16 (AVX-512), 8 (AVX2 + FMA), 4 (SSE2) */
+  vectorFloats: number;
+  rounds: number;
+}
+export function fmaPeak(seconds: number, threads: number): FmaPeak;
+
 /** Row-major C = alpha * op(A) * op(B) + beta * C (see include/convnet/gemm.h). */
 export function sgemm(
   transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,

@@ -2,11 +2,14 @@
 """PyTorch side of `pnpm bench`: times the same AlexNet workloads as convnet's benchmark and prints JSON.
 
 Run with Debian's python3-torch (+ libopenblas0-openmp): /usr/bin/python3 test/pytorch/bench_torch.py
-Options: --threads N (default 2), --steps N, --onnx PATH (also export torchvision AlexNet to ONNX),
---only name,name (workload names as printed).
+Options: --threads N (default 2), --steps N, --warmup N (default 2), --only name,name (workload names as
+printed; "none" runs none), --onnx PATH (export torchvision AlexNet to ONNX there, opset 13, dynamic batch,
+unless the file exists already; `pnpm bench` keeps it in test/.cache/, which git ignores).
+The JSON's peak_rss_mb is this process's max RSS (torch loaded + the workloads run).
 """
 import argparse
 import json
+import os
 import resource
 import statistics
 import sys
@@ -35,21 +38,25 @@ def paper_alexnet(num_classes=1000):
     return nn.Sequential(features, nn.Flatten(), classifier)
 
 
-def time_it(fn, steps, warmup=2):
+def time_it(fn, steps, warmup):
+    """Median and best wall seconds of `steps` calls after `warmup` untimed ones, and the median CPU seconds
+    (all threads of this process: time other processes took from us does not count)."""
     for _ in range(warmup):
         fn()
-    times = []
+    times, cpu = [], []
     for _ in range(steps):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - t)
-    return statistics.median(times), min(times)
+        cpu.append(time.process_time() - c)
+    return statistics.median(times), min(times), statistics.median(cpu)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--onnx", default=None)
     ap.add_argument("--only", default=None)
     args = ap.parse_args()
@@ -58,8 +65,13 @@ def main():
     only = set(args.only.split(",")) if args.only else None
     results = []
 
-    models = {"torchvision": (torchvision.models.alexnet(weights=None), 224), "paper": (paper_alexnet(), 227)}
-    for name, (model, size) in models.items():
+    # Built only when a workload needs it, so a run of one workload holds one model (its peak RSS is fair).
+    builders = {"torchvision": (lambda: torchvision.models.alexnet(weights=None), 224), "paper": (paper_alexnet, 227)}
+    for name, (build, size) in builders.items():
+        wanted = [f"{k}/{name}/{b}" for k in ("train", "infer") for b in (128, 32, 1)]
+        if only is not None and not any(w in only for w in wanted):
+            continue
+        model = build()
         for batch in (128, 32):
             key = f"train/{name}/{batch}"
             if only and key not in only:
@@ -76,8 +88,9 @@ def main():
                 loss.backward()
                 opt.step()
 
-            med, best = time_it(step, args.steps)
-            results.append({"workload": key, "images_per_sec": batch / med, "best_images_per_sec": batch / best})
+            med, best, cpu = time_it(step, args.steps, args.warmup)
+            results.append({"workload": key, "images_per_sec": batch / med, "best_images_per_sec": batch / best,
+                            "cpu_images_per_sec": batch * args.threads / cpu})
         for batch in (1, 32, 128):
             key = f"infer/{name}/{batch}"
             if only and key not in only:
@@ -85,16 +98,24 @@ def main():
             model.eval()
             x = torch.randn(batch, 3, size, size)
             with torch.no_grad():
-                med, best = time_it(lambda: model(x), args.steps if batch > 1 else args.steps * 4)
-            results.append({"workload": key, "images_per_sec": batch / med, "best_images_per_sec": batch / best})
+                med, best, cpu = time_it(lambda: model(x), args.steps if batch > 1 else args.steps * 4, args.warmup)
+            results.append({"workload": key, "images_per_sec": batch / med, "best_images_per_sec": batch / best,
+                            "cpu_images_per_sec": batch * args.threads / cpu})
 
-    if args.onnx:
-        m = models["torchvision"][0].eval()
-        torch.onnx.export(m, torch.randn(1, 3, 224, 224), args.onnx, input_names=["input"], output_names=["logits"],
+    if args.onnx and not os.path.exists(args.onnx):
+        m = torchvision.models.alexnet(weights=None).eval()
+        os.makedirs(os.path.dirname(os.path.abspath(args.onnx)), exist_ok=True)
+        tmp = f"{args.onnx}.{os.getpid()}.tmp"  # written under a temporary name, then renamed: never a half file
+        torch.onnx.export(m, torch.randn(1, 3, 224, 224), tmp, input_names=["input"], output_names=["logits"],
                           dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=13)
+        os.replace(tmp, args.onnx)
 
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    json.dump({"torch": torch.__version__, "threads": args.threads, "blas": torch.__config__.show().count("BLAS"),
+    config = torch.__config__.show()
+    blas = next((part.split("=", 1)[1] for part in config.replace(",", " ").split() if part.startswith("BLAS_INFO=")), "?")
+    if blas == "generic":  # Debian's torch calls whatever libblas.so.3 the alternatives system points at
+        blas = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
+    json.dump({"torch": torch.__version__, "threads": args.threads, "blas": blas,
                "peak_rss_mb": peak_rss_mb, "results": results}, sys.stdout)
     print()
 

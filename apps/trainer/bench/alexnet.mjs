@@ -1,77 +1,172 @@
 #!/usr/bin/env node
-// `pnpm bench`: AlexNet images/s for our trainer's step (forward + cross-entropy + backward + SGD momentum
-// 0.9, weight decay 5e-4) and inference, next to PyTorch measured in the same run by
-// test/pytorch/bench_torch.py (Debian's python3-torch), with the ratio and the share of the machine's FMA peak.
-//   node apps/trainer/bench/alexnet.mjs [--quick] [--only train/paper/32,infer/torchvision/1,...] [--steps N]
+// `pnpm bench`: AlexNet images/s of our trainer next to PyTorch and onnxruntime-node, measured in the same run.
+//
+//   node apps/trainer/bench/alexnet.mjs [--quick] [--steps N] [--only train/paper/128,infer/torchvision/1,...]
+//                                       [--no-torch] [--no-ort] [--no-loader] [--bf16] [--json FILE]
+//
+// Every workload runs in a process of its own (ours: workload.mjs, PyTorch: test/pytorch/bench_torch.py, ONNX
+// Runtime: ort.mjs), one after another and interleaved per workload (ours, PyTorch, onnxruntime), so each peak
+// RSS is that workload's own and slow drifts of a shared machine hit the peers alike. A train step = forward +
+// cross-entropy + backward + SGD (momentum 0.9, weight decay 5e-4); inference = forward in eval mode. Figures
+// are medians of the timed steps after one (ours, ORT) or two (PyTorch; one with --quick) warm-up steps.
+// "% peak" = our GFLOP/s (spec FLOPs: forward × 1 for inference, × 3 for training) over the machine's FMA
+// peak measured at the start and end of the run by @convnet/native's fmaPeak (best round).
+// Peers that are not installed are reported as skipped with the command that installs them.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
-import { Rng, Tensor, native } from '@convnet/tensor';
-import { CrossEntropyLoss } from '@convnet/layers';
-import { SGD } from '@convnet/optim';
-import { createModel, modelSpec, summarize } from '@convnet/alexnet';
+import { native, writeFileAtomic } from '@convnet/tensor';
+import { modelSpec, summarize } from '@convnet/alexnet';
 
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '../../..');
 const args = process.argv.slice(2);
-const arg = (k, d) => (args.includes(k) ? args[args.indexOf(k) + 1] : d);
-const quick = args.includes('--quick');
-const steps = Number(arg('--steps', quick ? 2 : 4));
-const workloads = (arg('--only', '') || [
+const flag = (k) => args.includes(k);
+const arg = (k, d) => (flag(k) ? args[args.indexOf(k) + 1] : d);
+const quick = flag('--quick');
+const steps = Number(arg('--steps', quick ? 2 : 5));
+if (!(Number.isInteger(steps) && steps > 0)) throw new Error(`bench: --steps must be a positive integer, got '${arg('--steps')}'`);
+const ALL = [
   'train/paper/128', 'train/paper/32', 'train/torchvision/128', 'train/torchvision/32',
-  'infer/paper/1', 'infer/paper/32', 'infer/torchvision/1', 'infer/torchvision/32', 'infer/torchvision/128',
-].join(',')).split(',');
-const root = join(fileURLToPath(import.meta.url), '../../../..');
+  'infer/paper/1', 'infer/paper/32', 'infer/paper/128', 'infer/torchvision/1', 'infer/torchvision/32', 'infer/torchvision/128',
+];
+const workloads = arg('--only', '') ? arg('--only').split(',') : ALL;
+for (const w of workloads)
+  if (!ALL.includes(w)) throw new Error(`bench: --only: unknown workload '${w}' (known: ${ALL.join(', ')})`);
+const bf16 = flag('--bf16');
+const info = native().info();
+const threads = info.threads;
+const onnxFile = join(root, 'test/.cache/alexnet.onnx');
 
-function timeIt(fn, n) {
-  fn(); // warm-up (allocates every buffer)
-  const t = [];
-  for (let i = 0; i < n; i++) { const s = performance.now(); fn(); t.push(performance.now() - s); }
-  t.sort((a, b) => a - b);
-  return { median: t[t.length >> 1] / 1000, best: t[0] / 1000 };
+/** Runs a child that prints one JSON line last; returns the parsed line, or {error}. */
+function child(cmd, argv, opts = {}) {
+  const r = spawnSync(cmd, argv, { encoding: 'utf8', maxBuffer: 1 << 26, cwd: root, ...opts });
+  const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+  if (r.status === 0 && last.startsWith('{')) return JSON.parse(last);
+  const why = (r.stderr ?? '').trim().split('\n').filter((l) => /error/i.test(l)).pop() ?? r.error?.message ?? `exit ${r.status}`;
+  return { error: why.slice(0, 200) };
 }
+const log = (s) => process.stderr.write(`${s}\n`);
 
-function ours(w) {
-  const [kind, model, b] = w.split('/');
-  const batch = Number(b), size = model === 'paper' ? 227 : 224;
-  const net = createModel(model, { seed: 1 });
-  const x = new Tensor(new Rng(1).normal(batch * 3 * size * size), [batch, 3, size, size]);
-  const labels = Int32Array.from({ length: batch }, (_, i) => (i * 7) % 1000);
-  if (kind === 'infer') {
-    net.eval();
-    return timeIt(() => net.forward(x), batch === 1 ? steps * 4 : steps);
+// ----- peers available? -----
+const python = '/usr/bin/python3';
+let torchNote = '';
+if (flag('--no-torch')) torchNote = 'not run (--no-torch)';
+else if (!existsSync(python) || spawnSync(python, ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status !== 0)
+  torchNote = 'skipped, not installed: apt-get install python3-torch python3-torchvision libopenblas0-openmp';
+const torchArgs = ['--threads', String(threads), '--steps', String(steps), '--warmup', quick ? '1' : '2'];
+let torchMeta = null;
+
+let ortNote = '';
+if (flag('--no-ort')) ortNote = 'not run (--no-ort)';
+else {
+  try {
+    createRequire(join(here, 'ort.mjs')).resolve('onnxruntime-node');
+  } catch {
+    ortNote = 'skipped, not installed: pnpm install (root devDependency onnxruntime-node; its install script is not run)';
   }
-  const ce = new CrossEntropyLoss();
-  const opt = new SGD(net.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
-  return timeIt(() => { ce.forward(net.forward(x), labels); net.backward(ce.backward()); opt.step(); }, steps);
+}
+if (!ortNote && !existsSync(onnxFile)) {
+  if (torchNote) ortNote = `skipped: needs ${onnxFile}, which the PyTorch script exports (install PyTorch, see above)`;
+  else {
+    log('exporting torchvision AlexNet to ONNX (test/.cache/alexnet.onnx) ...');
+    const r = child(python, [join(root, 'test/pytorch/bench_torch.py'), '--only', 'none', '--onnx', onnxFile]);
+    if (r.error || !existsSync(onnxFile)) ortNote = `skipped: ONNX export failed: ${r.error}`;
+  }
 }
 
-/** FMA peak of this machine in GFLOP/s, measured by a register-only loop in the addon if it has one. */
-const threads = native().info().threads;
-const results = [];
+// ----- FMA peak (start) -----
+const peaks = [native().fmaPeak(quick ? 0.5 : 1, threads)];
+log(`FMA peak: ${peaks[0].bestGflops.toFixed(0)} GFLOP/s best, ${peaks[0].medianGflops.toFixed(0)} median (${threads} threads)`);
+
+// ----- workloads -----
+const rows = [];
 for (const w of workloads) {
-  const r = ours(w);
-  const batch = Number(w.split('/')[2]);
-  const gflop = (summarize(modelSpec(w.split('/')[1])).flops * (w.startsWith('train') ? 3 : 1) * batch) / 1e9;
-  results.push({ workload: w, ips: batch / r.median, best: batch / r.best, gflops: gflop / r.median });
-  console.error(`ours ${w}: ${(batch / r.median).toFixed(1)} images/s`);
+  const [kind, model, b] = w.split('/');
+  const batch = Number(b);
+  const gflop = (summarize(modelSpec(model)).flops * (kind === 'train' ? 3 : 1) * batch) / 1e9;
+  const row = { workload: w, batch, gflop };
+  row.ours = child(process.execPath, [join(here, 'workload.mjs'), w, '--steps', String(steps), ...(bf16 ? ['--bf16'] : [])]);
+  log(`ours    ${w}: ${row.ours.error ?? `${row.ours.imagesPerSec.toFixed(1)} images/s`}`);
+  if (!torchNote) {
+    const t = child(python, [join(root, 'test/pytorch/bench_torch.py'), ...torchArgs, '--only', w]);
+    if (t.error) row.torch = t;
+    else {
+      torchMeta = { torch: t.torch, blas: t.blas };
+      const r = t.results.find((x) => x.workload === w);
+      row.torch = { imagesPerSec: r.images_per_sec, bestImagesPerSec: r.best_images_per_sec, cpuImagesPerSec: r.cpu_images_per_sec, peakRssMb: t.peak_rss_mb };
+    }
+    log(`PyTorch ${w}: ${row.torch.error ?? `${row.torch.imagesPerSec.toFixed(1)} images/s`}`);
+  }
+  if (!ortNote && kind === 'infer' && model === 'torchvision') {
+    row.ort = child(process.execPath, [join(here, 'ort.mjs'), onnxFile, b, '--steps', String(steps), '--threads', String(threads)]);
+    log(`ORT     ${w}: ${row.ort.error ?? `${row.ort.imagesPerSec.toFixed(1)} images/s`}`);
+  }
+  rows.push(row);
 }
-const oursRss = process.resourceUsage().maxRSS / 1024;
+const loader = flag('--no-loader') ? null : child(process.execPath, [join(here, 'loader.mjs'), '--images', quick ? '256' : '512', '--seconds', quick ? '2' : '4', '--workers', String(threads)]);
 
-let torch = null, torchNote = '';
-if (!existsSync('/usr/bin/python3') || spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status !== 0) {
-  torchNote = 'skipped: apt-get install python3-torch python3-torchvision libopenblas0-openmp';
-} else {
-  const r = spawnSync('/usr/bin/python3', [join(root, 'test/pytorch/bench_torch.py'), '--threads', String(threads), '--steps', String(steps), '--only', workloads.join(',')], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.status === 0) torch = JSON.parse(r.stdout.trim().split('\n').pop());
-  else torchNote = `failed: ${r.stderr.trim().split('\n').pop()}`;
-}
+// ----- FMA peak (end) -----
+peaks.push(native().fmaPeak(quick ? 0.5 : 1, threads));
+const peak = Math.max(...peaks.map((p) => p.bestGflops));
 
-console.log(`machine: ${threads} threads, ISA ${native().info().isa}; medians of ${steps} steps after a warm-up`);
-console.log(['workload'.padEnd(24), 'ours img/s', 'PyTorch img/s', 'ratio', 'ours GFLOP/s'].join('  '));
-for (const r of results) {
-  const t = torch?.results.find((x) => x.workload === r.workload);
-  console.log([r.workload.padEnd(24), r.ips.toFixed(1).padStart(10), (t ? t.images_per_sec.toFixed(1) : '-').padStart(13), (t ? (r.ips / t.images_per_sec).toFixed(2) + '×' : '-').padStart(5), r.gflops.toFixed(1).padStart(12)].join('  '));
+// ----- table -----
+const f1 = (v) => (v == null ? '-' : v.toFixed(1));
+const ratio = (a, b) => (a?.imagesPerSec && b?.imagesPerSec ? `${(a.imagesPerSec / b.imagesPerSec).toFixed(2)}×` : '-');
+const ips = (r) => (r == null ? '-' : r.error ? 'error' : f1(r.imagesPerSec));
+const ortVersion = rows.find((r) => r.ort?.version)?.ort.version;
+const out = [];
+out.push(`machine: ${cpus()[0]?.model.trim()} (${cpus().length} cores), ${threads} threads, ISA ${info.isa}` +
+  `${info.avx512bf16 ? ' + AVX512-BF16' : ''}${info.amx ? ' + AMX' : ''}; Node ${process.version}` +
+  `${bf16 ? '; ours with --bf16 (bf16 GEMM inputs, fp32 accumulation)' : ''}`);
+out.push(`peers: ${torchMeta ? `PyTorch ${torchMeta.torch} (BLAS ${torchMeta.blas})` : `PyTorch ${torchNote || 'failed'}`}; ` +
+  `${ortNote ? `onnxruntime-node ${ortNote}` : `onnxruntime-node ${ortVersion ?? ''}`}`);
+out.push(`FMA peak (measured, ${threads} threads, ${peaks[0].vectorFloats} floats/vector): best ${peak.toFixed(0)} GFLOP/s; ` +
+  `median rounds ${peaks.map((p) => p.medianGflops.toFixed(0)).join(' / ')} at start / end (lower = other load on the cores)`);
+out.push(`images/s: median of ${steps} steps (batch 1: ${steps * 4}) after warm-up; ratio = ours / peer; RSS = each process's peak`);
+const head = ['workload', 'ours', 'PyTorch', 'onnxrt', 'vs PyTorch', 'vs onnxrt', 'GFLOP/s', '% peak', 'RSS ours', 'RSS PyTorch', 'RSS onnxrt'];
+const widths = [22, 7, 8, 7, 10, 9, 8, 7, 9, 11, 10];
+out.push(head.map((h, i) => (i ? h.padStart(widths[i]) : h.padEnd(widths[i]))).join(' '));
+for (const r of rows) {
+  const g = r.ours?.imagesPerSec ? (r.gflop / r.batch) * r.ours.imagesPerSec : null;
+  const rss = (x) => (x?.peakRssMb ? `${x.peakRssMb.toFixed(0)} MB` : '-');
+  const cells = [r.workload, ips(r.ours), ips(r.torch), ips(r.ort), ratio(r.ours, r.torch), ratio(r.ours, r.ort),
+    f1(g), g ? `${((100 * g) / peak).toFixed(1)}%` : '-', rss(r.ours), rss(r.torch), rss(r.ort)];
+  out.push(cells.map((c, i) => (i ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i]))).join(' '));
 }
-console.log(`peak RSS: ours ${oursRss.toFixed(0)} MB${torch ? `, PyTorch ${torch.peak_rss_mb.toFixed(0)} MB` : ''} (whole process, all workloads)`);
-if (torchNote) console.log(`PyTorch: ${torchNote}`);
-console.log('onnxruntime-node: skipped (not a dependency yet: pnpm add -D onnxruntime-node@1.30 with ONNXRUNTIME_NODE_INSTALL=skip)');
+if (loader) out.push(`loader: ${loader.error ?? `${loader.imagesPerSec.toFixed(0)} images/s`} (raw pack of 256×256 images → 224×224 random crop + flip + PCA lighting + normalise, batch 128, ${threads} worker threads)`);
+for (const [name, note] of [['PyTorch', torchNote], ['onnxruntime-node', ortNote]]) if (note) out.push(`${name}: ${note}`);
+for (const r of rows) for (const [k, v] of Object.entries({ ours: r.ours, PyTorch: r.torch, onnxrt: r.ort })) if (v?.error) out.push(`${k} ${r.workload} failed: ${v.error}`);
+
+// ----- the issue's targets (same-run ratios) -----
+const get = (w) => rows.find((r) => r.workload === w);
+const check = (label, w, peer, min) => {
+  const r = get(w);
+  const a = r?.ours?.imagesPerSec, b = r?.[peer]?.imagesPerSec;
+  if (!a || !b) return `  ${label}: not measured`;
+  const x = a / b;
+  return `  ${label}: ${x.toFixed(2)}× (target ≥ ${min}×) ${x >= min ? 'met' : 'MISSED'}`;
+};
+const targets = [
+  check('paper train b128 vs PyTorch', 'train/paper/128', 'torch', 2.0),
+  check('torchvision train b128 vs PyTorch', 'train/torchvision/128', 'torch', 1.4),
+  check('inference b32 vs onnxruntime', 'infer/torchvision/32', 'ort', 1.0),
+  check('inference b1 vs onnxruntime', 'infer/torchvision/1', 'ort', 1.0),
+  check('inference b32 vs PyTorch', 'infer/torchvision/32', 'torch', 1.5),
+  check('inference b1 vs PyTorch', 'infer/torchvision/1', 'torch', 1.5),
+];
+for (const w of ['train/paper/128', 'train/torchvision/128']) {
+  const r = get(w);
+  if (r?.ours?.peakRssMb && r?.torch?.peakRssMb)
+    targets.push(`  peak RSS ${w}: ours ${r.ours.peakRssMb.toFixed(0)} MB, PyTorch ${r.torch.peakRssMb.toFixed(0)} MB ${r.ours.peakRssMb <= r.torch.peakRssMb ? 'met' : 'MISSED'}`);
+}
+out.push('targets (this run):', ...targets);
+console.log(out.join('\n'));
+
+if (arg('--json')) {
+  const json = { date: new Date().toISOString(), threads, isa: info.isa, bf16, steps, peaks, peak, torch: torchMeta, torchNote, ortNote, rows, loader };
+  writeFileAtomic(arg('--json'), JSON.stringify(json, null, 1));
+}

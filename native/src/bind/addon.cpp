@@ -29,6 +29,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, set_threads_fn, "setNumThreads"));
   register_gemm(env, exports);
   register_kernels(env, exports);
+  register_perf(env, exports);
   return exports;
 }
 

@@ -74,5 +74,6 @@ inline bool bool_arg(const Napi::CallbackInfo& info, const char* fn, size_t i) {
 // Each src/bind/*.cpp file adds its functions to the exports object through one of these.
 void register_gemm(Napi::Env env, Napi::Object exports);
 void register_kernels(Napi::Env env, Napi::Object exports);
+void register_perf(Napi::Env env, Napi::Object exports);  // perf.cpp: fmaPeak, matmul precision
 
 }  // namespace convnet::bind
