@@ -1,6 +1,6 @@
 /**
  * uint8 HWC images and the plain (one step at a time) transforms. These are the readable reference: the
- * fused batch path (fused.ts) is tested against compositions of these functions.
+ * fused batch path (augmenter.ts) is tested against compositions of these functions.
  */
 
 /** An 8-bit image stored row-major with interleaved channels (height × width × channels). */
@@ -56,7 +56,10 @@ export function crop(img: ImageU8, top: number, left: number, h: number, w: numb
   return { data: out, height: h, width: w, channels: C };
 }
 
-/** The centred h × w window (offsets rounded down, as torchvision's CenterCrop rounds). */
+/**
+ * The centred h × w window, offsets rounded down. (torchvision's CenterCrop rounds half to even, Python's round, so
+ * with an odd margin whose half rounds up it starts one pixel later; equal margins, e.g. 256 → 224, agree.)
+ */
 export function centerCrop(img: ImageU8, h: number, w = h): ImageU8 {
   checkImage(img);
   if (h > img.height || w > img.width)
