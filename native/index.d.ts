@@ -23,6 +23,18 @@ export interface FmaPeak {
 }
 export function fmaPeak(seconds: number, threads: number): FmaPeak;
 
+/**
+ * Precision of every matrix product (convolutions, linear layers), process-wide. 'bf16' rounds both inputs
+ * to bfloat16 and sums in float32 (weights, activations, gradients stay float32): AVX512-BF16 where the CPU
+ * has it, else the same numbers emulated. Initial value: CONVNET_MATMUL_PRECISION (default 'fp32').
+ */
+export function setMatmulPrecision(p: 'fp32' | 'bf16'): void;
+export function matmulPrecision(): {
+  precision: 'fp32' | 'bf16';
+  /** 'avx512bf16-12x32', 'avx2-bf16-emulated-4x16' or 'generic-bf16-emulated' */
+  bf16Engine: string;
+};
+
 /** Row-major C = alpha * op(A) * op(B) + beta * C (see include/convnet/gemm.h). */
 export function sgemm(
   transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,

@@ -16,4 +16,18 @@ void sgemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, flo
                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                   int64_t ldc);
 
+// Precision of every matrix product (sgemm and sgemm_serial, so convolutions and linear layers), process-wide.
+//   fp32: float32 inputs and sums (the default).
+//   bf16: op(A) and op(B) rounded to bfloat16 (round to nearest even) as they are packed, products summed in
+//         float32, C float32: the mixed-precision path (master weights, activations, gradients stay float32).
+//         Runs on AVX512-BF16 (VDPBF16PS) where the CPU has it, else emulated with the same rounding (AVX2
+//         FMAs, or portable loops). Results depend on the thread count only, as in fp32.
+// The initial value comes from CONVNET_MATMUL_PRECISION=fp32|bf16; CONVNET_BF16_ENGINE=emulated uses the
+// emulation even on AVX512-BF16 hardware (to compare the two).
+enum class MatmulPrecision { fp32 = 0, bf16 = 1 };
+void set_matmul_precision(MatmulPrecision p);
+MatmulPrecision matmul_precision();
+// What bf16 runs on here: "avx512bf16-12x32", "avx2-bf16-emulated-4x16" or "generic-bf16-emulated".
+const char* bf16_engine_name();
+
 }  // namespace convnet

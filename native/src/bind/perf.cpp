@@ -1,4 +1,7 @@
+#include <string>
+
 #include "args.h"
+#include "convnet/gemm.h"
 #include "convnet/peak.h"
 
 namespace convnet::bind {
@@ -19,8 +22,31 @@ static Napi::Value fma_peak_fn(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// setMatmulPrecision('fp32' | 'bf16'): every later matrix product (gemm.h).
+static Napi::Value set_precision_fn(const Napi::CallbackInfo& info) {
+  const char* fn = "setMatmulPrecision";
+  const std::string v = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  if (v == "fp32")
+    set_matmul_precision(MatmulPrecision::fp32);
+  else if (v == "bf16")
+    set_matmul_precision(MatmulPrecision::bf16);
+  else
+    throw arg_error(info, fn, 0, "expected 'fp32' or 'bf16'");
+  return info.Env().Undefined();
+}
+
+// matmulPrecision() -> { precision: 'fp32' | 'bf16', bf16Engine }
+static Napi::Value precision_fn(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("precision", matmul_precision() == MatmulPrecision::bf16 ? "bf16" : "fp32");
+  o.Set("bf16Engine", bf16_engine_name());
+  return o;
+}
+
 void register_perf(Napi::Env env, Napi::Object exports) {
   exports.Set("fmaPeak", Napi::Function::New(env, fma_peak_fn, "fmaPeak"));
+  exports.Set("setMatmulPrecision", Napi::Function::New(env, set_precision_fn, "setMatmulPrecision"));
+  exports.Set("matmulPrecision", Napi::Function::New(env, precision_fn, "matmulPrecision"));
 }
 
 }  // namespace convnet::bind

@@ -3,6 +3,8 @@
 // are the fallback for CPUs without AVX2 (or CONVNET_ISA=generic).
 #include "convnet/gemm.h"
 
+#include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -18,9 +20,31 @@ namespace convnet {
 // ---------------------------------------------------------------------------------------------
 // Portable GEMM: simple loops, correct on any CPU.
 
+// bf16 rounding (round to nearest even, NaN kept) for the portable bf16 emulation.
+static inline float to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u = (u & 0x7fffffffu) > 0x7f800000u ? (u | 0x00400000u) & 0xffff0000u : (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+template <bool BF16>
 static void gemm_rows(bool transA, bool transB, int64_t m0, int64_t m1, int64_t N, int64_t K,
                       float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
                       float beta, float* C, int64_t ldc) {
+  if constexpr (BF16) {  // products of rounded inputs summed in k order (float32), then alpha, beta
+    for (int64_t i = m0; i < m1; ++i)
+      for (int64_t j = 0; j < N; ++j) {
+        float acc = 0.f;
+        for (int64_t k = 0; k < K; ++k)
+          acc = __builtin_fmaf(to_bf16(transA ? A[k * lda + i] : A[i * lda + k]),
+                               to_bf16(transB ? B[j * ldb + k] : B[k * ldb + j]), acc);
+        float& c = C[i * ldc + j];
+        c = beta == 0.f ? alpha * acc : __builtin_fmaf(alpha, acc, beta * c);
+      }
+    return;
+  }
   for (int64_t i = m0; i < m1; ++i) {
     float* c = C + i * ldc;
     for (int64_t j = 0; j < N; ++j) c[j] = beta == 0.f ? 0.f : beta * c[j];
@@ -90,6 +114,32 @@ static const EngineInfo* choose_engine() {
 
 static const EngineInfo* engine() {
   static const EngineInfo* e = choose_engine();
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matmul precision (gemm.h) and the bf16 engine: null = portable loops.
+
+static int initial_precision() {
+  const char* v = std::getenv("CONVNET_MATMUL_PRECISION");
+  return v && std::strcmp(v, "bf16") == 0 ? 1 : 0;
+}
+static std::atomic<int>& precision_state() {
+  static std::atomic<int> p{initial_precision()};
+  return p;
+}
+
+static const EngineInfo* choose_bf16_engine() {
+  const CpuFeatures& f = cpu_features();
+  const char* eng = std::getenv("CONVNET_BF16_ENGINE");
+  const bool emulate = eng && std::strcmp(eng, "emulated") == 0;
+  if (f.avx512bf16 && !emulate) return &engine_bf16_avx512();
+  if (f.avx2) return &engine_bf16_avx2();
+  return nullptr;
+}
+
+static const EngineInfo* bf16_engine() {
+  static const EngineInfo* e = choose_bf16_engine();
   return e;
 }
 
@@ -269,19 +319,33 @@ static bool run_shared_split(const EngineInfo& e, const Problem& p, int threads)
 }
 
 static void split_run(const EngineInfo& e, const Problem& p, int threads) {
-  if (p.K > 0 && p.alpha != 0.f && run_shared_split(e, p, threads)) return;
+  // (bf16 engines pack in their own format: independent blocks only)
+  if (e.run_shared && p.K > 0 && p.alpha != 0.f && run_shared_split(e, p, threads)) return;
   run_grid(e, p, threads);
 }
 
 }  // namespace gemm
 
+void set_matmul_precision(MatmulPrecision p) { gemm::precision_state().store(static_cast<int>(p)); }
+
+MatmulPrecision matmul_precision() { return static_cast<MatmulPrecision>(gemm::precision_state().load()); }
+
+const char* bf16_engine_name() {
+  const gemm::EngineInfo* e = gemm::bf16_engine();
+  return e ? e->name : "generic-bf16-emulated";
+}
+
 void sgemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
                   const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                   int64_t ldc) {
   if (M <= 0 || N <= 0) return;
-  const gemm::EngineInfo* e = gemm::engine();
+  const bool bf16 = matmul_precision() == MatmulPrecision::bf16;
+  const gemm::EngineInfo* e = bf16 ? gemm::bf16_engine() : gemm::engine();
   if (!e) {
-    gemm_rows(transA, transB, 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (bf16)
+      gemm_rows<true>(transA, transB, 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else
+      gemm_rows<false>(transA, transB, 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
   e->run(gemm::Problem{transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc});
@@ -290,11 +354,15 @@ void sgemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, flo
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
-  const gemm::EngineInfo* e = gemm::engine();
+  const bool bf16 = matmul_precision() == MatmulPrecision::bf16;
+  const gemm::EngineInfo* e = bf16 ? gemm::bf16_engine() : gemm::engine();
   const int threads = num_threads();
   if (!e) {
     parallel_for(M, [&](int64_t b, int64_t en, int) {
-      gemm_rows(transA, transB, b, en, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      if (bf16)
+        gemm_rows<true>(transA, transB, b, en, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      else
+        gemm_rows<false>(transA, transB, b, en, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     });
     return;
   }

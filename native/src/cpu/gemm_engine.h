@@ -55,6 +55,10 @@ float* scratch(int which, size_t floats);
 const EngineInfo& engine_avx2();
 const EngineInfo& engine_avx2_emulating_avx512();  // the AVX-512 tile geometry on AVX2 (for tests)
 const EngineInfo& engine_avx512();
+// bf16 engines (gemm_avx512bf16.cpp, gemm_bf16_avx2.cpp; only name, mr, nr and run are set): AVX512-BF16 hardware, and the AVX2
+// emulation of the same numbers.
+const EngineInfo& engine_bf16_avx512();
+const EngineInfo& engine_bf16_avx2();
 
 }  // namespace gemm
 }  // namespace convnet
