@@ -166,6 +166,19 @@ export class CudaTensor extends Tensor {
     return this;
   }
 
+  /**
+   * Uploads `src` on the device's copy stream, overlapping kernels already queued; kernels queued later wait
+   * for it. `src` should come from device.allocPinned() (pageable memory makes the copy synchronous) and must
+   * not change until the copy is done (device.synchronize()).
+   */
+  copyFromAsync(src: Float32Array): this {
+    if (!(src instanceof Float32Array) || src.length !== this.size)
+      throw new OpError('copyFromAsync', 'src', `a Float32Array of ${this.size} elements`, src instanceof Float32Array ? `${src.length} elements` : typeof src);
+    this.device.uploadAsync(this.ptr, src);
+    this.markDeviceWritten();
+    return this;
+  }
+
   override toString(): string {
     return `CudaTensor${fmtShape(this.shape)} on ${this.device.name}`;
   }

@@ -17,4 +17,4 @@ if (a.ok) {
   });
 }
 process.env.CONVNET_CONFORMANCE_BACKENDS = names.join(',');
-await import('../../tensor/test/conformance.test.ts');
+await import('../../tensor/test/conformance.test.js');

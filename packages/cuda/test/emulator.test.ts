@@ -57,6 +57,18 @@ describe('device tensors on the emulator', () => {
     expect(() => v.batch(0, 3)).toThrow();
   });
 
+  it('copyFromAsync from pinned memory, then kernels on the compute stream see the data', () => {
+    const pinned = dev.allocPinned(6);
+    pinned.set([1, -2, 3, -4, 5, -6]);
+    using t = new CudaTensor(dev, [2, 3]);
+    t.copyFromAsync(pinned);
+    activation(t, 'relu', { backend, out: t });
+    dev.synchronize();
+    expect(Array.from(t.data)).toEqual([1, 0, 3, 0, 5, 0]);
+    expect(() => t.copyFromAsync(new Float32Array(5))).toThrow("copyFromAsync: argument 'src': expected a Float32Array of 6 elements, got 5 elements");
+    expect(() => dev.allocPinned(0)).toThrow('cuda-host:0: allocPinned: length must be a positive integer, got 0');
+  });
+
   it('host tensors are staged through the cache: no blocks stay in use, mallocs stop after the first call', () => {
     const x = randn([3, 8, 13, 13]), w = randn([6, 4, 3, 3]);
     conv2d(x, w, null, { padding: 1, groups: 2, backend });
