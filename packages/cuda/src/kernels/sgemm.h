@@ -33,9 +33,12 @@ constexpr int kSgemmTM = 4, kSgemmTN = 4;
 constexpr int kSgemmThreadsX = kSgemmBN / kSgemmTN;                       // 16
 constexpr int kSgemmThreads = (kSgemmBM / kSgemmTM) * kSgemmThreadsX;     // 256
 
+// One column of padding per row: the k-contiguous loads (A not transposed, B transposed) store 16
+// consecutive k of one m into a column; with rows of 64 floats those 16 stores would all hit one bank,
+// with rows of 65 they spread over 16 banks. (Reasoned from the bank layout, not yet measured: no GPU.)
 struct SgemmShared {
-  float As[kSgemmBK][kSgemmBM];  // As[k][m] = op(A)(m0 + m, k0 + k)
-  float Bs[kSgemmBK][kSgemmBN];  // Bs[k][n] = op(B)(k0 + k, n0 + n)
+  float As[kSgemmBK][kSgemmBM + 1];  // As[k][m] = op(A)(m0 + m, k0 + k)
+  float Bs[kSgemmBK][kSgemmBN + 1];  // Bs[k][n] = op(B)(k0 + k, n0 + n)
 };
 
 // Thread `tid` loads elements e = tid + r·256 of each tile. The element-to-(row, k) mapping follows the
