@@ -46,9 +46,15 @@ export class MpiProcessGroup implements ProcessGroup {
     this.timeoutSec = timeoutSec;
     // mpirun treats a rank that exits without MPI_Finalize as failed; a rank that fails must not finalise
     // (MPI_Finalize would wait for ranks stuck in a collective with it): it aborts the whole job instead.
+    // The error that ends a rank is repeated in the abort message: mpirun may stop forwarding a rank's
+    // output once the job is aborted, and the message says which rank failed and why.
+    let lastError = '';
+    process.on('uncaughtExceptionMonitor', (e) => {
+      lastError = `: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
+    });
     process.on('exit', (code) => {
       if (this.#closed) return;
-      if (code) this.close({ abort: code, message: `convnet distributed: rank ${this.rank} (${this.host}) exited with code ${code}; ending every rank of the job` });
+      if (code) this.close({ abort: code, message: `convnet distributed: rank ${this.rank} (${this.host}) exited with code ${code}${lastError}; ending every rank of the job` });
       else this.close();
     });
   }

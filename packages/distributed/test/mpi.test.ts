@@ -86,6 +86,6 @@ describe.skipIf(mpiSkipReason !== null)(`Open MPI on loopback${mpiSkipReason ? `
     expect(r.status).toBe(1);
     expect(r.seconds).toBeLessThan(10);
     expect(r.output).toContain('rank 1 (');
-    expect(r.output).toContain('exited with code 1; ending every rank of the job');
+    expect(r.output).toContain('exited with code 1: Error: a failure in rank 1; ending every rank of the job');
   });
 });

@@ -17,6 +17,7 @@
 #include <napi.h>
 #include <mpi.h>
 #include <dlfcn.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -150,6 +151,8 @@ Comm& g = *new Comm();
 [[noreturn]] void abortJob(int code, const std::string& message) {
   std::fprintf(stderr, "%s\n", message.c_str());
   std::fflush(stderr);
+  // let mpirun forward this rank's last output before it tears the job down
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
   MPI_Abort(MPI_COMM_WORLD, code);
   std::_Exit(code);  // MPI_Abort does not return; this is a belt for the braces
 }
@@ -210,7 +213,22 @@ std::string runOp(Op& op) {
   return "";
 }
 
+// Open MPI's collectives allocate scratch buffers as large as the message on every call. glibc serves
+// them with fresh mmap()s (or, on this non-main thread, from a per-thread arena that returns its memory to
+// the kernel), so every 244 MB allreduce page-faulted its scratch again: 5-8 s per call on the development
+// VM instead of 0.5 s. So, before this thread's first allocation: no mmap for large blocks, no trimming,
+// and one arena (this thread then allocates from the main heap, whose freed blocks the next call reuses).
+// Opt out with CONVNET_DIST_MALLOC=default.
+void keepLargeAllocations() {
+  const char* e = std::getenv("CONVNET_DIST_MALLOC");
+  if (e && e[0] == 'd') return;
+  mallopt(M_ARENA_MAX, 1);
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);
+}
+
 void commMain() {
+  keepLargeAllocations();  // first: before anything on this thread allocates
   // Open MPI loads its transports as plugins that resolve symbols against libmpi: make them global, since
   // a Node addon's libraries are loaded RTLD_LOCAL.
   dlopen("libmpi.so.40", RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
