@@ -155,6 +155,17 @@ describe('decoding', () => {
       expect((await decodeImage(g.path, { size: 48, crop: 40 })).data, g.path).toEqual(smaller.data);
     }
   });
+  it('a 16-bit PNG decodes to the same bytes as its 8-bit source', async () => {
+    const w = 40, h = 30, src = Buffer.alloc(w * h * 3);
+    for (let i = 0; i < src.length; i++) src[i] = (i * 7) & 255;
+    const raw = { raw: { width: w, height: h, channels: 3 as const } };
+    const png16 = await sharp(src, raw).toColourspace('rgb16').png().toBuffer();
+    expect((await sharp(png16).metadata()).depth).toBe('ushort');
+    const a = await decodeImage(png16, { size: 30, crop: false });
+    const b = await decodeImage(await sharp(src, raw).png().toBuffer(), { size: 30, crop: false });
+    expect([a.height, a.width, a.channels]).toEqual([30, 40, 3]);
+    expect(a.data).toEqual(b.data);
+  });
   it('a CMYK JPEG decodes to the colours of its RGB source', async () => {
     const cmyk = tree.good.find((g) => g.path.endsWith('cmyk.JPEG'))!.path;
     const fromCmyk = await decodeImage(cmyk, { size: 32 });
