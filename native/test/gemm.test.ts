@@ -203,6 +203,15 @@ const runChecks = (nat: any, opts: CheckOptions): CheckResult => {
           check(ta, tb, M, N, K, alpha, beta, [v % 2, 1, 3], false);
           v++;
         }
+      // A few rows times a transposed B (the direct dot-product path: M <= 4, K >= 64, no packing): each
+      // column remainder of its 4-column steps and K tails, next to M = 5 (the packed path).
+      for (const M of [1, 2, 3, 4, 5])
+        for (const K of [64, 71, 1031])
+          for (const N of [1, 6, 33]) {
+            const [alpha, beta] = ab[v % ab.length];
+            check(ta, tb, M, N, K, alpha, beta, [v % 3, (v * 5) % 4, v % 2], false);
+            v++;
+          }
       // Shapes that cross the cache blocks (MC, NC, several KC blocks).
       check(ta, tb, 300, 4100, 20, 1, 0.5, [1, 2, 3], true);
       check(ta, tb, 151, 45, 700, 1.5, 0, [0, 0, 0], false);

@@ -3,6 +3,7 @@
 // are the fallback for CPUs without AVX2 (or CONVNET_ISA=generic).
 #include "convnet/gemm.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -141,6 +142,11 @@ static const EngineInfo* choose_bf16_engine() {
 static const EngineInfo* bf16_engine() {
   static const EngineInfo* e = choose_bf16_engine();
   return e;
+}
+
+// Few rows times a transposed B (a linear layer's forward at batch <= 4): direct dot products, B read once.
+static bool use_dots(const EngineInfo* e, const Problem& p) {
+  return e->run_dots && !p.transA && p.transB && p.M <= kDotsMaxRows && p.K >= 64 && p.alpha != 0.f;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -348,7 +354,12 @@ void sgemm_serial(bool transA, bool transB, int64_t M, int64_t N, int64_t K, flo
       gemm_rows<false>(transA, transB, 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
-  e->run(gemm::Problem{transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc});
+  const gemm::Problem p{transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+  if (gemm::use_dots(e, p)) {
+    e->run_dots(p, 0, N);
+    return;
+  }
+  e->run(p);
 }
 
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
@@ -367,6 +378,14 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
     return;
   }
   const gemm::Problem p{transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+  if (gemm::use_dots(e, p)) {  // columns split over the threads in fixed ranges of 4
+    const int64_t groups = (N + 3) / 4;
+    if (threads <= 1 || 2.0 * double(M) * double(N) * double(K) < gemm::kMinParallelFlops)
+      e->run_dots(p, 0, N);
+    else
+      parallel_for(groups, [&](int64_t g0, int64_t g1, int) { e->run_dots(p, g0 * 4, std::min(N, g1 * 4)); });
+    return;
+  }
   if (threads <= 1 || 2.0 * double(M) * double(N) * double(K) < gemm::kMinParallelFlops) {
     e->run(p);
     return;

@@ -44,7 +44,11 @@ struct EngineInfo {
   size_t (*packed_b_floats)(int64_t N, int64_t K);
   void (*pack_a_full)(const Problem& p, float* dst, int64_t r0, int64_t r1);
   void (*pack_b_full)(const Problem& p, float* dst, int64_t c0, int64_t c1);
+  // For !transA, transB and 1 <= M <= kDotsMaxRows: columns [j0, j1) of C by direct dot products (null
+  // where the engine has none).
+  void (*run_dots)(const Problem& p, int64_t j0, int64_t j1);
 };
+constexpr int64_t kDotsMaxRows = 4;
 
 // 64-byte aligned scratch buffer `which` (0: packed A, 1: packed B, 2: operand shared by the
 // threads of a parallel call) of the calling thread, at least
