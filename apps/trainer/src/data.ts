@@ -84,7 +84,8 @@ export function loadCifarDataset(dir: string): Dataset {
 export function syntheticDataset(shape: [number, number, number], classes: number, n = 512, seed = 1): Dataset {
   const r = new Rng(seed, 99);
   const mk = (m: number): Split => ({
-    images: Uint8Array.from(r.uniform(m * shape[0] * shape[1] * shape[2], 0, 256), Math.floor),
+    // 4 random bytes per Philox word (a float per pixel would take 8 bytes each and seconds at 227×227×3)
+    images: new Uint8Array(r.words(Math.ceil((m * shape[0] * shape[1] * shape[2]) / 4)).buffer, 0, m * shape[0] * shape[1] * shape[2]),
     labels: Int32Array.from({ length: m }, () => r.int(classes)),
     n: m,
   });

@@ -14,6 +14,7 @@
 import { Augmenter, allocParams } from '@convnet/augment';
 import { DataError, Loader, PackedDataset } from '@convnet/imagenet';
 import { Rng, Tensor } from '@convnet/tensor';
+import { modelSpec } from '@convnet/alexnet';
 import { UsageError, type TrainConfig } from './config.js';
 import { fillBatch, openDataset, type Dataset } from './data.js';
 import { cacheDirFor, isImageTree, isPackedDataset, packProgressPrinter, packTree, scanTree, summarizePack } from './packsrc.js';
@@ -267,8 +268,21 @@ export async function openSource(cfg: TrainConfig, geomOf: (shape: [number, numb
     const geom = geomOf(shape, packDir);
     return new PackedSource(packDir, train, val, geom, cfg);
   }
-  const ds = openDataset(spec, { seed: cfg.seed });
+  const ds = openDataset(spec, { seed: cfg.seed, ...(spec === 'synthetic' ? syntheticFor(cfg) : {}) });
   return new MemorySource(ds, geomOf(ds.shape, ds.name), cfg);
+}
+
+/** `--data synthetic`: random images of the model's input size (1000 classes for the ImageNet nets). */
+function syntheticFor(cfg: TrainConfig): { syntheticShape: [number, number, number]; classes: number } {
+  const imageNet = cfg.model === 'paper' || cfg.model === 'torchvision';
+  let input: number[];
+  try {
+    input = modelSpec(cfg.model, cfg.crop ? { imageSize: cfg.crop } : {}).input;
+  } catch (e) {
+    throw new UsageError(`--model: ${(e as Error).message}`);
+  }
+  const size = Math.max(input[1] - 2 * cfg.cropPadding, 1);
+  return { syntheticShape: [input[0], size, size], classes: imageNet ? 1000 : 10 };
 }
 
 /** The size an image tree is packed at: 256 for the ImageNet nets (the paper's), the crop (or 32) for small nets. */

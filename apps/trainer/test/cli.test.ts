@@ -167,6 +167,17 @@ describe('convnet train / eval / predict', () => {
     expect(run(['train', '--device', 'gpu']).stderr).toMatch(/--device: expected cpu, cuda or cuda:N, got 'gpu'/);
   });
 
+  it('--data synthetic takes the model\'s input size: the paper net trains a step on 3×227×227 random images', () => {
+    const dir = join(root, 'synthetic-paper');
+    const r = run(['train', '--data', 'synthetic', '--model', 'paper', '--max-steps', '1', '--batch-size', '2', '--log-every', '1', '--run', dir]);
+    expect(r.status, r.stderr).toBe(0);
+    const [[, loss]] = stepLosses(dir);
+    expect(loss).toBeGreaterThan(5); // about ln(1000) at the paper's initialisation
+    expect(loss).toBeLessThan(10);
+    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    expect([cfg.crop, cfg.lr, cfg.schedule, cfg.lighting]).toEqual([227, 0.01, 'plateau', 0.1]);
+  });
+
   it('summary prints the paper figure', () => {
     const out = execFileSync('node', [cli, 'summary', '--model', 'paper'], { encoding: 'utf8' });
     expect(out).toMatch(/features.0 +conv +96×55×55 +34,944/);

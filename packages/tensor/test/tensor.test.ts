@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OpError, Rng, Tensor, matmul, philox4x32, listBackends, defaultBackend } from '../src/index.js';
+import { OpError, Rng, Tensor, matmul, philox4x32, listBackends, defaultBackend, randomWords, seedKey } from '../src/index.js';
 
 describe('Tensor', () => {
   it('has shape, strides, views and batch slices sharing memory', () => {
@@ -64,6 +64,22 @@ describe('Philox4x32-10', () => {
     const mean = s / x.length, variance = s2 / x.length - mean * mean;
     expect(Math.abs(mean - 1)).toBeLessThan(0.02);
     expect(Math.abs(Math.sqrt(variance) - 2)).toBeLessThan(0.02);
+  });
+});
+
+describe('randomWords (inlined block loop)', () => {
+  it('equals philox4x32 word by word: partial first/last blocks, counters past 2^32 blocks, any stream and seed', () => {
+    const blk = new Uint32Array(4);
+    for (const [seed, stream, off, n] of [[1, 0, 0, 37], [2 ** 40 + 5, 7, 3, 50], [9, 0xffffffff, 2 ** 34 + 1, 21], [3, 5, 4 * 2 ** 32 - 2, 9], [0, 0, 1, 2], [5, 1, 0, 0]]) {
+      const out = new Uint32Array(n);
+      randomWords(seed, stream, off, out);
+      const [k0, k1] = seedKey(seed);
+      for (let i = 0; i < n; i++) {
+        const j = off + i, b = Math.floor(j / 4);
+        philox4x32(b % 0x100000000, Math.floor(b / 0x100000000), stream, 0, k0, k1, blk);
+        expect(out[i], `seed ${seed} stream ${stream} word ${j}`).toBe(blk[j & 3]);
+      }
+    }
   });
 });
 
