@@ -2,7 +2,7 @@
 // small net for 2 epochs on the packed data (random crops, flips, PCA lighting, worker-thread loader), stop and
 // resume to the same losses, eval with 1 and 10 views, predict with class names; and train straight from the
 // tree (packed into the cache on the way).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,6 +126,29 @@ describe('convnet pack / train on an ImageNet-layout tree', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/resuming .* at epoch 2, step 3 \(global step 13\)/);
     expect(stepLosses(dir)).toEqual(stepLosses(join(root, 'run-full')));
+  }, 120_000);
+
+  it('Ctrl-C (SIGINT) mid-run writes a checkpoint and exits 0; the resumed run has the uninterrupted losses', async () => {
+    const dir = join(root, 'run-sigint'), ref = join(root, 'run-sigint-ref');
+    const args = ['train', '--data', packed, ...common, '--epochs', '50'];
+    const child = spawn('node', [cli, ...args, '--run', dir], { env: { ...process.env, CONVNET_NUM_THREADS: '2' } });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    for (let t = 0; t < 600; t++) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (existsSync(join(dir, 'metrics.jsonl')) && stepLosses(dir).length >= 3) break;
+    }
+    child.kill('SIGINT');
+    expect(await exited, stderr).toBe(0);
+    expect(stderr).toMatch(/interrupted: checkpoint written to .*last\.safetensors; continue with: convnet train --resume/);
+    const done = stepLosses(dir).length;
+    expect(done).toBeGreaterThanOrEqual(3);
+    expect(done).toBeLessThan(30);
+    const r = run(['train', '--resume', dir, '--max-steps', '30']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(run([...args, '--run', ref, '--max-steps', '30']).status).toBe(0);
+    expect(stepLosses(dir)).toEqual(stepLosses(ref));
   }, 120_000);
 
   it('eval with 1 and 10 views; predict prints class names', async () => {
