@@ -9,6 +9,8 @@ export interface ProgressStats {
   top5Err: number;
   imagesPerSec: number;
   dataWaitShare: number;
+  /** Data-parallel runs: share of the time spent waiting for gradient communication. */
+  commWaitShare?: number;
   etaSec: number;
 }
 
@@ -23,7 +25,9 @@ export function formatStats(p: ProgressStats): string {
   return (
     `epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.steps}  loss ${p.loss.toFixed(4)}  ` +
     `top-1 err ${(100 * p.top1Err).toFixed(2)}%  top-5 err ${(100 * p.top5Err).toFixed(2)}%  ` +
-    `${p.imagesPerSec.toFixed(0)} img/s  data wait ${(100 * p.dataWaitShare).toFixed(0)}%  ETA ${formatDuration(p.etaSec)}`
+    `${p.imagesPerSec.toFixed(0)} img/s  data wait ${(100 * p.dataWaitShare).toFixed(0)}%  ` +
+    (p.commWaitShare === undefined ? '' : `comm wait ${(100 * p.commWaitShare).toFixed(0)}%  `) +
+    `ETA ${formatDuration(p.etaSec)}`
   );
 }
 

@@ -15,6 +15,9 @@ export interface EpochMetrics {
   lr: number;
   imagesPerSec: number;
   dataWaitShare: number;
+  /** Data-parallel runs: share of the time the loop waited for gradient communication, and the rank count. */
+  commWaitShare?: number;
+  ranks?: number;
   seconds: number;
 }
 

@@ -7,6 +7,7 @@ import { BASE_CONFIG, UsageError, type TrainConfig } from '../src/config.js';
 import { syntheticDataset } from '../src/data.js';
 import { Distributed, initDistributed } from '../src/distributed.js';
 import { MemorySource, type Geometry, type Source } from '../src/source.js';
+import { formatStats } from '../src/progress.js';
 
 /** A process group that only knows its rank (the sharding needs no communication). */
 const fakeRank = (rank: number, size: number): ProcessGroup => ({ ...new SingleProcessGroup(), rank, size, backend: 'fake' } as unknown as ProcessGroup);
@@ -64,5 +65,13 @@ describe('Distributed.shard', () => {
     const src = new MemorySource(ds, geom, cfg);
     expect(d.shard(src, cfg, geom)).toBe(src);
     expect(d.reduceStep({ loss: 1.5, top1Hits: 3, top5Hits: 7 }, false)).toEqual({ loss: 1.5, top1Hits: 3, top5Hits: 7, interrupted: false });
+  });
+});
+
+describe('progress line', () => {
+  it('shows the communication wait next to the data wait in data-parallel runs only', () => {
+    const p = { epoch: 1, epochs: 2, step: 3, steps: 9, loss: 1, top1Err: 0.5, top5Err: 0.1, imagesPerSec: 100, dataWaitShare: 0.1, etaSec: 60 };
+    expect(formatStats(p)).toContain('data wait 10%  ETA 1:00');
+    expect(formatStats({ ...p, commWaitShare: 0.034 })).toContain('data wait 10%  comm wait 3%  ETA 1:00');
   });
 });
