@@ -12,6 +12,8 @@ static __m512 add(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
 // 2 * 16 * 12 flops per round.
 float fma_loop_avx512(int64_t iters) {
   const __m512 s = peak_avx512::fma_chains<__m512, peak_avx512::fma, peak_avx512::set1, peak_avx512::add>(iters);
-  return _mm512_reduce_add_ps(s);
+  alignas(64) float o[16];  // (not _mm512_reduce_add_ps: GCC 12's header warns about itself there)
+  _mm512_store_ps(o, s);
+  return o[0] + o[15];
 }
 }  // namespace convnet
