@@ -255,7 +255,8 @@ export class Loader {
         if (m.type === 'batch') { this.stats.workMs += m.ms ?? 0; p.resolve(m.x); }
         else { this.pool.push(m.x); p.reject(new DataError(`Loader: ${m.message}`)); }
       });
-      w.on('error', (e) => this.fail(e));
+      // an error thrown in a worker arrives as a structured clone (a plain Error): name it as ours
+      w.on('error', (e) => this.fail(e instanceof DataError ? e : new DataError(`Loader worker: ${e.message}`)));
       w.on('exit', (code) => { if (!this.closed && code !== 0) this.fail(new DataError(`Loader: a worker exited with code ${code}`)); });
       this.workers.push(w);
       this.outstanding.push(0);
