@@ -92,6 +92,15 @@ export class Distributed {
     return { loss: s[0] / this.size, top1Hits: Math.round(s[1]), top5Hits: Math.round(s[2]), interrupted: s[3] > 0 };
   }
 
+  /** Combines the ranks' evaluations of their shares of the test set (see shard) into the whole set's. */
+  reduceEval(v: { loss: number; top1Err: number; top5Err: number; n: number }): { loss: number; top1Err: number; top5Err: number; n: number } {
+    if (this.size === 1) return v;
+    const s = v.n > 0 ? Float32Array.from([v.loss * v.n, (1 - v.top1Err) * v.n, (1 - v.top5Err) * v.n, v.n]) : new Float32Array(4);
+    this.pg.allreduce(s, 'sum', 'evaluation');
+    const n = s[3];
+    return { loss: s[0] / n, top1Err: 1 - Math.round(s[1]) / n, top5Err: 1 - Math.round(s[2]) / n, n };
+  }
+
   /**
    * The source every rank trains from: its train batches are this rank's slice of each global batch.
    * In-memory datasets make only that slice (sharded order and augmentation draws); any other source makes
@@ -102,6 +111,23 @@ export class Distributed {
     const { rank, size } = this;
     const B = this.globalBatch, local = this.localBatch;
     let trainBatches: Source['trainBatches'];
+    // evaluation: rank r takes test batches r, r + N, ... (reduceEval sums the results)
+    let testBatches: Source['testBatches'] = async function* (n, batch) {
+      let k = 0;
+      for await (const b of src.testBatches(n, batch)) if (k++ % size === rank) yield b;
+    };
+    if (src instanceof MemorySource) {
+      const ds = src.ds;
+      testBatches = async function* (n, batch) {
+        for (let s = rank * batch; s < n; s += size * batch) {
+          const b = Math.min(batch, n - s);
+          const x = Tensor.zeros([b, src.shape[0], geom.crop, geom.crop]);
+          const labels = new Int32Array(b);
+          fillBatch(ds, ds.test, Int32Array.from({ length: b }, (_, i) => s + i), x, labels, { ...geom, flip: false });
+          yield { x, labels };
+        }
+      };
+    }
     if (src instanceof MemorySource) {
       const ds = src.ds;
       const augRng = shardRng(new Rng(cfg.seed, AUG_STREAM), rank, size);
@@ -140,7 +166,7 @@ export class Distributed {
       get testN() { return src.testN; },
       get waitMs() { return src.waitMs; },
       trainBatches,
-      testBatches: (n, batch) => src.testBatches(n, batch),
+      testBatches,
       viewBatch: (indices, view) => src.viewBatch(indices, view),
       close: () => src.close(),
     };

@@ -54,6 +54,21 @@ describe('Distributed.shard', () => {
     }
   });
 
+  it('evaluation: the ranks\' test batches together are the whole test set, each image once', async () => {
+    const n = 30, batch = 8;
+    const whole: number[] = [];
+    for await (const b of new MemorySource(ds, geom, cfg).testBatches(n, batch)) whole.push(...b.x.data.subarray(0, b.labels.length * 784).filter((_, i) => i % 97 === 0));
+    const got: number[][] = [];
+    for (let r = 0; r < 3; r++) {
+      const part: number[][] = [];
+      for await (const b of new Distributed(fakeRank(r, 3), 12).shard(new MemorySource(ds, geom, cfg), cfg, geom).testBatches(n, batch))
+        part.push(Array.from(b.x.data).filter((_, i) => i % 97 === 0));
+      got.push(...part.map((p, k) => [r + 3 * k, ...p]));
+    }
+    got.sort((a, b) => a[0] - b[0]);
+    expect(got.flatMap((g) => g.slice(1))).toEqual(whole);
+  });
+
   it('a batch size that the ranks cannot share is a usage error naming the flag', () => {
     expect(() => new Distributed(fakeRank(0, 3), 128)).toThrow(UsageError);
     expect(() => new Distributed(fakeRank(0, 3), 128)).toThrow('--batch-size 128 must be divisible by the number of ranks (3)');
