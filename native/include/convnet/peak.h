@@ -13,7 +13,7 @@ struct FmaPeak {
   int rounds;
 };
 
-// Runs the loop on `threads` pool threads at once (1 ..  num_threads()) in rounds of about 10 ms
+// Runs the loop on `threads` pool threads at once (1 ..  num_threads()) in rounds of about 2 ms
 // for about `seconds` in all.
 FmaPeak fma_peak(double seconds, int threads);
 

@@ -43,7 +43,8 @@ FmaPeak fma_peak(double seconds, int threads) {
   threads = std::max(1, std::min(threads, num_threads()));
   using clock = std::chrono::steady_clock;
   const double flops_per_iter = 2.0 * 12 * width;  // an FMA (or multiply + add) is 2 flops per lane
-  // Calibrate one thread's iterations to about 10 ms per round.
+  // Calibrate one thread's iterations to about 2 ms per round: short enough that some rounds fall in a
+  // window where other processes leave the cores alone (a scheduler slice is a few ms when they do not).
   int64_t iters = 1 << 16;
   for (;;) {
     const auto t0 = clock::now();
@@ -51,7 +52,7 @@ FmaPeak fma_peak(double seconds, int threads) {
     (void)sink;
     const double s = std::chrono::duration<double>(clock::now() - t0).count();
     if (s > 2e-3 || iters > (int64_t(1) << 34)) {
-      iters = std::max<int64_t>(1, static_cast<int64_t>(double(iters) * 10e-3 / std::max(s, 1e-9)));
+      iters = std::max<int64_t>(1, static_cast<int64_t>(double(iters) * 2e-3 / std::max(s, 1e-9)));
       break;
     }
     iters *= 4;
