@@ -139,6 +139,7 @@ async function trainCommand(argv: string[]): Promise<number> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   const dir = resolve(resume ?? runDir ?? join('runs', `${cfg.model}-${cfg.data === 'default' ? 'fashion-mnist' : basename(resolve(cfg.data)).replace(/[^\w.-]/g, '_')}-${stamp}`));
   const r = await train(cfg, { runDir: dir, resume: !!resume, epochs: argv.includes('--epochs') ? cfg.epochs : undefined });
+  if (r.rank) return 0; // data-parallel: rank 0 alone reports
   const last = r.epochs.at(-1);
   if (last?.valTop1Err !== undefined) console.log(`test accuracy ${(100 * (1 - last.valTop1Err)).toFixed(2)}% (top-1 error ${(100 * last.valTop1Err).toFixed(2)}%, top-5 error ${(100 * last.valTop5Err!).toFixed(2)}%) after ${last.epoch} epochs`);
   console.log(`run directory: ${dir} (report.html, metrics.jsonl, checkpoints/)`);

@@ -15,6 +15,7 @@ import { UsageError, type TrainConfig } from './config.js';
 import { openSource, type Geometry, type Source } from './source.js';
 import { Progress } from './progress.js';
 import { writeReport, type EpochMetrics } from './report.js';
+import { initDistributed, type Distributed } from './distributed.js';
 
 
 export interface TrainResult {
@@ -22,6 +23,8 @@ export interface TrainResult {
   epochs: EpochMetrics[];
   stoppedEarly: boolean;
   finalValTop1Err: number | null;
+  /** This process's rank when training data-parallel under mpirun (0 otherwise). */
+  rank: number;
 }
 
 /** What the model checks need to know about a dataset. */
@@ -160,7 +163,7 @@ export interface TrainOptions {
 }
 
 export async function train(cfg: TrainConfig, o: TrainOptions): Promise<TrainResult> {
-  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  let log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const ckDir = join(o.runDir, 'checkpoints');
   let resumeFrom: ReturnType<typeof loadCheckpoint> | null = null;
   if (o.resume) {
@@ -173,17 +176,20 @@ export async function train(cfg: TrainConfig, o: TrainOptions): Promise<TrainRes
   if (cfg.threads) native().setNumThreads(cfg.threads);
   if (cfg.device !== 'cpu') cfg = { ...cfg, backend: await deviceBackend(cfg.device) };
   setDefaultBackend(cfg.backend);
+  // under mpirun: one rank of a data-parallel job (see distributed.ts); rank 0 alone prints and writes
+  const dist = initDistributed(cfg, { log });
+  if (!dist.isRoot) log = () => {};
 
   let geom: Geometry = { crop: 0, pad: 0 };
   const ds = await openSource(cfg, (shape, name) => (geom = inputGeometry(cfg, shape, name)), { log });
   try {
-    return await trainOn(cfg, o, ds, geom, resumeFrom, log, ckDir);
+    return await trainOn(cfg, o, dist.shard(ds, cfg, geom), geom, resumeFrom, log, ckDir, dist);
   } finally {
     await ds.close();
   }
 }
 
-async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geometry, resumeFrom: ReturnType<typeof loadCheckpoint> | null, log: (l: string) => void, ckDir: string): Promise<TrainResult> {
+async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geometry, resumeFrom: ReturnType<typeof loadCheckpoint> | null, log: (l: string) => void, ckDir: string, dist: Distributed): Promise<TrainResult> {
   const net = buildModel(cfg, ds, geom.crop);
   const params = biasesWithoutDecay(net.namedParameters(), 1);
   const opt = new SGD(params, { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay, rule: cfg.sgdRule, backend: cfg.backend });
@@ -208,29 +214,32 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
       for (const line of readFileSync(metricsPath, 'utf8').split('\n'))
         if (line.trim()) { const m = JSON.parse(line); if (m.type === 'epoch' && m.epoch < state.epoch) epochs.push(m); }
     log(`resuming ${o.runDir} at epoch ${state.epoch}, step ${state.stepInEpoch} (global step ${state.globalStep})`);
-  } else {
+  } else if (dist.isRoot) {
     writeFileAtomic(join(o.runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n', { mkdir: true });
     writeFileSync(metricsPath, '');
   }
+  // every rank starts from rank 0's weights; dropout draws and gradient buckets set up
+  dist.attach(net);
 
   const trainN = ds.trainN;
   const stepsPerEpoch = Math.floor(trainN / cfg.batchSize);
   if (stepsPerEpoch < 1) throw new UsageError(`--batch-size ${cfg.batchSize} is larger than the training set (${trainN} images)`);
   const B = cfg.batchSize;
-  const x = Tensor.zeros([B, ds.shape[0], geom.crop, geom.crop]);
-  const labels = new Int32Array(B);
-  const progress = o.progress ?? new Progress();
+  const x = Tensor.zeros([dist.localBatch, ds.shape[0], geom.crop, geom.crop]);
+  const labels = new Int32Array(dist.localBatch);
+  const progress = dist.isRoot ? o.progress ?? new Progress() : ({ update() {}, done() {}, log() {} } as unknown as Progress);
 
   let interrupted = false;
   const onSigint = () => { interrupted = true; };
   process.on('SIGINT', onSigint);
   const checkpoint = (name: string) => {
+    if (!dist.isRoot) return;
     state.optimizer = { step: opt.stepCount, groups: opt.paramGroups.map((g) => ({ lr: g.lr, initialLr: g.initialLr })) };
     state.scheduler = sched.state();
     saveCheckpoint(join(ckDir, name), net, opt, state);
   };
-  const report = () =>
-    writeReport(join(o.runDir, 'report.html'), {
+  const report = async () =>
+    dist.isRoot && writeReport(join(o.runDir, 'report.html'), {
       title: `convnet: ${cfg.model} on ${ds.name}`, config: cfg as unknown as Record<string, unknown>, epochs,
       conv1: (() => { const w = net.firstConvWeight(); return w ? { data: w.data, shape: w.shape } : undefined; })(),
     });
@@ -240,6 +249,7 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
     for (; state.epoch <= cfg.epochs; state.epoch++, state.stepInEpoch = 0) {
       const t0 = performance.now();
       const wait0 = ds.waitMs;
+      const comm0 = dist.commWaitMs;
       let lossSum = 0, top1 = 0, top5 = 0, seen = 0;
       const batches = ds.trainBatches(state.epoch, state.stepInEpoch, stepsPerEpoch, state.globalStep, x, labels);
       for (; state.stepInEpoch < stepsPerEpoch; ) {
@@ -247,27 +257,33 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
         if ((await batches.next()).done) throw new Error(`internal: the data source ended at step ${state.stepInEpoch} of ${stepsPerEpoch}`);
         const dataMs = ds.waitMs - wait0;
         net.dropoutRng.counter = state.globalStep * 2 ** 26;
-        const r = ce.forward(net.forward(x), labels);
-        if (!Number.isFinite(r.loss)) {
-          throw new Error(`loss became ${r.loss} at epoch ${state.epoch}, step ${state.stepInEpoch} (global ${state.globalStep}): training stopped; the last good checkpoint is ${join(ckDir, 'last.safetensors')}. Lower --lr (now ${opt.paramGroups[0].lr}).`);
+        const local = ce.forward(net.forward(x), labels);
+        if (!Number.isFinite(local.loss)) {
+          throw new Error(`loss became ${local.loss} at epoch ${state.epoch}, step ${state.stepInEpoch} (global ${state.globalStep}): training stopped; the last good checkpoint is ${join(ckDir, 'last.safetensors')}. Lower --lr (now ${opt.paramGroups[0].lr}).`);
         }
+        dist.beforeBackward();
         net.backward(ce.backward());
+        dist.afterBackward();
         opt.step();
+        // the global batch's loss and hits, and an interrupt any rank got (so all ranks stop together)
+        const r = dist.reduceStep(local, interrupted);
+        interrupted = r.interrupted;
         state.stepInEpoch++;
         state.globalStep++;
         lossSum += r.loss * B; top1 += r.top1Hits; top5 += r.top5Hits; seen += B;
-        if (cfg.logEvery && state.globalStep % cfg.logEvery === 0)
+        if (dist.isRoot && cfg.logEvery && state.globalStep % cfg.logEvery === 0)
           appendFileSync(metricsPath, JSON.stringify({ type: 'step', epoch: state.epoch, step: state.globalStep, loss: r.loss }) + '\n');
         const el = (performance.now() - t0) / 1000;
         progress.update({
           epoch: state.epoch, epochs: cfg.epochs, step: state.stepInEpoch, steps: stepsPerEpoch, loss: lossSum / seen,
           top1Err: 1 - top1 / seen, top5Err: 1 - top5 / seen, imagesPerSec: seen / el, dataWaitShare: dataMs / 1000 / el,
+          ...(dist.size > 1 ? { commWaitShare: (dist.commWaitMs - comm0) / 1000 / el } : {}),
           etaSec: (el / seen) * B * (stepsPerEpoch - state.stepInEpoch),
         });
         if (cfg.checkpointEvery && state.globalStep % cfg.checkpointEvery === 0) {
           checkpoint(`step-${state.globalStep}.safetensors`);
           checkpoint('last.safetensors');
-          pruneStepCheckpoints(ckDir, cfg.keepCheckpoints);
+          if (dist.isRoot) pruneStepCheckpoints(ckDir, cfg.keepCheckpoints);
         }
         if (interrupted) break;
       }
@@ -285,15 +301,16 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
         break;
       }
       const seconds = (performance.now() - t0) / 1000;
-      const val = await evaluate(net, ds, cfg.limitTest);
+      const val = dist.reduceEval(await evaluate(net, ds, cfg.limitTest));
       const lr = opt.paramGroups[0].lr;
       const m: EpochMetrics = {
         epoch: state.epoch, trainLoss: lossSum / seen, trainTop1Err: 1 - top1 / seen, trainTop5Err: 1 - top5 / seen,
         valLoss: val.loss, valTop1Err: val.top1Err, valTop5Err: val.top5Err, lr, imagesPerSec: seen / seconds,
         dataWaitShare: dataMs / 1000 / seconds, seconds,
+        ...(dist.size > 1 ? { commWaitShare: (dist.commWaitMs - comm0) / 1000 / seconds, ranks: dist.size } : {}),
       };
       epochs.push(m);
-      appendFileSync(metricsPath, JSON.stringify({ type: 'epoch', ...m }) + '\n');
+      if (dist.isRoot) appendFileSync(metricsPath, JSON.stringify({ type: 'epoch', ...m }) + '\n');
       log(`epoch ${state.epoch}/${cfg.epochs}: train loss ${m.trainLoss.toFixed(4)}, val loss ${val.loss.toFixed(4)}, val top-1 error ${(100 * val.top1Err).toFixed(2)}% (accuracy ${(100 - 100 * val.top1Err).toFixed(2)}%), top-5 error ${(100 * val.top5Err).toFixed(2)}%, lr ${lr.toPrecision(3)}, ${m.imagesPerSec.toFixed(0)} img/s, ${seconds.toFixed(1)} s`);
       sched.epochEnd(val.top1Err);
       // the checkpoint of a finished epoch resumes at the start of the next one
@@ -310,5 +327,5 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
     process.off('SIGINT', onSigint);
   }
   if (epochs.length) await report();
-  return { runDir: o.runDir, epochs, stoppedEarly, finalValTop1Err: epochs.at(-1)?.valTop1Err ?? null };
+  return { runDir: o.runDir, epochs, stoppedEarly, finalValTop1Err: epochs.at(-1)?.valTop1Err ?? null, rank: dist.rank };
 }
