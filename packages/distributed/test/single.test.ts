@@ -1,4 +1,6 @@
 // Without a launcher: the single-process group, argument errors, sharding helpers, what to install.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Rng, Tensor } from '@convnet/tensor';
 import { Linear, ReLU, Sequential } from '@convnet/layers';
@@ -84,5 +86,22 @@ describe('the Open MPI binding', () => {
     if (st.available) expect(st.version).toMatch(/MPI/);
     else expect(st.reason).toContain(INSTALL_HINT);
     expect(INSTALL_HINT).toContain('apt-get install libopenmpi-dev openmpi-bin');
+  });
+
+  it('without the binding: the single-process group still works, and asking for MPI says what to install', () => {
+    const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+    const script = `import('${dist}').then((m) => {
+      const st = m.mpiStatus();
+      const single = m.initProcessGroup();
+      let err = '';
+      try { m.initProcessGroup({ backend: 'mpi' }); } catch (e) { err = e.message; }
+      console.log(JSON.stringify({ st, size: single.size, err }));
+    })`;
+    const r = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, CONVNET_DISTRIBUTED_NATIVE_PATH: '/nonexistent/convnet_distributed.node' }, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.st.available).toBe(false);
+    expect(out.size).toBe(1);
+    expect(out.err).toBe(`distributed training needs Open MPI: the Open MPI binding is missing (/nonexistent/convnet_distributed.node); ${INSTALL_HINT}`);
   });
 });
