@@ -22,7 +22,7 @@ import { Rng, Tensor, native } from '@convnet/tensor';
 import type { Net } from '@convnet/alexnet';
 import { UsageError, type TrainConfig } from './config.js';
 import { fillBatch } from './data.js';
-import { MemorySource, type Geometry, type Source } from './source.js';
+import { MemorySource, PackedSource, type Geometry, type Source } from './source.js';
 
 const ORDER_STREAM = 100;
 const AUG_STREAM = 2;
@@ -103,8 +103,8 @@ export class Distributed {
 
   /**
    * The source every rank trains from: its train batches are this rank's slice of each global batch.
-   * In-memory datasets make only that slice (sharded order and augmentation draws); any other source makes
-   * the whole global batch and this rank copies its slice out (correct for every source; costs N× the data work).
+   * In-memory datasets make only that slice (sharded order and augmentation draws), packed datasets too (the
+   * Loader's `slice`); any other source makes the whole global batch and this rank copies its slice out.
    */
   shard(src: Source, cfg: TrainConfig, geom: Geometry): Source {
     if (this.size === 1) return src;
@@ -141,6 +141,10 @@ export class Distributed {
           yield;
         }
       };
+    } else if (src instanceof PackedSource) {
+      // the loader's workers make only this rank's slice, with the draws the whole batch would give it
+      src.trainSlice = { rank, size };
+      trainBatches = (epoch, start, steps, globalStep, x, labels) => src.trainBatches(epoch, start, steps, globalStep, x, labels);
     } else {
       const shape = [B, src.shape[0], geom.crop, geom.crop];
       let xAll: Tensor | null = null;

@@ -120,6 +120,8 @@ export class PackedSource implements Source {
   readonly trainN: number;
   readonly testN: number;
   private trainLoader: Loader | null = null;
+  /** Data-parallel: make only this rank's slice of each global batch (set before training starts). */
+  trainSlice: { rank: number; size: number } | null = null;
   private evalAug: Augmenter | null = null;
   private waitBase = 0;
 
@@ -158,7 +160,8 @@ export class PackedSource implements Source {
     if (!this.trainLoader) {
       const st = this.train.stats;
       this.trainLoader = new Loader({
-        dataset: this.train, batchSize: B, seed: this.cfg.seed, workers: this.cfg.workers, mode: 'train',
+        dataset: this.train, batchSize: B * (this.trainSlice?.size ?? 1), slice: this.trainSlice ?? undefined,
+        seed: this.cfg.seed, workers: this.cfg.workers, mode: 'train',
         augment: {
           ...this.augmentOptions(), flip: this.cfg.flip,
           lighting: this.cfg.lighting > 0 && this.shape[0] === 3 ? { eigvals: st.eigvals, eigvecs: st.eigvecs, std: this.cfg.lighting, valueScale: 255 } : null,

@@ -5,6 +5,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { pack } from '@convnet/imagenet';
+import { Rng } from '@convnet/tensor';
 import { mpiStatus } from '@convnet/distributed';
 import { loadCheckpoint } from '../src/checkpoint.js';
 
@@ -24,8 +26,8 @@ const asRoot = process.getuid?.() === 0 ? ['--allow-run-as-root'] : [];
 // per-image random draw is exercised
 const common = ['--data', 'synthetic', '--model', 'small', '--batch-size', '16', '--epochs', '1', '--log-every', '1', '--crop-padding', '2', '--threads', '1', '--seed', '3'];
 
-function train(np: number, run: string, extra: string[]) {
-  const args = [cli, 'train', ...common, '--run', join(root, run), ...extra];
+function train(np: number, run: string, extra: string[], base = common) {
+  const args = [cli, 'train', ...base, '--run', join(root, run), ...extra];
   const r = np === 1 ? spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 90_000 })
     : spawnSync(mpirun!, [...asRoot, '--oversubscribe', '-np', String(np), '--mca', 'pml', 'ob1', '--mca', 'btl', 'self,tcp', '--mca', 'btl_tcp_if_include', 'lo', process.execPath, ...args], { encoding: 'utf8', timeout: 90_000 });
   if (r.status !== 0) throw new Error(`convnet train on ${np} rank(s) exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
@@ -70,6 +72,23 @@ describe.skipIf(skip !== null)(`convnet train under mpirun${skip ? ` (skipped: $
     for (let i = 0; i < 6; i++) expect(Math.abs(a[i].loss - c[i].loss)).toBeLessThan(1e-5);
     expect(worstWeightDiff('one', 'resumed')).toBeLessThan(1e-5);
   });
+
+  it('packed data: each rank\'s loader makes only its slice (crops, flips, PCA lighting), 2 ranks = 1 process', async () => {
+    const r = new Rng(21);
+    for (const [split, n] of [['train', 64], ['val', 16]] as const) {
+      const images = Uint8Array.from(r.words(n * 32 * 32 * 3), (w) => w & 255);
+      const labels = Int32Array.from({ length: n }, (_, i) => i % 4);
+      await pack({ images, labels, n, height: 32, width: 32, channels: 3, classes: ['a', 'b', 'c', 'd'] }, { out: join(root, 'packed', split) });
+    }
+    const base = ['--data', join(root, 'packed'), '--model', 'small', '--batch-size', '16', '--epochs', '1', '--log-every', '1', '--crop-padding', '2', '--threads', '1', '--seed', '5'];
+    train(1, 'packed-one', ['--max-steps', '4'], base);
+    train(2, 'packed-two', ['--max-steps', '4'], base);
+    const a = steps('packed-one'), b = steps('packed-two');
+    expect(b).toHaveLength(4);
+    for (let i = 0; i < 4; i++) expect(Math.abs(a[i].loss - b[i].loss)).toBeLessThan(1e-5);
+    expect(JSON.parse(readFileSync(join(root, 'packed-two', 'config.json'), 'utf8')).lighting).toBe(0.1);
+    expect(worstWeightDiff('packed-one', 'packed-two')).toBeLessThan(1e-5);
+  }, 120_000);
 
   it('a global batch the ranks cannot share is a one-line usage error', () => {
     const r = spawnSync(mpirun!, [...asRoot, '--oversubscribe', '-np', '3', '--mca', 'pml', 'ob1', '--mca', 'btl', 'self,tcp', '--mca', 'btl_tcp_if_include', 'lo', process.execPath, cli, 'train', ...common, '--run', join(root, 'bad')], { encoding: 'utf8', timeout: 60_000 });

@@ -36,6 +36,12 @@ export interface LoaderOptions {
   workers?: number;
   /** Batches requested ahead (default 2 per worker, at least 2). */
   prefetch?: number;
+  /**
+   * Data-parallel training: make only rank `rank`'s slice of each batch (samples rank·L … (rank+1)·L − 1 of
+   * the `batchSize` batch, L = batchSize / size), with exactly the crops, flips and lighting those samples
+   * get in the whole batch. Train mode only.
+   */
+  slice?: { rank: number; size: number };
 }
 
 export interface Batch {
@@ -74,6 +80,9 @@ export class Loader {
   readonly batchSize: number;
   readonly length: number;
   readonly sampleShape: [number, number, number];
+  /** Samples per yielded batch: batchSize, or batchSize / slice.size with a slice. */
+  readonly localBatch: number;
+  private readonly sliceStart: number;
   readonly stats: LoaderStats = { batches: 0, images: 0, waitMs: 0, readyOnAsk: 0, workMs: 0 };
   private readonly mode: 'train' | 'eval';
   private readonly seed: number;
@@ -102,6 +111,13 @@ export class Loader {
     this.seed = opts.seed ?? 0;
     this.shuffle = opts.shuffle ?? this.mode === 'train';
     this.dropLast = opts.dropLast ?? this.mode === 'train';
+    const sl = opts.slice ?? { rank: 0, size: 1 };
+    if (!Number.isInteger(sl.size) || sl.size < 1 || !Number.isInteger(sl.rank) || sl.rank < 0 || sl.rank >= sl.size)
+      throw new DataError(`Loader: slice must be {rank, size} with 0 <= rank < size, got ${JSON.stringify(opts.slice)}`);
+    if (sl.size > 1 && (this.mode !== 'train' || !this.dropLast || this.batchSize % sl.size !== 0))
+      throw new DataError(`Loader: a slice needs train mode with whole batches and a batchSize divisible by ${sl.size}, got batchSize ${this.batchSize}`);
+    this.localBatch = this.batchSize / sl.size;
+    this.sliceStart = sl.rank * this.localBatch;
     const ds = opts.dataset;
     let input: [number, number, number];
     if (typeof ds === 'string' || ds instanceof PackedDataset) {
@@ -143,8 +159,8 @@ export class Loader {
 
   /** Indices and augmentation choices of batch b of epoch e (pure function of seed, e, b). */
   plan(epoch: number, b: number, order: Int32Array): { indices: Int32Array; params: AugmentParams } {
-    const start = b * this.batchSize;
-    const indices = order.slice(start, Math.min(start + this.batchSize, order.length));
+    const start = b * this.batchSize + this.sliceStart;
+    const indices = order.slice(start, Math.min(start + this.localBatch, order.length));
     const n = indices.length;
     const params = this.mode === 'train'
       ? this.aug.draw(new Rng(this.seed, AUGMENT_STREAM + epoch, start * 8), n)
@@ -210,7 +226,7 @@ export class Loader {
   }
 
   private take(len: number): Float32Array {
-    const full = this.batchSize * this.aug.sampleSize;
+    const full = this.localBatch * this.aug.sampleSize;
     const i = this.pool.findIndex((b) => b.length === full);
     const buf = i >= 0 ? this.pool.splice(i, 1)[0] : new Float32Array(full);
     return len === full ? buf : new Float32Array(len);

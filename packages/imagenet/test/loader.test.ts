@@ -49,6 +49,28 @@ describe('Loader', () => {
     await loader.close();
   });
 
+  it('slice: each rank gets its part of every batch, with the crops, flips and lighting of the whole batch', async () => {
+    const whole = await collect(new Loader({ dataset: join(dir, 'raw'), batchSize: 12, augment, seed: 6, workers: 0 }), 2);
+    expect(whole.length).toBe(3);
+    const sz = 3 * 16 * 16;
+    for (let rank = 0; rank < 3; rank++) {
+      const loader = new Loader({ dataset: join(dir, 'raw'), batchSize: 12, augment, seed: 6, workers: 1, slice: { rank, size: 3 } });
+      expect(loader.localBatch).toBe(4);
+      const part = await collect(loader, 2, 1);
+      expect(part.length).toBe(2);
+      part.forEach((b, k) => {
+        const w = whole[k + 1];
+        expect(b.indices).toEqual(w.indices.slice(4 * rank, 4 * rank + 4));
+        expect(b.labels).toEqual(w.labels.slice(4 * rank, 4 * rank + 4));
+        expect(b.x).toEqual(w.x.slice(4 * rank * sz, (4 * rank + 4) * sz));
+      });
+      await loader.close();
+    }
+    expect(() => new Loader({ dataset: set, batchSize: 10, slice: { rank: 0, size: 3 } })).toThrow(/batchSize divisible by 3/);
+    expect(() => new Loader({ dataset: set, batchSize: 12, slice: { rank: 3, size: 3 } })).toThrow(/0 <= rank < size/);
+    expect(() => new Loader({ dataset: set, batchSize: 12, mode: 'eval', slice: { rank: 0, size: 2 } })).toThrow(/train mode/);
+  });
+
   it('workers, prefetch and the pack encoding do not change the batches; startBatch resumes exactly', async () => {
     const ref = await collect(new Loader({ dataset: set, batchSize: 5, augment, seed: 1, workers: 0 }), 0);
     const packLoader = new Loader({ dataset: join(dir, 'raw'), batchSize: 5, augment, seed: 1, workers: 2, prefetch: 3 });
