@@ -24,15 +24,7 @@ __global__ void xent_rows_kernel(int64_t n, int64_t classes, const float* logits
 
 __global__ void xent_total_kernel(int64_t n, int64_t topk, const float* row_loss, const int32_t* row_larger, double* out) {
   if (blockIdx.x != 0 || threadIdx.x != 0) return;
-  double loss = 0, top1 = 0, topK = 0;
-  for (int64_t r = 0; r < n; ++r) {
-    loss += row_loss[r];
-    top1 += row_larger[r] < 1 ? 1 : 0;
-    topK += row_larger[r] < topk ? 1 : 0;
-  }
-  out[0] = n > 0 ? loss / static_cast<double>(n) : 0.0;
-  out[1] = top1;
-  out[2] = topK;
+  xent_totals(n, topk, row_loss, row_larger, out);
 }
 
 __global__ void __launch_bounds__(kReduceThreads) sum_squares_pass1(int64_t len, const float* x, double* partial) {

@@ -44,4 +44,18 @@ CONVNET_HD XentRow softmax_xent_row(const float* x, int64_t classes, int32_t lab
   return XentRow{log_sum + m - target, larger};
 }
 
+// The batch's totals from the per-row results, summed in row order (one thread on the device):
+// out = {mean loss, top-1 hits, top-k hits}.
+CONVNET_HD void xent_totals(int64_t n, int64_t topk, const float* row_loss, const int32_t* row_larger, double* out) {
+  double loss = 0, top1 = 0, topK = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    loss += row_loss[r];
+    top1 += row_larger[r] < 1 ? 1 : 0;
+    topK += row_larger[r] < topk ? 1 : 0;
+  }
+  out[0] = n > 0 ? loss / static_cast<double>(n) : 0.0;
+  out[1] = top1;
+  out[2] = topK;
+}
+
 }  // namespace convnet

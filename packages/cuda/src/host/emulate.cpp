@@ -155,15 +155,7 @@ void softmax_xent(Stream, int64_t n, int64_t classes, int64_t topk, const float*
     row_loss[r] = x.loss;
     row_larger[r] = x.larger;
   }
-  double loss = 0, top1 = 0, topK = 0;
-  for (int64_t r = 0; r < n; ++r) {
-    loss += row_loss[r];
-    top1 += row_larger[r] < 1 ? 1 : 0;
-    topK += row_larger[r] < topk ? 1 : 0;
-  }
-  out[0] = n > 0 ? loss / static_cast<double>(n) : 0.0;
-  out[1] = top1;
-  out[2] = topK;
+  xent_totals(n, topk, row_loss, row_larger, out);
 }
 
 size_t sum_squares_workspace() { return 2 * kReduceBlocks * sizeof(double); }
