@@ -3,7 +3,7 @@ import { refBackend } from './ref/index.js';
 import { BUILTIN_KERNEL_SPECS } from './kernels.js';
 import { registerBackend, registerKernelSpec, setBuiltinInitialiser, setDefaultBackend } from './registry.js';
 
-export { Tensor, sizeOf, stridesOf, describeValue, type Shape } from './tensor.js';
+export { Tensor, isTensor, TENSOR_BRAND, TENSOR_ABI, sizeOf, stridesOf, describeValue, type Shape } from './tensor.js';
 export { OpError, fmtShape } from './errors.js';
 export { writeFileAtomic, tempPath } from './atomic.js';
 export * from './rng.js';
