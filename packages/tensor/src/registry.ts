@@ -21,13 +21,18 @@ import type { AnyKernelImpl, KernelImpl, KernelName, KernelSpec } from './kernel
 export const REGISTRY_ABI = 1;
 const REGISTRY_KEY = Symbol.for('convnet.tensor.registry');
 
-/** @convnet/tensor's version (package.json sits one level above both src/ and dist/). */
+/** @convnet/tensor's version, from the package.json above this file (src/, dist/ or dist/testing/). */
 export const VERSION: string = (() => {
-  try {
-    return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
-  } catch {
-    return 'unknown';
+  const req = createRequire(import.meta.url);
+  for (const p of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = req(p) as { name?: string; version?: string };
+      if (pkg.name === '@convnet/tensor' && pkg.version) return pkg.version;
+    } catch {
+      // not there: try the next level up
+    }
   }
+  return 'unknown';
 })();
 
 export type KernelTable = { [K in KernelName]?: KernelImpl<K> } & { [kernel: string]: AnyKernelImpl | undefined };
