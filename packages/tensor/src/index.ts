@@ -2,7 +2,7 @@ import { cpuBackend } from './cpu/index.js';
 import { refBackend } from './ref/index.js';
 import { registerBackend, setBuiltinInitialiser, setDefaultBackend } from './registry.js';
 
-export { Tensor, sizeOf, stridesOf, describeValue, type Shape } from './tensor.js';
+export { Tensor, isTensor, TENSOR_BRAND, TENSOR_ABI, sizeOf, stridesOf, describeValue, type Shape } from './tensor.js';
 export { OpError, fmtShape } from './errors.js';
 export { writeFileAtomic, tempPath } from './atomic.js';
 export * from './rng.js';
