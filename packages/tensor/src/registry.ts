@@ -4,6 +4,7 @@
  * may name a `fallback` backend for kernels it does not implement.
  */
 import { KERNEL_NAMES, type KernelImpl, type KernelName } from './kernels.js';
+import type { Shape, Tensor } from './tensor.js';
 
 export type KernelTable = { [K in KernelName]?: KernelImpl<K> };
 
@@ -14,6 +15,11 @@ export interface Backend {
   fallback?: string;
   /** Optional description for `backends()` listings. */
   description?: string;
+  /**
+   * Allocates a zero-filled tensor of `shape` in this backend's own memory (a device). Absent: host memory.
+   * Use `alloc(shape, backend)` from memory.ts rather than calling this directly (contract C3).
+   */
+  alloc?(shape: Shape): Tensor;
 }
 
 const backends = new Map<string, Backend>();
