@@ -9,7 +9,7 @@
  * Views (reshape, batch) share the device block and the mirror. dispose() / `using` returns the block to
  * the device's caching allocator once no view uses it.
  */
-import { OpError, Tensor, fmtShape, type Shape } from '@convnet/tensor';
+import { OpError, Tensor, fmtShape, isTensor, type Shape } from '@convnet/tensor';
 import type { Block } from './allocator.js';
 import type { CudaDevice } from './device.js';
 
@@ -85,8 +85,8 @@ export class CudaTensor extends Tensor {
 
   /** A device copy of a host tensor (or of a Float32Array with a shape). */
   static fromHost(src: Tensor | Float32Array, device: CudaDevice, shape?: Shape): CudaTensor {
-    const data = src instanceof Tensor ? src.data : src;
-    const t = new CudaTensor(device, shape ?? (src instanceof Tensor ? src.shape : [data.length]));
+    const data = isTensor(src) ? src.data : src;
+    const t = new CudaTensor(device, shape ?? (isTensor(src) ? src.shape : [data.length]));
     if (data.length !== t.size)
       throw new OpError('CudaTensor.fromHost', 'src', `${t.size} elements for shape ${fmtShape(t.shape)}`, `${data.length}`);
     device.upload(t.#storage.block.ptr, data);

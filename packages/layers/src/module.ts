@@ -6,7 +6,7 @@
  * So a training step is forward → loss → backward → optimiser step, with no zeroing pass and no
  * allocation after the first step. Outputs stay valid until the module's next forward.
  */
-import { OpError, Tensor, fmtShape, type Shape } from '@convnet/tensor';
+import { OpError, Tensor, describeValue, fmtShape, isTensor, type Shape } from '@convnet/tensor';
 
 export class Parameter {
   /** Gradient, overwritten by each backward. */
@@ -164,6 +164,6 @@ export abstract class Module {
 }
 
 export function expectRank(layer: string, x: Tensor, rank: number, what: string): void {
-  if (!(x instanceof Tensor)) throw new OpError(layer, 'input', `a Tensor ${what}`, typeof x);
+  if (!isTensor(x)) throw new OpError(layer, 'input', `a Tensor ${what}`, describeValue(x));
   if (x.rank !== rank) throw new OpError(layer, 'input', `a rank-${rank} tensor ${what}`, `shape ${fmtShape(x.shape)}`);
 }

@@ -6,10 +6,10 @@
  */
 import { OpError, fmtShape } from './errors.js';
 import { windowOutputSize, type Conv2dInfo, type Pool2dInfo, type SizeRule } from './geometry.js';
-import type { ActivationFn, LrnAlphaMode, SgdRule } from './kernels.js';
-import { getKernel } from './registry.js';
+import type { ActivationFn, AnyOutputs, InputType, KernelInputs, KernelAttrs, KernelName, KernelOutputs, LrnAlphaMode, SgdRule } from './kernels.js';
+import { getKernel, getKernelSpec } from './registry.js';
 import { keepThreshold, type Rng } from './rng.js';
-import { Tensor, type Shape } from './tensor.js';
+import { Tensor, describeValue, type Shape } from './tensor.js';
 import { expectInt, expectNumber, expectOneOf, expectPair, expectShape, expectTensor, outTensor } from './validate.js';
 
 /** Where to run an op and, optionally, the preallocated output to write. */
@@ -477,4 +477,59 @@ export function sumAndSquares(x: Tensor, opts: Exec = {}): { sum: number; sumSqu
 
 export function sum(x: Tensor, opts: Exec = {}): number {
   return sumAndSquares(x, opts).sum;
+}
+
+// ---------------------------------------------------------------------------------------------- any kernel
+
+export interface RunKernelOptions extends Exec {
+  /** Preallocated outputs by name (required for outputs the spec's validator does not size). */
+  out?: Record<string, Tensor | undefined>;
+}
+
+function checkInput(op: string, name: string, type: InputType, v: unknown): void {
+  if (type === 'int32') {
+    if (!(v instanceof Int32Array)) throw new OpError(op, name, 'an Int32Array', describeValue(v));
+  } else if (type === 'tensor' || v != null) expectTensor(op, name, v);
+}
+
+/**
+ * Runs any registered kernel, built-in or contributed, by name: checks the inputs and attributes against
+ * its spec (types, no missing or unknown names), runs the spec's validator (which returns the output
+ * shapes), allocates the outputs not given in `opts.out`, and calls the backend's implementation (or its
+ * fallback). Returns the outputs by name. The built-in ops above are the friendlier entry points to the
+ * built-in kernels; this is the one op a contributed kernel needs.
+ */
+export function runKernel<K extends KernelName>(kernel: K, inputs: KernelInputs<K>, attrs: KernelAttrs<K>, opts?: RunKernelOptions): KernelOutputs<K>;
+export function runKernel(kernel: string, inputs: Record<string, unknown>, attrs: Record<string, unknown>, opts?: RunKernelOptions): AnyOutputs;
+export function runKernel(kernel: string, inputs: Record<string, unknown>, attrs: Record<string, unknown>, opts: RunKernelOptions = {}): AnyOutputs {
+  const spec = getKernelSpec(kernel);
+  const op = kernel;
+  if (!inputs || typeof inputs !== 'object') throw new OpError(op, 'inputs', 'an object of named inputs', describeValue(inputs));
+  if (!attrs || typeof attrs !== 'object') throw new OpError(op, 'attrs', 'an object of named attributes', describeValue(attrs));
+  for (const name of Object.keys(inputs))
+    if (!(name in spec.inputs)) throw new OpError(op, name, `one of the inputs ${Object.keys(spec.inputs).join(', ')}`, `an unknown input '${name}'`);
+  for (const [name, type] of Object.entries(spec.inputs)) checkInput(op, name, type, inputs[name]);
+  for (const name of Object.keys(attrs))
+    if (!(name in spec.attrs)) throw new OpError(op, name, `one of the attributes ${Object.keys(spec.attrs).join(', ') || '(none)'}`, `an unknown attribute '${name}'`);
+  for (const [name, type] of Object.entries(spec.attrs)) {
+    const v = attrs[name];
+    if (type === 'number') expectNumber(op, name, v);
+    else if (type === 'int') expectInt(op, name, v, Number.MIN_SAFE_INTEGER);
+    else if (type === 'boolean') { if (typeof v !== 'boolean') throw new OpError(op, name, 'a boolean', String(v)); }
+    else expectOneOf(op, name, v, type);
+  }
+  const shapes = spec.validate ? spec.validate(inputs as never, attrs as never) : {};
+  const given = opts.out ?? {};
+  for (const name of Object.keys(given))
+    if (!spec.outputs.includes(name)) throw new OpError(op, `out.${name}`, `one of the outputs ${spec.outputs.join(', ')}`, `an unknown output '${name}'`);
+  const outputs: AnyOutputs = {};
+  for (const name of spec.outputs) {
+    const shape = shapes[name];
+    if (shape === undefined) {
+      if (given[name] === undefined) throw new OpError(op, `out.${name}`, 'a preallocated output (the spec does not size it)', 'none');
+      outputs[name] = expectTensor(op, `out.${name}`, given[name]);
+    } else outputs[name] = outTensor(op, `out.${name}`, given[name], shape);
+  }
+  getKernel(kernel, opts.backend)(inputs, attrs, outputs);
+  return outputs;
 }

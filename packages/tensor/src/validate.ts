@@ -1,8 +1,8 @@
 import { OpError, fmtShape } from './errors.js';
-import { Tensor, describeValue, type Shape } from './tensor.js';
+import { Tensor, describeValue, isTensor, type Shape } from './tensor.js';
 
 export function expectTensor(op: string, arg: string, v: unknown, rank?: number): Tensor {
-  if (!(v instanceof Tensor)) {
+  if (!isTensor(v)) {
     const got = ArrayBuffer.isView(v) && !(v instanceof Float32Array) ? `${describeValue(v)} (only float32 is supported)` : describeValue(v);
     throw new OpError(op, arg, rank === undefined ? 'a float32 Tensor' : `a rank-${rank} float32 Tensor`, got);
   }
