@@ -4,7 +4,7 @@
  * @convnet/augment's Augmenter.draw), and one kernel writes the float32 NCHW batch. Same formula as
  * Augmenter.apply (see native/include/convnet/kernels/augment.h), in float32.
  */
-import { Tensor } from '@convnet/tensor';
+import { Tensor, isTensor } from '@convnet/tensor';
 import { Call } from './backend.js';
 import type { CudaDevice } from './device.js';
 
@@ -61,8 +61,8 @@ export function augmentBatch(device: CudaDevice, opts: DeviceAugmentOptions, ima
     if (!(t >= 0 && l >= 0 && t + oh <= H + 2 * pad && l + ow <= W + 2 * pad))
       fail(`crop offset (${t}, ${l}) of sample ${i} is outside the padded ${H + 2 * pad}×${W + 2 * pad} image`);
   }
-  if (!(out instanceof Tensor) || out.size !== n * C * oh * ow)
-    fail(`out must be a Tensor of ${n}×${C}×${oh}×${ow} elements, got ${out instanceof Tensor ? out.size : typeof out}`);
+  if (!isTensor(out) || out.size !== n * C * oh * ow)
+    fail(`out must be a Tensor of ${n}×${C}×${oh}×${ow} elements, got ${isTensor(out) ? out.size : typeof out}`);
   const vec = (name: string, v: ArrayLike<number> | undefined, dflt: number) => {
     const r = new Float32Array(C).fill(dflt);
     if (v == null) return r;

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { Tensor, writeFileAtomic } from '@convnet/tensor';
+import { Tensor, isTensor, writeFileAtomic } from '@convnet/tensor';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 const BYTES: Record<SafetensorsDtype, number> = {
@@ -137,7 +137,7 @@ export function loadSafetensors(path: string): { tensors: Map<string, RawTensor>
 }
 
 /** Loads a safetensors file as float32 tensors (a state dict). */
-export function loadStateDictFile(path: string): { stateDict: Map<string, Tensor>; metadata: Record<string, string> } {
+export function loadSafetensorsStateDict(path: string): { stateDict: Map<string, Tensor>; metadata: Record<string, string> } {
   const { tensors, metadata } = loadSafetensors(path);
   return { stateDict: new Map([...tensors].map(([k, t]) => [k, toFloat32(t, `${path}: ${k}`)])), metadata };
 }
@@ -149,7 +149,7 @@ export function serializeSafetensors(tensors: Map<string, Tensor>, metadata: Rec
   for (const [k, v] of Object.entries(metadata))
     if (typeof v !== 'string') throw new Error(`serializeSafetensors: metadata '${k}' must be a string, got ${typeof v}`);
   for (const k of names)
-    if (!(tensors.get(k) instanceof Tensor)) throw new Error(`serializeSafetensors: '${k}' is not a Tensor`);
+    if (!isTensor(tensors.get(k))) throw new Error(`serializeSafetensors: '${k}' is not a Tensor`);
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;

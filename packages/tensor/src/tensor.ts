@@ -27,6 +27,22 @@ export function checkShape(op: string, arg: string, shape: Shape): void {
 }
 
 /**
+ * The brand every Tensor carries (contract C1). A user's install may hold two copies of @convnet/tensor (a nested
+ * older version, or the ESM and the CJS build loaded in one process), each with its own `Tensor` class, so
+ * `instanceof` cannot recognise a tensor; the brand is a registry symbol (`Symbol.for`), the same in every copy.
+ * Its value is TENSOR_ABI: what a tensor must offer (shape, strides, size, rank, data, disposed and the methods
+ * below); a copy that changes that bumps the number, and `isTensor` then refuses the other copy's tensors with
+ * a message naming both numbers (see `describeValue`).
+ */
+export const TENSOR_BRAND: unique symbol = Symbol.for('convnet.tensor');
+export const TENSOR_ABI = 1;
+
+/** True for a tensor of any copy of @convnet/tensor with this tensor ABI (use instead of `instanceof Tensor`). */
+export function isTensor(v: unknown): v is Tensor {
+  return typeof v === 'object' && v !== null && (v as { [TENSOR_BRAND]?: unknown })[TENSOR_BRAND] === TENSOR_ABI;
+}
+
+/**
  * A dense, contiguous, row-major float32 tensor (NCHW activations, OIHW weights: PyTorch's layouts).
  *
  * Views (`reshape`, `batch`) share memory with their base. CPU tensors live on the JS heap, so
@@ -50,6 +66,19 @@ export class Tensor {
     this.shape = Object.freeze([...shape]);
     this.strides = Object.freeze(stridesOf(shape));
     this.size = size;
+  }
+
+  /** See TENSOR_BRAND: read by `isTensor`, inherited by subclasses (CudaTensor). */
+  get [TENSOR_BRAND](): number {
+    return TENSOR_ABI;
+  }
+
+  /**
+   * `x instanceof Tensor` recognises tensors of every copy of the package (by brand); subclasses such as
+   * CudaTensor keep the ordinary prototype check.
+   */
+  static [Symbol.hasInstance](v: unknown): boolean {
+    return this === Tensor ? isTensor(v) : Function.prototype[Symbol.hasInstance].call(this, v);
   }
 
   static zeros(shape: Shape): Tensor {
@@ -156,7 +185,10 @@ export class Tensor {
 export function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (v === undefined) return 'undefined';
-  if (v instanceof Tensor) return `Tensor${fmtShape(v.shape)}`;
+  if (isTensor(v)) return `Tensor${fmtShape(v.shape)}`;
+  const abi = typeof v === 'object' ? (v as { [TENSOR_BRAND]?: unknown })[TENSOR_BRAND] : undefined;
+  if (abi !== undefined)
+    return `a Tensor of tensor ABI ${String(abi)} from another copy of @convnet/tensor (this copy has ABI ${TENSOR_ABI}; install one version: npm ls @convnet/tensor)`;
   if (ArrayBuffer.isView(v)) return v.constructor.name;
   if (Array.isArray(v)) return `Array(${v.length})`;
   return typeof v;

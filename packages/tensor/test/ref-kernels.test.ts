@@ -2,7 +2,7 @@
 // out independently here), through the public ops, plus the argument errors those ops raise.
 import { describe, expect, it } from 'vitest';
 import {
-  KERNEL_NAMES, OpError, Rng, Tensor, activation, activationBackward, adaptiveAvgPool2d, adaptiveAvgPool2dBackward,
+  KERNEL_NAMES, OpError, Rng, Tensor, isTensor, activation, activationBackward, adaptiveAvgPool2d, adaptiveAvgPool2dBackward,
   add, avgPool2d, avgPool2dBackward, axpy, biasAdd, conv2d, conv2dBackwardBias, conv2dBackwardInput,
   conv2dBackwardWeight, conv2dInfo, dropout, hasKernel, keepThreshold, lrn, lrnBackward, matmul, maxPool2d,
   maxPool2dBackward, mul, randomWords, scale, sgdUpdate, softmax, softmaxCrossEntropy, sumAndSquares,
@@ -17,7 +17,7 @@ const randn = (shape: number[], s = 1) => new Tensor(rng.normal(shape.reduce((a,
 
 /** Element-wise |got − want| ≤ tol, reporting the first mismatch. */
 function expectValues(got: Tensor | ArrayLike<number>, want: ArrayLike<number>, tol = 1e-6): void {
-  const g = got instanceof Tensor ? got.data : got;
+  const g = isTensor(got) ? got.data : got;
   expect(g.length).toBe(want.length);
   for (let i = 0; i < want.length; i++) {
     if (!(Math.abs(g[i] - want[i]) <= tol)) throw new Error(`element ${i}: expected ${want[i]}, got ${g[i]} (all: ${Array.from(g).join(', ')})`);
