@@ -13,6 +13,7 @@
  */
 import { createRequire } from 'node:module';
 import type { AnyKernelImpl, KernelImpl, KernelName, KernelSpec } from './kernels.js';
+import type { Shape, Tensor } from './tensor.js';
 
 /**
  * Version of the registry's shape (this state object, Backend, KernelSpec, the kernel calling convention).
@@ -44,6 +45,11 @@ export interface Backend {
   fallback?: string;
   /** Optional description for `backends()` listings. */
   description?: string;
+  /**
+   * Allocates a zero-filled tensor of `shape` in this backend's own memory (a device). Absent: host memory.
+   * Use `alloc(shape, backend)` from memory.ts rather than calling this directly (contract C3).
+   */
+  alloc?(shape: Shape): Tensor;
 }
 
 interface RegistryState {
