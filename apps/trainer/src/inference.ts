@@ -1,10 +1,10 @@
 /** `convnet eval` (centre or 10-view test error) and `convnet predict` (top-5 classes of image files). */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Tensor, softmax } from '@convnet/tensor';
 import { loadCheckpoint } from './checkpoint.js';
-import { UsageError } from './config.js';
+import { UsageError } from './errors.js';
+import { ENV, type Command, type FlagSpec, type Parsed } from './flags.js';
 import { openSource, type Geometry } from './source.js';
 import { buildModel, inputGeometry, predictViews, type DataInfo } from './train.js';
 
@@ -17,12 +17,28 @@ function openRun(run: string | undefined, which: string) {
   return { ck, cfg, file };
 }
 
-export async function evalCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { run: { type: 'string' }, checkpoint: { type: 'string', default: 'best' }, views: { type: 'string', default: '1' }, limit: { type: 'string' } }, strict: true });
+const RUN_FLAGS: FlagSpec[] = [
+  { name: 'run', type: 'string', value: 'DIR', help: 'the run directory `convnet train` printed' },
+  { name: 'checkpoint', type: 'string', value: 'best|last|FILE', default: 'best', help: "the run's best or last checkpoint, or a checkpoint file" },
+];
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'top-1/top-5 error of a run on its test split (1 or 10 views)',
+  usage: 'convnet eval --run DIR [options]',
+  flags: [
+    ...RUN_FLAGS,
+    { name: 'views', type: 'string', enum: ['1', '10'], default: '1', help: "1: the centre crop; 10: the paper's 4 corners + centre, each also flipped, softmax averaged" },
+    { name: 'limit', type: 'integer', min: 1, help: 'only the first N test images' },
+  ],
+  env: [ENV.CONVNET_NUM_THREADS, ENV.CONVNET_ISA],
+  run: evalRun,
+};
+
+async function evalRun(args: Parsed): Promise<number> {
+  const values = { checkpoint: 'best', views: '1', ...args.values } as { run?: string; checkpoint: string; views: string; limit?: number };
   const views = Number(values.views);
-  if (views !== 1 && views !== 10) throw new UsageError(`--views: expected 1 or 10, got '${values.views}'`);
-  const { ck, cfg, file } = openRun(values.run, values.checkpoint!);
-  if (values.limit !== undefined && !(Number.isInteger(Number(values.limit)) && Number(values.limit) > 0)) throw new UsageError(`--limit: expected a positive integer, got '${values.limit}'`);
+  const { ck, cfg, file } = openRun(values.run, values.checkpoint);
   let geom: Geometry = { crop: 0, pad: 0 };
   const ds = await openSource(cfg, (shape, name) => (geom = inputGeometry(cfg, shape, name)));
   try {
@@ -66,10 +82,25 @@ async function decode(path: string, ds: Pick<DataInfo, 'shape'>): Promise<Uint8A
   }
 }
 
-export async function predictCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { run: { type: 'string' }, checkpoint: { type: 'string', default: 'best' }, invert: { type: 'boolean' } }, strict: true, allowPositionals: true });
+export const predictCommand: Command = {
+  name: 'predict',
+  summary: 'top-5 classes of image files, with probabilities',
+  usage: 'convnet predict --run DIR [options] IMAGE...',
+  description: 'Each image is resized to cover the training images\' size, centre-cropped, and normalised as in training.',
+  positionals: [0, Infinity],
+  flags: [
+    ...RUN_FLAGS,
+    { name: 'invert', type: 'boolean', help: 'invert grey levels first (Fashion-MNIST items are light on black; a photo is dark on light)' },
+  ],
+  env: [ENV.CONVNET_NUM_THREADS, ENV.CONVNET_ISA],
+  run: predictRun,
+};
+
+async function predictRun(args: Parsed): Promise<number> {
+  const values = { checkpoint: 'best', ...args.values } as { run?: string; checkpoint: string; invert?: boolean };
+  const positionals = args.positionals;
   if (!positionals.length) throw new UsageError('give one or more image files: convnet predict --run DIR photo.jpg');
-  const { ck, cfg } = openRun(values.run, values.checkpoint!);
+  const { ck, cfg } = openRun(values.run, values.checkpoint);
   const st = ck.state.dataset;
   const ds = { name: st.name, classes: st.classes, shape: st.shape as [number, number, number], mean: st.mean, std: st.std };
   const geom = inputGeometry(cfg, ds.shape, ds.name);

@@ -7,6 +7,8 @@ export {
 export { Sequential, Parallel } from './containers.js';
 export * as init from './init.js';
 export {
-  parseSafetensors, loadSafetensors, loadStateDictFile, saveSafetensors, serializeSafetensors, toFloat32, SafetensorsError,
+  parseSafetensors, loadSafetensors, loadSafetensorsStateDict, saveSafetensors, serializeSafetensors, toFloat32, SafetensorsError,
   type RawTensor, type SafetensorsDtype,
 } from './safetensors.js';
+export { loadStateDictFile, parseStateDictFile, sniffStateDictFormat, type StateDictFormat } from './statedict-file.js';
+export { loadPth, parsePth, pthStateDict, pthTensorToFloat32, savePth, serializePth, unpickle, PthError, type PthFile, type PthDtype } from './pth.js';

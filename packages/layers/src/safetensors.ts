@@ -137,7 +137,7 @@ export function loadSafetensors(path: string): { tensors: Map<string, RawTensor>
 }
 
 /** Loads a safetensors file as float32 tensors (a state dict). */
-export function loadStateDictFile(path: string): { stateDict: Map<string, Tensor>; metadata: Record<string, string> } {
+export function loadSafetensorsStateDict(path: string): { stateDict: Map<string, Tensor>; metadata: Record<string, string> } {
   const { tensors, metadata } = loadSafetensors(path);
   return { stateDict: new Map([...tensors].map(([k, t]) => [k, toFloat32(t, `${path}: ${k}`)])), metadata };
 }

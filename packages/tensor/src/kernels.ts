@@ -140,9 +140,90 @@ export type KernelImpl<K extends KernelName> = (
   outputs: KernelOutputs<K>,
 ) => void;
 
-export const KERNEL_NAMES: readonly KernelName[] = [
-  'gemm', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight', 'conv2dBackwardBias', 'biasAdd',
-  'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'adaptiveAvgPool2d',
-  'adaptiveAvgPool2dBackward', 'lrn', 'lrnBackward', 'activation', 'activationBackward', 'dropout', 'mul',
-  'softmax', 'softmaxCrossEntropy', 'sgdUpdate', 'add', 'scale', 'axpy', 'sumAndSquares',
+// ---------------------------------------------------------------------------------------------- specs
+
+/** An input's type: a float32 Tensor, an optional one (may be absent or null), or an Int32Array (labels). */
+export type InputType = 'tensor' | 'tensor?' | 'int32';
+/**
+ * An attribute's type: a finite number, an integer, a boolean, or one of a list of strings. Kernels get
+ * attributes by name (never by position), down to the native binding.
+ */
+export type AttrType = 'number' | 'int' | 'boolean' | readonly string[];
+
+/** The inputs, attributes and outputs of any kernel, typed loosely (contributed kernels without typings). */
+export type AnyInputs = Record<string, Tensor | Int32Array | undefined>;
+export type AnyAttrs = Record<string, number | boolean | string>;
+export type AnyOutputs = Record<string, Tensor>;
+export type AnyKernelImpl = (inputs: any, attrs: any, outputs: any) => void;  // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/**
+ * A kernel's declaration: its name, typed inputs, named attributes and outputs, and a validator. Built-in
+ * and contributed kernels alike are registered with `registerKernelSpec`; backends implement kernels by
+ * these names. A contributed package can add its kernel's types to `KernelTypes` by declaration merging
+ * (`declare module '@convnet/tensor' { interface KernelTypes { myKernel: {...} } }`).
+ */
+export interface KernelSpec<I = AnyInputs, A = AnyAttrs> {
+  name: string;
+  /** One line of what it computes (with layouts); shown in errors and listings. */
+  description?: string;
+  inputs: Readonly<Record<string, InputType>>;
+  attrs: Readonly<Record<string, AttrType>>;
+  /** Output names, in the order the kernel documents them. Outputs are preallocated by the caller. */
+  outputs: readonly string[];
+  /**
+   * Checks what the types above cannot (ranks, shapes that must agree, ranges) by throwing an OpError, and
+   * returns every output's shape; `runKernel` calls it and allocates the outputs. Built-in kernels are run
+   * by their own ops (ops.ts), which validate the same way, so theirs may be absent.
+   */
+  validate?: (inputs: I, attrs: A) => Record<string, readonly number[]>;
+}
+
+const INT = 'int' as const;
+const CONV: Record<keyof Conv2dInfo, AttrType> = {
+  n: INT, c: INT, h: INT, w: INT, o: INT, kh: INT, kw: INT, sh: INT, sw: INT, ph: INT, pw: INT, groups: INT, oh: INT, ow: INT,
+};
+const POOL: Record<keyof Pool2dInfo, AttrType> = {
+  n: INT, c: INT, h: INT, w: INT, kh: INT, kw: INT, sh: INT, sw: INT, ph: INT, pw: INT, oh: INT, ow: INT,
+};
+const LRN: Record<keyof LrnAttrs, AttrType> = {
+  size: INT, alpha: 'number', beta: 'number', k: 'number', alphaMode: ['divide-by-size', 'paper'],
+};
+const ACTIVATION_FNS: readonly ActivationFn[] = ['relu', 'logistic', 'tanh', 'abs', 'softplus'];
+
+const spec = (name: KernelName, inputs: KernelSpec['inputs'], attrs: KernelSpec['attrs'], outputs: string[]): KernelSpec =>
+  ({ name, inputs, attrs, outputs });
+
+/** The built-in kernels' specs (registered through `registerKernelSpec` on first registry use). */
+export const BUILTIN_KERNEL_SPECS: readonly KernelSpec[] = [
+  spec('gemm', { a: 'tensor', b: 'tensor' }, { transA: 'boolean', transB: 'boolean', alpha: 'number', beta: 'number' }, ['c']),
+  spec('conv2d', { x: 'tensor', w: 'tensor', b: 'tensor?' }, CONV, ['y']),
+  spec('conv2dBackwardInput', { dy: 'tensor', w: 'tensor' }, CONV, ['dx']),
+  spec('conv2dBackwardWeight', { x: 'tensor', dy: 'tensor' }, CONV, ['dw']),
+  spec('conv2dBackwardBias', { dy: 'tensor' }, {}, ['db']),
+  spec('biasAdd', { x: 'tensor', b: 'tensor' }, {}, ['y']),
+  spec('maxPool2d', { x: 'tensor' }, POOL, ['y']),
+  spec('maxPool2dBackward', { x: 'tensor', dy: 'tensor' }, POOL, ['dx']),
+  spec('avgPool2d', { x: 'tensor' }, { ...POOL, countIncludePad: 'boolean' }, ['y']),
+  spec('avgPool2dBackward', { dy: 'tensor' }, { ...POOL, countIncludePad: 'boolean' }, ['dx']),
+  spec('adaptiveAvgPool2d', { x: 'tensor' }, POOL, ['y']),
+  spec('adaptiveAvgPool2dBackward', { dy: 'tensor' }, POOL, ['dx']),
+  spec('lrn', { x: 'tensor' }, LRN, ['y', 'scale']),
+  spec('lrnBackward', { x: 'tensor', y: 'tensor', scale: 'tensor', dy: 'tensor' }, LRN, ['dx']),
+  spec('activation', { x: 'tensor' }, { fn: ACTIVATION_FNS }, ['y']),
+  spec('activationBackward', { x: 'tensor', y: 'tensor', dy: 'tensor' }, { fn: ACTIVATION_FNS }, ['dx']),
+  spec('dropout', { x: 'tensor' }, { seed: INT, stream: INT, offset: INT, keepThreshold: INT, scale: 'number' }, ['y', 'mask']),
+  spec('mul', { a: 'tensor', b: 'tensor' }, {}, ['y']),
+  spec('softmax', { x: 'tensor' }, {}, ['y']),
+  spec('softmaxCrossEntropy', { logits: 'tensor', labels: 'int32' }, { topk: INT }, ['loss', 'dlogits', 'hits']),
+  spec('sgdUpdate', { g: 'tensor' }, {
+    lr: 'number', momentum: 'number', weightDecay: 'number', dampening: 'number', nesterov: 'boolean',
+    rule: ['pytorch', 'paper'], firstStep: 'boolean',
+  }, ['w', 'v']),
+  spec('add', { a: 'tensor', b: 'tensor' }, {}, ['y']),
+  spec('scale', { x: 'tensor' }, { alpha: 'number' }, ['y']),
+  spec('axpy', { x: 'tensor' }, { alpha: 'number' }, ['y']),
+  spec('sumAndSquares', { x: 'tensor' }, {}, ['y']),
 ];
+
+/** The built-in kernels' names (contributed kernels are listed by `kernelNames()`). */
+export const KERNEL_NAMES: readonly KernelName[] = BUILTIN_KERNEL_SPECS.map((s) => s.name as KernelName);
