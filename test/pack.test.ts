@@ -34,6 +34,7 @@ const ALLOWED: Record<string, (f: string) => boolean> = {
     (/^(src\/(cpu|bind)|include\/convnet)\//.test(f) && CPP.test(f)),
   '@convnet/native-linux-x64-gnu': (f) => f === 'convnet_native.node',
   '@convnet/cuda': (f) => DIST.test(f) || f === 'CMakeLists.txt' || (/^(src|include)\//.test(f) && CPP.test(f)),
+  '@convnet/kernels-batchnorm': (f) => DIST.test(f) || f === 'CMakeLists.txt' || (/^src\/[\w.-]+$/.test(f) && CPP.test(f)),
   '@convnet/trainer': (f) => DIST.test(f) || f === 'config.schema.json',
   '@convnet/distributed': (f) => DIST.test(f) || f === 'CMakeLists.txt' || (/^src\/native\//.test(f) && CPP.test(f)),
 };

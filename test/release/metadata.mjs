@@ -23,6 +23,7 @@ export const PACKAGES = {
   'packages/alexnet': ['alexnet', 'model', 'torchvision'],
   'packages/cuda': ['cuda', 'gpu', 'backend'],
   'packages/distributed': ['distributed', 'mpi', 'allreduce', 'data-parallel'],
+  'packages/kernels-batchnorm': ['batchnorm', 'batch-normalization', 'kernels'],
   'apps/trainer': ['cli', 'training', 'imagenet', 'alexnet'],
 };
 const COMMON = ['convnet', 'deep-learning', 'machine-learning'];
