@@ -3,10 +3,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Tensor, softmax } from '@convnet/tensor';
+import { createModel, modelSpec, type Net } from '@convnet/alexnet';
 import { loadCheckpoint } from './checkpoint.js';
 import { UsageError } from './config.js';
 import { openSource, type Geometry } from './source.js';
 import { buildModel, inputGeometry, predictViews, type DataInfo } from './train.js';
+import { decodeOriented, parsePreprocess, torchvisionTransform, type PreprocessName } from './preprocess.js';
+import { checkWeights, defaultClassNames, loadWeights, readWeights, specParamShapes } from './weights.js';
 
 function openRun(run: string | undefined, which: string) {
   if (!run) throw new UsageError('--run: the run directory to use is required (the one `convnet train` printed)');
@@ -50,46 +53,109 @@ export async function evalCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Decodes an image file with sharp to the dataset's channels and size, as uint8 HWC. */
+/** Decodes an image file (EXIF orientation applied), resized to cover the dataset's stored size: the `dataset` preset. */
 async function decode(path: string, ds: Pick<DataInfo, 'shape'>): Promise<Uint8Array> {
-  if (!existsSync(path)) throw new UsageError(`${path}: no such file`);
-  const sharp = (await import('sharp')).default;
   const [c, h, w] = ds.shape;
+  const img = await decodeOriented(path, c === 1 ? 1 : 3);
+  const sharp = (await import('sharp')).default;
   try {
-    let img = sharp(path).resize(w, h, { fit: 'cover', position: 'centre' }).removeAlpha();
-    img = c === 1 ? img.greyscale() : img.toColourspace('srgb');
-    const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== c) throw new Error(`decoded ${info.channels} channels, expected ${c}`);
-    return new Uint8Array(data);
+    const data = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 3 } })
+      .resize(w, h, { fit: 'cover', position: 'centre' }).raw().toBuffer();
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   } catch (e) {
-    throw new UsageError(`${path}: cannot decode image (${(e as Error).message})`);
+    throw new UsageError(`${path}: cannot resize image (${(e as Error).message})`);
   }
 }
 
+const PREDICT_USAGE = `usage: convnet predict (--run DIR | --weights FILE [--model torchvision|paper]) IMAGE...
+
+  --run DIR            a training run (its best checkpoint, classes and normalisation)
+  --checkpoint C       best | last | FILE (default best)
+  --weights FILE       a state dict with PyTorch names: safetensors, PyTorch .pth/.pt (torch.save) or a checkpoint
+  --model M            the net the weights are for, without --run (default torchvision)
+  --preprocess P       torchvision: Resize(256) + CenterCrop + ImageNet mean/std, as torchvision's eval transform
+                       dataset: the run's own (resize to the stored size, centre crop, training-set mean/std)
+                       (default: the run's, else torchvision)
+  --invert             invert grey images (Fashion-MNIST items are light on black)`;
+
 export async function predictCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { run: { type: 'string' }, checkpoint: { type: 'string', default: 'best' }, invert: { type: 'boolean' } }, strict: true, allowPositionals: true });
-  if (!positionals.length) throw new UsageError('give one or more image files: convnet predict --run DIR photo.jpg');
-  const { ck, cfg } = openRun(values.run, values.checkpoint!);
-  const st = ck.state.dataset;
-  const ds = { name: st.name, classes: st.classes, shape: st.shape as [number, number, number], mean: st.mean, std: st.std };
-  const geom = inputGeometry(cfg, ds.shape, ds.name);
-  const net = buildModel(cfg, ds, geom.crop);
-  net.loadStateDict(ck.model);
+  const { values, positionals } = parseArgs({
+    args: argv, strict: true, allowPositionals: true,
+    options: {
+      run: { type: 'string' }, checkpoint: { type: 'string', default: 'best' }, invert: { type: 'boolean' }, weights: { type: 'string' },
+      model: { type: 'string' }, preprocess: { type: 'string' }, help: { type: 'boolean' },
+    },
+  });
+  if (values.help) { console.log(PREDICT_USAGE); return 0; }
+  if (!positionals.length) throw new UsageError('give one or more image files: convnet predict --run DIR photo.jpg (or --weights FILE --model torchvision photo.jpg)');
+  let preprocess = parsePreprocess(values.preprocess);
+  let net: Net, classes: string[], inputSize: number, channels: number;
+  let stats: { mean: number[]; std: number[]; shape: [number, number, number] } | null = null;
+  if (values.run || !values.weights) {
+    if (values.model) throw new UsageError('--model: a run knows its model; --model goes with --weights and no --run');
+    const { ck, cfg } = openRun(values.run, values.checkpoint!);
+    const st = ck.state.dataset;
+    const ds = { name: st.name, classes: st.classes, shape: st.shape as [number, number, number], mean: st.mean, std: st.std };
+    const geom = inputGeometry(cfg, ds.shape, ds.name);
+    net = buildModel(cfg, ds, geom.crop);
+    net.loadStateDict(ck.model);
+    if (values.weights) loadWeights(net, readWeights(values.weights).stateDict, values.weights, { model: cfg.model });
+    classes = ds.classes;
+    inputSize = geom.crop;
+    channels = ds.shape[0];
+    stats = ds;
+    preprocess ??= (ck.state as { preprocess?: PreprocessName }).preprocess ?? 'dataset';
+  } else {
+    const model = values.model ?? 'torchvision';
+    const { stateDict } = readWeights(values.weights);
+    let spec;
+    try {
+      spec = modelSpec(model);
+    } catch (e) {
+      throw new UsageError(`--model: ${(e as Error).message}`);
+    }
+    const headKey = `classifier.${spec.classifier.length - 1}.weight`;
+    const numClasses = stateDict.get(headKey)?.shape[0] ?? 1000;
+    // shapes first: a wrong file fails before 61M parameters are allocated and initialised
+    checkWeights(specParamShapes(modelSpec(model, { numClasses })), stateDict, values.weights, { model });
+    net = createModel(model, { numClasses });
+    loadWeights(net, stateDict, values.weights, { model });
+    classes = defaultClassNames(numClasses);
+    inputSize = spec.input[1];
+    channels = spec.input[0];
+    if (preprocess === 'dataset') throw new UsageError('--preprocess dataset needs a run (--run DIR) for the training set\'s size and statistics; without one use --preprocess torchvision');
+    preprocess ??= 'torchvision';
+  }
+  if (preprocess === 'torchvision' && channels !== 3) throw new UsageError(`--preprocess torchvision: the model takes ${channels}-channel images; use --preprocess dataset`);
+  console.log(preprocess === 'torchvision'
+    ? `preprocessing: torchvision (EXIF orientation, Resize(256) bilinear as PIL, CenterCrop(${inputSize}), ImageNet mean/std)`
+    : `preprocessing: dataset (EXIF orientation, resize to ${stats!.shape[1]}×${stats!.shape[2]}, centre ${inputSize}×${inputSize}, the training set's mean/std)`);
   net.eval();
+  const tops: number[][] = [];
   for (const file of positionals) {
-    const pixels = await decode(file, ds);
-    // Fashion-MNIST items are light on black: --invert turns a dark-on-light photo around
-    if (values.invert) for (let i = 0; i < pixels.length; i++) pixels[i] = 255 - pixels[i];
-    const x = Tensor.zeros([1, ds.shape[0], geom.crop, geom.crop]);
-    const [c, h, w] = ds.shape, off = (h - geom.crop) >> 1;
-    for (let ch = 0; ch < c; ch++)
-      for (let y = 0; y < geom.crop; y++)
-        for (let xx = 0; xx < geom.crop; xx++)
-          x.data[(ch * geom.crop + y) * geom.crop + xx] = (pixels[((y + off) * w + xx + off) * c + ch] / 255 - ds.mean[ch]) / ds.std[ch];
+    const x = Tensor.zeros([1, channels, inputSize, inputSize]);
+    if (preprocess === 'torchvision') {
+      const img = await decodeOriented(file, 3);
+      if (values.invert) for (let i = 0; i < img.data.length; i++) img.data[i] = 255 - img.data[i];
+      x.data.set(torchvisionTransform(img, { crop: inputSize }).x);
+    } else {
+      const ds = stats!;
+      const pixels = await decode(file, ds);
+      // Fashion-MNIST items are light on black: --invert turns a dark-on-light photo around
+      if (values.invert) for (let i = 0; i < pixels.length; i++) pixels[i] = 255 - pixels[i];
+      const [c, h, w] = ds.shape, off = (h - inputSize) >> 1;
+      for (let ch = 0; ch < c; ch++)
+        for (let y = 0; y < inputSize; y++)
+          for (let xx = 0; xx < inputSize; xx++)
+            x.data[(ch * inputSize + y) * inputSize + xx] = (pixels[((y + off) * w + xx + off) * c + ch] / 255 - ds.mean[ch]) / ds.std[ch];
+    }
     const p = softmax(net.forward(x)).data;
     const top = Array.from(p, (v, i) => [v, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 5);
+    tops.push(top.map(([, i]) => i));
     console.log(file);
-    for (const [v, i] of top) console.log(`  ${(100 * v).toFixed(2).padStart(6)}%  ${ds.classes[i]}`);
+    for (const [v, i] of top) console.log(`  ${(100 * v).toFixed(2).padStart(6)}%  ${classes[i]}`);
   }
+  if (tops.length > 1 && new Set(positionals).size > 1 && tops.every((t) => t.join() === tops[0].join()))
+    console.log(`note: every image got the same top-5 in the same order: this model's outputs do not depend on its input yet (trained only a few steps?)`);
   return 0;
 }
