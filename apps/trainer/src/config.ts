@@ -3,6 +3,8 @@
  * The effective configuration is saved with the run (config.json) and restored by --resume.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { UsageError } from './errors.js';
+import { camelCase, checkValue, didYouMean, kebabCase, type FlagSpec } from './flags.js';
 
 export interface TrainConfig {
   /** 'default' (Fashion-MNIST or bundled MNIST), 'synthetic', a dataset directory or a packed dataset. */
@@ -94,58 +96,87 @@ export const PAPER_RECIPE: Partial<TrainConfig> = {
   lighting: 0.1,
 };
 
-/** Flag name (kebab-case) → config key, with its type. */
-export const FLAGS: Record<string, { key: keyof TrainConfig; type: 'string' | 'number' | 'boolean'; help: string }> = {
-  data: { key: 'data', type: 'string', help: "dataset: 'default' (Fashion-MNIST), 'synthetic', a folder or a packed dataset" },
-  model: { key: 'model', type: 'string', help: 'paper | torchvision | small | cifar-18pct | cifar-80sec' },
-  epochs: { key: 'epochs', type: 'number', help: 'number of epochs' },
-  'batch-size': { key: 'batchSize', type: 'number', help: 'mini-batch size' },
-  lr: { key: 'lr', type: 'number', help: 'initial learning rate' },
-  momentum: { key: 'momentum', type: 'number', help: 'SGD momentum' },
-  'weight-decay': { key: 'weightDecay', type: 'number', help: 'L2 weight decay' },
-  'sgd-rule': { key: 'sgdRule', type: 'string', help: "'pytorch' or 'paper' momentum/decay formulation" },
-  schedule: { key: 'schedule', type: 'string', help: 'plateau | step | cosine | constant' },
-  patience: { key: 'plateauPatience', type: 'number', help: 'epochs without improvement before lr ÷ 10 (plateau)' },
-  'step-size': { key: 'stepSize', type: 'number', help: 'epochs between lr ÷ 10 (step)' },
-  warmup: { key: 'warmupEpochs', type: 'number', help: 'linear warm-up epochs (cosine)' },
-  seed: { key: 'seed', type: 'number', help: 'random seed (init, dropout, augmentation, order)' },
-  crop: { key: 'crop', type: 'number', help: 'random-crop size fed to the network (0: dataset default)' },
-  flip: { key: 'flip', type: 'boolean', help: 'random horizontal flips' },
-  lighting: { key: 'lighting', type: 'number', help: 'PCA colour lighting sigma (0 = off)' },
-  'crop-padding': { key: 'cropPadding', type: 'number', help: 'zero padding before random crops' },
-  'checkpoint-every': { key: 'checkpointEvery', type: 'number', help: 'also checkpoint every N steps (0: per epoch only)' },
-  keep: { key: 'keepCheckpoints', type: 'number', help: 'step checkpoints to keep (plus last and best)' },
-  'log-every': { key: 'logEvery', type: 'number', help: "also write every N-th step's loss to metrics.jsonl" },
-  'max-steps': { key: 'maxSteps', type: 'number', help: 'stop after N steps in total (0: no limit)' },
-  'limit-train': { key: 'limitTrain', type: 'number', help: 'use only the first N training examples' },
-  'limit-test': { key: 'limitTest', type: 'number', help: 'use only the first N test examples' },
-  threads: { key: 'threads', type: 'number', help: 'native threads (0: all cores)' },
-  device: { key: 'device', type: 'string', help: "'cpu' (or 'cuda' where built)" },
-  backend: { key: 'backend', type: 'string', help: "kernel backend: 'cpu' or 'ref'" },
-  workers: { key: 'workers', type: 'number', help: 'data-loader worker threads for image datasets' },
+type SettingSpec = Omit<FlagSpec, 'name' | 'configKey' | 'default'>;
+
+/**
+ * Every training setting, once: its type, bounds and help. Each key is a config-file key (camelCase) and a flag
+ * (the same name in kebab-case: weightDecay ↔ --weight-decay), and a property of the config file's JSON Schema
+ * (configSchema(), shipped as config.schema.json). Add a setting here and to TrainConfig/BASE_CONFIG.
+ */
+export const CONFIG_SPECS: { [K in keyof TrainConfig]: SettingSpec } = {
+  data: { type: 'string', value: 'D', group: 'data', help: "'default' (Fashion-MNIST), 'fashion-mnist', 'mnist', 'synthetic', an IDX or CIFAR folder, an image tree (train/ + val/) or a packed dataset" },
+  limitTrain: { type: 'integer', min: 0, group: 'data', help: 'use only the first N training examples (0: all)' },
+  limitTest: { type: 'integer', min: 0, group: 'data', help: 'use only the first N test examples (0: all)' },
+  workers: { type: 'integer', min: 0, max: 256, group: 'data', help: 'data-loader worker threads for packed data (0: load in this thread)' },
+  model: { type: 'string', value: 'M', group: 'model and optimiser', help: 'paper | torchvision | small | cifar-18pct | cifar-80sec (paper for image data)' },
+  epochs: { type: 'integer', min: 1, max: 1_000_000, group: 'model and optimiser', help: 'number of epochs' },
+  batchSize: { type: 'integer', min: 1, max: 65_536, group: 'model and optimiser', help: 'mini-batch size (the global batch under mpirun)' },
+  lr: { type: 'number', above: 0, group: 'model and optimiser', help: 'initial learning rate' },
+  momentum: { type: 'number', min: 0, below: 1, group: 'model and optimiser', help: 'SGD momentum' },
+  weightDecay: { type: 'number', min: 0, group: 'model and optimiser', help: 'L2 weight decay (not on biases)' },
+  sgdRule: { type: 'string', enum: ['pytorch', 'paper'], group: 'model and optimiser', help: "momentum/decay formulation: PyTorch's or the paper's" },
+  seed: { type: 'integer', min: 0, group: 'model and optimiser', help: 'random seed (init, dropout, augmentation, data order)' },
+  schedule: { type: 'string', enum: ['plateau', 'step', 'cosine', 'constant'], group: 'learning-rate schedule', help: 'plateau: ÷10 when the validation error stops improving (the paper); step: ÷10 every --step-size epochs; cosine; constant' },
+  plateauPatience: { type: 'integer', min: 0, group: 'learning-rate schedule', help: 'epochs without improvement before lr ÷ 10 (plateau)' },
+  stepSize: { type: 'integer', min: 1, group: 'learning-rate schedule', help: 'epochs between lr ÷ 10 (step)' },
+  warmupEpochs: { type: 'integer', min: 0, group: 'learning-rate schedule', help: 'linear warm-up epochs (cosine)' },
+  crop: { type: 'integer', min: 0, max: 4096, group: 'augmentation', help: 'random-crop size fed to the network (0: the stored image size)' },
+  cropPadding: { type: 'integer', min: 0, max: 1024, group: 'augmentation', help: 'zero padding around the image before random crops' },
+  flip: { type: 'boolean', group: 'augmentation', help: 'random horizontal flips (--no-flip: none)' },
+  lighting: { type: 'number', min: 0, max: 10, group: 'augmentation', help: "PCA colour lighting σ (the paper's 0.1; 0: off; RGB only)" },
+  checkpointEvery: { type: 'integer', min: 0, group: 'run and checkpoints', help: 'also checkpoint every N steps (0: at epoch ends only)' },
+  keepCheckpoints: { type: 'integer', min: 0, group: 'run and checkpoints', help: 'step-N checkpoints to keep (last and best are always kept)' },
+  maxSteps: { type: 'integer', min: 0, group: 'run and checkpoints', help: 'stop after N steps in total (0: no limit), with a checkpoint and the report' },
+  logEvery: { type: 'integer', min: 0, group: 'run and checkpoints', help: "also write every N-th step's loss to metrics.jsonl (0: epochs only)" },
+  threads: { type: 'integer', min: 0, max: 1024, group: 'machine', help: 'native compute threads (0: CONVNET_NUM_THREADS or all cores)' },
+  device: { type: 'string', value: 'DEV', group: 'machine', help: "cpu, cuda, cuda:N (where @convnet/cuda can run) or cuda-host (the CUDA kernels on the host emulator)" },
+  backend: { type: 'string', value: 'NAME', group: 'machine', help: "kernel backend on the CPU: 'cpu' (native) or 'ref' (plain TypeScript, slow)" },
 };
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
+/** The flags of the training settings, with `defaults` shown in help. */
+export function configFlags(defaults: TrainConfig = BASE_CONFIG): FlagSpec[] {
+  return (Object.keys(CONFIG_SPECS) as (keyof TrainConfig)[]).map((k) => ({ ...CONFIG_SPECS[k], name: kebabCase(k), configKey: k, default: defaults[k] }));
 }
 
-export function parseFlagValue(flag: string, type: 'string' | 'number' | 'boolean', raw: string | boolean): string | number | boolean {
-  if (type === 'boolean') {
-    if (typeof raw === 'boolean') return raw;
-    if (raw === 'true' || raw === '1') return true;
-    if (raw === 'false' || raw === '0') return false;
-    throw new UsageError(`--${flag}: expected true or false, got '${raw}'`);
+/** JSON Schema (2020-12) of a --config file: the settings above, no other keys. Shipped as config.schema.json. */
+export function configSchema(): Record<string, unknown> {
+  const properties: Record<string, unknown> = { $schema: { type: 'string', description: 'path or URL of this schema (ignored)' } };
+  for (const k of Object.keys(CONFIG_SPECS) as (keyof TrainConfig)[]) {
+    const s = CONFIG_SPECS[k];
+    properties[k] = {
+      type: s.type, description: `${s.help} (flag --${kebabCase(k)})`, default: BASE_CONFIG[k],
+      ...(s.enum ? { enum: s.enum } : {}), ...(s.min !== undefined ? { minimum: s.min } : {}), ...(s.max !== undefined ? { maximum: s.max } : {}),
+      ...(s.above !== undefined ? { exclusiveMinimum: s.above } : {}), ...(s.below !== undefined ? { exclusiveMaximum: s.below } : {}),
+    };
   }
-  if (type === 'number') {
-    const v = Number(raw);
-    if (raw === '' || typeof raw === 'boolean' || !Number.isFinite(v)) throw new UsageError(`--${flag}: expected a number, got '${raw}'`);
-    return v;
-  }
-  return String(raw);
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema', $id: 'convnet-trainer-config', title: 'convnet train --config FILE',
+    description: 'Training settings; each key is also a flag in kebab-case (weightDecay = --weight-decay). Flags override the file.',
+    type: 'object', additionalProperties: false, properties,
+  };
 }
+
+type SchemaProp = { type: FlagSpec['type']; enum?: string[]; minimum?: number; maximum?: number; exclusiveMinimum?: number; exclusiveMaximum?: number };
+
+/** Checks `obj` against configSchema() (type, enum, bounds, no unknown keys); errors name the file and key. */
+export function validateAgainstSchema(obj: Record<string, unknown>, file: string, schema = configSchema()): Partial<TrainConfig> {
+  const props = schema.properties as Record<string, SchemaProp>;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (k === '$schema') continue;
+    const p = props[k];
+    if (!p) {
+      const near = didYouMean(k, Object.keys(props).filter((x) => x !== '$schema')) ?? didYouMean(camelCase(k), Object.keys(props));
+      throw new UsageError(`--config: ${file}: unknown key '${k}'${near ? ` (did you mean '${near}'?)` : ''}`);
+    }
+    const jsonType = p.type === 'integer' ? 'number' : p.type;
+    if (typeof v !== jsonType) throw new UsageError(`--config: ${file}: '${k}' must be a ${jsonType === 'boolean' ? 'boolean (true or false)' : jsonType}, got ${JSON.stringify(v)}`);
+    out[k] = checkValue({ type: p.type, enum: p.enum, min: p.minimum, max: p.maximum, above: p.exclusiveMinimum, below: p.exclusiveMaximum }, v, `--config: ${file}: '${k}'`);
+  }
+  return out as Partial<TrainConfig>;
+}
+
+export { UsageError };
 
 export function readConfigFile(path: string): Partial<TrainConfig> {
   if (!existsSync(path)) throw new UsageError(`--config: no such file ${path}`);
@@ -156,40 +187,18 @@ export function readConfigFile(path: string): Partial<TrainConfig> {
     throw new UsageError(`--config: ${path} is not valid JSON (${(e as Error).message})`);
   }
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new UsageError(`--config: ${path} must hold a JSON object`);
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) {
-    if (!(k in BASE_CONFIG)) throw new UsageError(`--config: ${path}: unknown key '${k}' (known: ${Object.keys(BASE_CONFIG).join(', ')})`);
-    const expected = typeof BASE_CONFIG[k as keyof TrainConfig];
-    if (typeof v !== expected) throw new UsageError(`--config: ${path}: '${k}' must be a ${expected}, got ${JSON.stringify(v)}`);
-    out[k] = v;
-  }
-  return out as Partial<TrainConfig>;
+  return validateAgainstSchema(obj as Record<string, unknown>, path);
 }
 
-export function validateConfig(c: TrainConfig): TrainConfig {
-  const positiveInt = (k: keyof TrainConfig) => {
-    const v = c[k] as number;
-    if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${flagOf(k)}: expected a positive integer, got ${v}`);
-  };
-  const nonNegInt = (k: keyof TrainConfig) => {
-    const v = c[k] as number;
-    if (!Number.isInteger(v) || v < 0) throw new UsageError(`--${flagOf(k)}: expected a non-negative integer, got ${v}`);
-  };
-  positiveInt('epochs');
-  positiveInt('batchSize');
-  for (const k of ['workers', 'maxSteps', 'logEvery', 'limitTrain', 'limitTest', 'checkpointEvery', 'keepCheckpoints', 'threads', 'crop', 'cropPadding', 'plateauPatience', 'warmupEpochs'] as const) nonNegInt(k);
-  positiveInt('stepSize');
-  if (!(c.lr > 0)) throw new UsageError(`--lr: expected a positive number, got ${c.lr}`);
-  if (!(c.momentum >= 0 && c.momentum < 1)) throw new UsageError(`--momentum: expected a number in [0, 1), got ${c.momentum}`);
-  if (!(c.weightDecay >= 0)) throw new UsageError(`--weight-decay: expected a non-negative number, got ${c.weightDecay}`);
-  if (!(c.lighting >= 0)) throw new UsageError(`--lighting: expected a non-negative number, got ${c.lighting}`);
-  if (!['pytorch', 'paper'].includes(c.sgdRule)) throw new UsageError(`--sgd-rule: expected 'pytorch' or 'paper', got '${c.sgdRule}'`);
-  if (!['plateau', 'step', 'cosine', 'constant'].includes(c.schedule))
-    throw new UsageError(`--schedule: expected plateau, step, cosine or constant, got '${c.schedule}'`);
-  if (!Number.isSafeInteger(c.seed) || c.seed < 0) throw new UsageError(`--seed: expected a non-negative integer, got ${c.seed}`);
+/** Checks a whole configuration (a file, flags, or a checkpoint's) against the schema; `who` names where it came from. */
+export function validateConfig(c: TrainConfig, who = 'configuration'): TrainConfig {
+  for (const k of Object.keys(CONFIG_SPECS) as (keyof TrainConfig)[]) {
+    if (!(k in c)) throw new UsageError(`${who}: missing key '${k}'`);
+    checkValue(CONFIG_SPECS[k], c[k], who === 'configuration' ? `--${kebabCase(k)}` : `${who}: '${k}'`);
+  }
   return c;
 }
 
 export function flagOf(key: keyof TrainConfig): string {
-  return Object.entries(FLAGS).find(([, f]) => f.key === key)?.[0] ?? key;
+  return kebabCase(key);
 }

@@ -1,11 +1,11 @@
 /** `convnet eval` (centre or 10-view test error) and `convnet predict` (top-5 classes of image files). */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Tensor, softmax } from '@convnet/tensor';
 import { createModel, modelSpec, type Net } from '@convnet/alexnet';
 import { loadCheckpoint } from './checkpoint.js';
-import { UsageError } from './config.js';
+import { UsageError } from './errors.js';
+import { ENV, type Command, type FlagSpec, type Parsed } from './flags.js';
 import { openSource, type Geometry } from './source.js';
 import { buildModel, inputGeometry, predictViews, type DataInfo } from './train.js';
 import { decodeOriented, parsePreprocess, torchvisionTransform, type PreprocessName } from './preprocess.js';
@@ -20,12 +20,34 @@ function openRun(run: string | undefined, which: string) {
   return { ck, cfg, file };
 }
 
-export async function evalCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { run: { type: 'string' }, checkpoint: { type: 'string', default: 'best' }, views: { type: 'string', default: '1' }, limit: { type: 'string' } }, strict: true });
+const WEIGHTS_FLAGS: FlagSpec[] = [
+  { name: 'weights', type: 'string', value: 'FILE', help: 'weights with PyTorch names: safetensors, a PyTorch .pth/.pt (torch.save) or a checkpoint' },
+  { name: 'model', type: 'string', value: 'NAME', help: 'the net --weights is for when there is no --run (default torchvision)' },
+  { name: 'preprocess', type: 'string', enum: ['torchvision', 'dataset'], help: "torchvision: Resize(256) + CenterCrop + ImageNet mean/std (torchvision's eval transform); dataset: the run's own (default: the run's, else torchvision)" },
+];
+
+const RUN_FLAGS: FlagSpec[] = [
+  { name: 'run', type: 'string', value: 'DIR', help: 'the run directory `convnet train` printed' },
+  { name: 'checkpoint', type: 'string', value: 'best|last|FILE', default: 'best', help: "the run's best or last checkpoint, or a checkpoint file" },
+];
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'top-1/top-5 error of a run on its test split (1 or 10 views)',
+  usage: 'convnet eval --run DIR [options]',
+  flags: [
+    ...RUN_FLAGS,
+    { name: 'views', type: 'string', enum: ['1', '10'], default: '1', help: "1: the centre crop; 10: the paper's 4 corners + centre, each also flipped, softmax averaged" },
+    { name: 'limit', type: 'integer', min: 1, help: 'only the first N test images' },
+  ],
+  env: [ENV.CONVNET_NUM_THREADS, ENV.CONVNET_ISA],
+  run: evalRun,
+};
+
+async function evalRun(args: Parsed): Promise<number> {
+  const values = { checkpoint: 'best', views: '1', ...args.values } as { run?: string; checkpoint: string; views: string; limit?: number };
   const views = Number(values.views);
-  if (views !== 1 && views !== 10) throw new UsageError(`--views: expected 1 or 10, got '${values.views}'`);
-  const { ck, cfg, file } = openRun(values.run, values.checkpoint!);
-  if (values.limit !== undefined && !(Number.isInteger(Number(values.limit)) && Number(values.limit) > 0)) throw new UsageError(`--limit: expected a positive integer, got '${values.limit}'`);
+  const { ck, cfg, file } = openRun(values.run, values.checkpoint);
   let geom: Geometry = { crop: 0, pad: 0 };
   const ds = await openSource(cfg, (shape, name) => (geom = inputGeometry(cfg, shape, name)));
   try {
@@ -67,26 +89,26 @@ async function decode(path: string, ds: Pick<DataInfo, 'shape'>): Promise<Uint8A
   }
 }
 
-const PREDICT_USAGE = `usage: convnet predict (--run DIR | --weights FILE [--model torchvision|paper]) IMAGE...
+export const predictCommand: Command = {
+  name: 'predict',
+  summary: 'top-5 classes of image files, with probabilities',
+  usage: 'convnet predict (--run DIR | --weights FILE [--model torchvision|paper]) [options] IMAGE...',
+  description: "With --run: the run's model, classes and normalisation. With --weights and no run: a PyTorch state dict " +
+    "(safetensors, .pth/.pt written by torch.save, or a checkpoint) for --model, ImageNet's 1000 class names when the net " +
+    "has 1000 outputs, and torchvision's eval transform.",
+  positionals: [0, Infinity],
+  flags: [
+    ...RUN_FLAGS,
+    ...WEIGHTS_FLAGS,
+    { name: 'invert', type: 'boolean', help: 'invert grey levels first (Fashion-MNIST items are light on black; a photo is dark on light)' },
+  ],
+  env: [ENV.CONVNET_NUM_THREADS, ENV.CONVNET_ISA],
+  run: predictRun,
+};
 
-  --run DIR            a training run (its best checkpoint, classes and normalisation)
-  --checkpoint C       best | last | FILE (default best)
-  --weights FILE       a state dict with PyTorch names: safetensors, PyTorch .pth/.pt (torch.save) or a checkpoint
-  --model M            the net the weights are for, without --run (default torchvision)
-  --preprocess P       torchvision: Resize(256) + CenterCrop + ImageNet mean/std, as torchvision's eval transform
-                       dataset: the run's own (resize to the stored size, centre crop, training-set mean/std)
-                       (default: the run's, else torchvision)
-  --invert             invert grey images (Fashion-MNIST items are light on black)`;
-
-export async function predictCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv, strict: true, allowPositionals: true,
-    options: {
-      run: { type: 'string' }, checkpoint: { type: 'string', default: 'best' }, invert: { type: 'boolean' }, weights: { type: 'string' },
-      model: { type: 'string' }, preprocess: { type: 'string' }, help: { type: 'boolean' },
-    },
-  });
-  if (values.help) { console.log(PREDICT_USAGE); return 0; }
+async function predictRun(args: Parsed): Promise<number> {
+  const values = { checkpoint: 'best', ...args.values } as { run?: string; checkpoint: string; invert?: boolean; weights?: string; model?: string; preprocess?: string };
+  const positionals = args.positionals;
   if (!positionals.length) throw new UsageError('give one or more image files: convnet predict --run DIR photo.jpg (or --weights FILE --model torchvision photo.jpg)');
   let preprocess = parsePreprocess(values.preprocess);
   let net: Net, classes: string[], inputSize: number, channels: number;

@@ -12,7 +12,7 @@
  * Both decode with sharp and apply the EXIF orientation first (sharp's rotate()).
  */
 import { existsSync } from 'node:fs';
-import { UsageError } from './config.js';
+import { UsageError } from './errors.js';
 
 export type PreprocessName = 'torchvision' | 'dataset';
 export const PREPROCESS_NAMES: PreprocessName[] = ['torchvision', 'dataset'];

@@ -7,7 +7,7 @@ import type { Tensor } from '@convnet/tensor';
 import { loadStateDictFile, type Module } from '@convnet/layers';
 import { ILSVRC2012_SHORT_NAMES } from '@convnet/imagenet';
 import { summarize, type ModelSpec } from '@convnet/alexnet';
-import { UsageError } from './config.js';
+import { UsageError } from './errors.js';
 
 const shapeOf = (t: { shape: readonly number[] }) => `[${t.shape.join(',')}]`;
 

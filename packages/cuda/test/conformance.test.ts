@@ -1,8 +1,9 @@
-// The shared conformance suite (packages/tensor/test/conformance.test.ts) against `ref`, run for:
+// The published conformance suite (@convnet/tensor/testing) against `ref`, run for:
 //   cuda-host — the CUDA kernel bodies, launches and TypeScript backend on the host emulator (always);
 //   cuda      — the real device, when one is present; otherwise one skipped test names the reason.
 import { describe, it } from 'vitest';
 import { registerBackend } from '@convnet/tensor';
+import { describeConformance } from '@convnet/tensor/testing';
 import { available, createCudaBackend } from '../src/index.js';
 
 const names = ['cuda-host'];
@@ -16,5 +17,5 @@ if (a.ok) {
     it.skip(`skipped: CUDA is unavailable here: ${a.reason}`, () => {});
   });
 }
-process.env.CONVNET_CONFORMANCE_BACKENDS = names.join(',');
-await import('../../tensor/test/conformance.test.js');
+const only = process.env.CONVNET_CONFORMANCE_BACKENDS?.split(',').filter(Boolean);
+describeConformance({ backends: names.filter((b) => !only || only.includes(b)) });

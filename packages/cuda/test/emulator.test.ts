@@ -71,9 +71,12 @@ describe('device tensors on the emulator', () => {
 
   it('host tensors are staged through the cache: no blocks stay in use, mallocs stop after the first call', () => {
     const x = randn([3, 8, 13, 13]), w = randn([6, 4, 3, 3]);
-    conv2d(x, w, null, { padding: 1, groups: 2, backend });
+    // an output the op allocates lives in the backend's memory (contract C3): a CudaTensor
+    const y0 = conv2d(x, w, null, { padding: 1, groups: 2, backend });
+    expect(y0).toBeInstanceOf(CudaTensor);
+    y0.dispose();
     const s1 = dev.allocator.stats();
-    for (let i = 0; i < 3; i++) conv2d(x, w, null, { padding: 1, groups: 2, backend });
+    for (let i = 0; i < 3; i++) conv2d(x, w, null, { padding: 1, groups: 2, backend }).dispose();
     const s2 = dev.allocator.stats();
     expect(s2.blocksInUse).toBe(s1.blocksInUse);
     expect(s2.deviceMallocs).toBe(s1.deviceMallocs);

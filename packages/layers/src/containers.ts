@@ -1,5 +1,5 @@
 /** Containers: Sequential chains modules; Parallel runs branches (towers) and concatenates channels. */
-import { OpError, Tensor, add, fmtShape, type Shape } from '@convnet/tensor';
+import { OpError, Tensor, add, fmtShape, memoryOf, type Shape } from '@convnet/tensor';
 import { Activation, AdaptiveAvgPool2d, Dropout, Flatten, LocalResponseNorm, Softmax } from './layers.js';
 import { Module, NO_GRAD, reuse } from './module.js';
 
@@ -78,15 +78,32 @@ function setInputGrad(m: Module, v: boolean): void {
   if (m instanceof Parallel) for (const b of m.branches) setInputGrad(b, v);
 }
 
-/** Copies channel block [c0, c0 + cs) of x [n, c, ...] into y [n, cs, ...] (or back, with `into`). */
+/**
+ * Copies channel block [c0, c0 + cs) of x [n, c, ...] into y [n, cs, ...] (or back, with `into`). Host tensors
+ * copy through their arrays; otherwise through views, so device tensors copy on the device (one copy per image).
+ */
 function copyChannels(x: Tensor, c0: number, y: Tensor, into = false): void {
   const n = x.shape[0], c = x.shape[1], cs = y.shape[1];
   const inner = x.size / (n * c);
+  if (memoryOf(x) === 'host' && memoryOf(y) === 'host') {
+    for (let i = 0; i < n; i++) {
+      const xo = (i * c + c0) * inner, yo = i * cs * inner;
+      if (into) x.data.set(y.data.subarray(yo, yo + cs * inner), xo);
+      else y.data.set(x.data.subarray(xo, xo + cs * inner), yo);
+    }
+    return;
+  }
+  const xf = x.reshape([x.size]), yf = y.reshape([y.size]);
   for (let i = 0; i < n; i++) {
     const xo = (i * c + c0) * inner, yo = i * cs * inner;
-    if (into) x.data.set(y.data.subarray(yo, yo + cs * inner), xo);
-    else y.data.set(x.data.subarray(xo, xo + cs * inner), yo);
+    const xs = xf.batch(xo, xo + cs * inner), ys = yf.batch(yo, yo + cs * inner);
+    if (into) xs.copyFrom(ys);
+    else ys.copyFrom(xs);
+    xs.dispose();
+    ys.dispose();
   }
+  xf.dispose();
+  yf.dispose();
 }
 
 /**
@@ -145,12 +162,12 @@ export class Parallel extends Module {
   forward(x: Tensor): Tensor {
     this.#inShape = x.shape;
     const bs = this.#branchInput(x.shape);
-    this.#y = reuse(this.#y, this.outputShape(x.shape));
+    this.#y = reuse(this.#y, this.outputShape(x.shape), this.backend);
     let c0 = 0;
     this.#outs = this.branches.map((b, i) => {
       let input = x;
       if (this.input === 'split') {
-        this.#parts[i] = reuse(this.#parts[i] ?? null, bs);
+        this.#parts[i] = reuse(this.#parts[i] ?? null, bs, this.backend);
         copyChannels(x, i * bs[1], this.#parts[i]);
         input = this.#parts[i];
       }
@@ -164,17 +181,17 @@ export class Parallel extends Module {
 
   backward(dy: Tensor): Tensor {
     if (!this.#inShape) throw new Error('Parallel.backward called before forward');
-    if (this.needsInputGrad) this.#dx = reuse(this.#dx, this.#inShape);
+    if (this.needsInputGrad) this.#dx = reuse(this.#dx, this.#inShape, this.backend);
     let c0 = 0;
     const bs = this.#branchInput(this.#inShape);
     this.branches.forEach((b, i) => {
-      this.#dyParts[i] = reuse(this.#dyParts[i] ?? null, this.#outs[i].shape);
+      this.#dyParts[i] = reuse(this.#dyParts[i] ?? null, this.#outs[i].shape, this.backend);
       copyChannels(dy, c0, this.#dyParts[i]);
       c0 += this.#outs[i].shape[1];
       const g = b.runBackward(this.#dyParts[i]);
       if (!this.needsInputGrad) return;
       if (this.input === 'split') copyChannels(this.#dx!, i * bs[1], g, true);
-      else if (i === 0) this.#dx!.data.set(g.data);
+      else if (i === 0) this.#dx!.copyFrom(g);
       else add(this.#dx!, g, { out: this.#dx!, backend: this.backend });
     });
     return this.needsInputGrad ? this.#dx! : NO_GRAD;

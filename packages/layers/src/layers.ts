@@ -52,7 +52,7 @@ export class Conv2d extends Module {
     expectRank('Conv2d', x, 4, '[n, c, h, w]');
     if (x.shape[1] !== this.inChannels) throw new OpError('Conv2d', 'input', `${this.inChannels} channels`, `shape ${fmtShape(x.shape)}`);
     this.#x = x;
-    this.#y = reuse(this.#y, this.outputShape(x.shape));
+    this.#y = reuse(this.#y, this.outputShape(x.shape), this.backend);
     return conv2d(x, this.weight.value, this.bias?.value ?? null, { ...this.opts, out: this.#y, backend: this.backend });
   }
 
@@ -63,7 +63,7 @@ export class Conv2d extends Module {
     conv2dBackwardWeight(x, dy, this.weight.value.shape, { ...o, out: this.weight.grad });
     if (this.bias) conv2dBackwardBias(dy, { backend: this.backend, out: this.bias.grad });
     if (!this.needsInputGrad) return NO_GRAD;
-    this.#dx = reuse(this.#dx, x.shape);
+    this.#dx = reuse(this.#dx, x.shape, this.backend);
     return conv2dBackwardInput(dy, this.weight.value, x.shape, { ...o, out: this.#dx });
   }
 }
@@ -93,7 +93,7 @@ export class Linear extends Module {
   forward(x: Tensor): Tensor {
     this.outputShape(x.shape);
     this.#x = x;
-    this.#y = reuse(this.#y, [x.shape[0], this.outFeatures]);
+    this.#y = reuse(this.#y, [x.shape[0], this.outFeatures], this.backend);
     matmul(x, this.weight.value, { transB: true, out: this.#y, backend: this.backend });
     if (this.bias) biasAdd(this.#y, this.bias.value, { out: this.#y, backend: this.backend });
     return this.#y;
@@ -105,7 +105,7 @@ export class Linear extends Module {
     matmul(dy, x, { transA: true, out: this.weight.grad, backend: this.backend });
     if (this.bias) conv2dBackwardBias(dy, { out: this.bias.grad, backend: this.backend });
     if (!this.needsInputGrad) return NO_GRAD;
-    this.#dx = reuse(this.#dx, x.shape);
+    this.#dx = reuse(this.#dx, x.shape, this.backend);
     return matmul(dy, this.weight.value, { out: this.#dx, backend: this.backend });
   }
 }
@@ -131,14 +131,14 @@ export class Activation extends Module {
 
   forward(x: Tensor): Tensor {
     this.#x = x;
-    this.#y = this.inplace ? x : reuse(this.#y, x.shape);
+    this.#y = this.inplace ? x : reuse(this.#y, x.shape, this.backend);
     return activation(x, this.fn, { out: this.#y, backend: this.backend });
   }
 
   backward(dy: Tensor): Tensor {
     if (!this.#y || !this.#x) throw new Error(`${this.fn}.backward called before forward`);
     if (this.inplace) return activationBackward(this.#y, this.#y, dy, this.fn, { out: dy, backend: this.backend });
-    this.#dx = reuse(this.#dx, dy.shape);
+    this.#dx = reuse(this.#dx, dy.shape, this.backend);
     return activationBackward(this.#x, this.#y, dy, this.fn, { out: this.#dx, backend: this.backend });
   }
 }
@@ -181,13 +181,13 @@ export class MaxPool2d extends Module {
   forward(x: Tensor): Tensor {
     expectRank('MaxPool2d', x, 4, '[n, c, h, w]');
     this.#x = x;
-    this.#y = reuse(this.#y, this.outputShape(x.shape));
+    this.#y = reuse(this.#y, this.outputShape(x.shape), this.backend);
     return maxPool2d(x, { ...this.opts, out: this.#y, backend: this.backend });
   }
 
   backward(dy: Tensor): Tensor {
     if (!this.#x) throw new Error('MaxPool2d.backward called before forward');
-    this.#dx = reuse(this.#dx, this.#x.shape);
+    this.#dx = reuse(this.#dx, this.#x.shape, this.backend);
     return maxPool2dBackward(this.#x, dy, { ...this.opts, out: this.#dx, backend: this.backend });
   }
 }
@@ -212,13 +212,13 @@ export class AvgPool2d extends Module {
   forward(x: Tensor): Tensor {
     expectRank('AvgPool2d', x, 4, '[n, c, h, w]');
     this.#shape = x.shape;
-    this.#y = reuse(this.#y, this.outputShape(x.shape));
+    this.#y = reuse(this.#y, this.outputShape(x.shape), this.backend);
     return avgPool2d(x, { ...this.opts, out: this.#y, backend: this.backend });
   }
 
   backward(dy: Tensor): Tensor {
     if (!this.#shape) throw new Error('AvgPool2d.backward called before forward');
-    this.#dx = reuse(this.#dx, this.#shape);
+    this.#dx = reuse(this.#dx, this.#shape, this.backend);
     return avgPool2dBackward(dy, this.#shape, { ...this.opts, out: this.#dx, backend: this.backend });
   }
 }
@@ -244,14 +244,14 @@ export class AdaptiveAvgPool2d extends Module {
     const s = this.outputShape(x.shape);
     // same size: identity (no copy), as for torchvision AlexNet at 224
     if (s[2] === x.shape[2] && s[3] === x.shape[3]) return x;
-    this.#y = reuse(this.#y, s);
+    this.#y = reuse(this.#y, s, this.backend);
     return adaptiveAvgPool2d(x, this.outputSize, { out: this.#y, backend: this.backend });
   }
 
   backward(dy: Tensor): Tensor {
     if (!this.#shape) throw new Error('AdaptiveAvgPool2d.backward called before forward');
     if (dy.shape[2] === this.#shape[2] && dy.shape[3] === this.#shape[3]) return dy;
-    this.#dx = reuse(this.#dx, this.#shape);
+    this.#dx = reuse(this.#dx, this.#shape, this.backend);
     return adaptiveAvgPool2dBackward(dy, this.#shape, { out: this.#dx, backend: this.backend });
   }
 }
@@ -284,14 +284,14 @@ export class LocalResponseNorm extends Module {
   forward(x: Tensor): Tensor {
     expectRank('LocalResponseNorm', x, 4, '[n, c, h, w]');
     this.#x = x;
-    this.#y = reuse(this.#y, x.shape);
-    this.#scale = reuse(this.#scale, x.shape);
+    this.#y = reuse(this.#y, x.shape, this.backend);
+    this.#scale = reuse(this.#scale, x.shape, this.backend);
     return lrn(x, { ...this.opts, out: this.#y, outScale: this.#scale, backend: this.backend }).y;
   }
 
   backward(dy: Tensor): Tensor {
     if (!this.#x || !this.#y || !this.#scale) throw new Error('LocalResponseNorm.backward called before forward');
-    this.#dx = reuse(this.#dx, this.#x.shape);
+    this.#dx = reuse(this.#dx, this.#x.shape, this.backend);
     return lrnBackward(this.#x, this.#y, this.#scale, dy, { ...this.opts, out: this.#dx, backend: this.backend });
   }
 }
@@ -324,25 +324,25 @@ export class Dropout extends Module {
     this.#active = this.training && this.p > 0;
     if (!this.#active) {
       if (this.mode === 'classic' && this.p > 0) {
-        this.#y = reuse(this.#y, x.shape);
+        this.#y = reuse(this.#y, x.shape, this.backend);
         return scale(x, 1 - this.p, { out: this.#y, backend: this.backend });
       }
       return x;
     }
-    this.#y = reuse(this.#y, x.shape);
-    this.#mask = reuse(this.#mask, x.shape);
+    this.#y = reuse(this.#y, x.shape, this.backend);
+    this.#mask = reuse(this.#mask, x.shape, this.backend);
     return dropout(x, { p: this.p, mode: this.mode, rng: this.rng, out: this.#y, outMask: this.#mask, backend: this.backend }).y;
   }
 
   backward(dy: Tensor): Tensor {
     if (!this.#active) {
       if (this.mode === 'classic' && this.p > 0) {
-        this.#dx = reuse(this.#dx, dy.shape);
+        this.#dx = reuse(this.#dx, dy.shape, this.backend);
         return scale(dy, 1 - this.p, { out: this.#dx, backend: this.backend });
       }
       return dy;
     }
-    this.#dx = reuse(this.#dx, dy.shape);
+    this.#dx = reuse(this.#dx, dy.shape, this.backend);
     return mul(dy, this.#mask!, { out: this.#dx, backend: this.backend });
   }
 }
@@ -377,7 +377,7 @@ export class Softmax extends Module {
 
   forward(x: Tensor): Tensor {
     expectRank('Softmax', x, 2, '[n, classes]');
-    this.#y = reuse(this.#y, x.shape);
+    this.#y = reuse(this.#y, x.shape, this.backend);
     return softmax(x, { out: this.#y, backend: this.backend });
   }
 
@@ -385,7 +385,7 @@ export class Softmax extends Module {
   backward(dy: Tensor): Tensor {
     const y = this.#y;
     if (!y) throw new Error('Softmax.backward called before forward');
-    this.#dx = reuse(this.#dx, y.shape);
+    this.#dx = reuse(this.#dx, y.shape, this.backend);
     const [n, c] = y.shape;
     for (let i = 0; i < n; i++) {
       let dot = 0;
@@ -402,7 +402,7 @@ export class CrossEntropyLoss {
   #grad: Tensor | null = null;
 
   forward(logits: Tensor, labels: Int32Array | readonly number[]): { loss: number; top1Hits: number; top5Hits: number } {
-    this.#grad = reuse(this.#grad, logits.shape);
+    this.#grad = reuse(this.#grad, logits.shape, this.backend);
     const r = softmaxCrossEntropy(logits, labels, { topk: 5, outGrad: this.#grad, backend: this.backend });
     return { loss: r.loss, top1Hits: r.top1Hits, top5Hits: r.topkHits };
   }

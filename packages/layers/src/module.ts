@@ -6,11 +6,10 @@
  * So a training step is forward → loss → backward → optimiser step, with no zeroing pass and no
  * allocation after the first step. Outputs stay valid until the module's next forward.
  */
-import { OpError, Tensor, describeValue, fmtShape, isTensor, type Shape } from '@convnet/tensor';
+import { OpError, Tensor, alloc, describeValue, fmtShape, isTensor, memoryFor, memoryOf, reuseOrAlloc, toHostTensor, type Shape } from '@convnet/tensor';
 
 export class Parameter {
-  /** Gradient, overwritten by each backward. */
-  readonly grad: Tensor;
+  #grad: Tensor;
   /**
    * Multipliers applied by optimisers (cuda-convnet's per-layer epsW/epsB and wc): effective
    * lr = group lr × lrMult, weight decay = group decay × decayMult.
@@ -22,14 +21,37 @@ export class Parameter {
     public name: string,
     public value: Tensor,
   ) {
-    this.grad = Tensor.zeros(value.shape);
+    this.#grad = alloc(value.shape, memoryOf(value) === 'host' ? 'cpu' : memoryOf(value));
+  }
+
+  /** Gradient, overwritten by each backward (in the same memory as the value). */
+  get grad(): Tensor {
+    return this.#grad;
+  }
+
+  /**
+   * Moves value and gradient into `backend`'s memory (contract C3: memory belongs to the backend) when they
+   * are elsewhere: one copy of the value; the gradient is reallocated (backward overwrites it). A no-op
+   * between backends that share host memory (cpu, ref).
+   */
+  moveTo(backend: string | undefined): void {
+    const want = memoryFor(backend);
+    if (memoryOf(this.value) === want && memoryOf(this.#grad) === want) return;
+    const value = alloc(this.value.shape, backend).copyFrom(this.value);
+    const grad = alloc(this.value.shape, backend);
+    if (memoryOf(this.value) !== 'host') this.value.dispose();
+    if (memoryOf(this.#grad) !== 'host') this.#grad.dispose();
+    this.value = value;
+    this.#grad = grad;
   }
 }
 
-/** Reuses `buf` when it already has `shape`, else allocates a new tensor. */
-export function reuse(buf: Tensor | null, shape: Shape): Tensor {
-  if (buf && buf.shape.length === shape.length && buf.shape.every((d, i) => d === shape[i])) return buf;
-  return Tensor.zeros(shape);
+/**
+ * `buf` when it already has `shape` and lives in `backend`'s memory, else a new zero-filled tensor there
+ * (memory.ts's `alloc`; a replaced device buffer is released).
+ */
+export function reuse(buf: Tensor | null, shape: Shape, backend?: string): Tensor {
+  return reuseOrAlloc(buf, shape, backend);
 }
 
 /** A tensor of no elements returned by backward when the input gradient is not needed. */
@@ -92,6 +114,8 @@ export abstract class Module {
 
   set backend(backend: string | undefined) {
     this.#backend = backend;
+    // parameters follow the backend's memory (a device backend holds them on the device)
+    for (const p of this.#params.values()) p.moveTo(backend);
     for (const c of this.#children.values()) c.backend = backend;
   }
 
@@ -131,8 +155,9 @@ export abstract class Module {
     return this.parameters().reduce((a, p) => a + p.value.size, 0);
   }
 
+  /** Name → value; values in device memory come back as host copies (one download each), host values as themselves. */
   stateDict(): Map<string, Tensor> {
-    return new Map(this.namedParameters().map(([n, p]) => [n, p.value]));
+    return new Map(this.namedParameters().map(([n, p]) => [n, toHostTensor(p.value)]));
   }
 
   /**
@@ -158,7 +183,7 @@ export abstract class Module {
     if (problems.length) throw new Error(`loadStateDict: ${problems.join(' | ')}`);
     for (const [k, p] of own) {
       const t = sd.get(k);
-      if (t) p.value.data.set(t.data);
+      if (t) p.value.copyFrom(t);  // an upload when the value lives on a device
     }
   }
 }

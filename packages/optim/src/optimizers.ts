@@ -2,7 +2,7 @@
  * Optimisers see parameter groups, never layers. Each group has its own lr, momentum and weight decay;
  * a Parameter's lrMult / decayMult scale them (cuda-convnet's per-layer epsW/epsB/wc).
  */
-import { Tensor, sgdUpdate, type SgdRule } from '@convnet/tensor';
+import { Tensor, alloc, memoryOf, sgdUpdate, toHostTensor, type SgdRule } from '@convnet/tensor';
 import type { Parameter } from '@convnet/layers';
 
 export interface GroupOptions {
@@ -47,8 +47,11 @@ export abstract class Optimizer {
   /** Number of step() calls so far. */
   stepCount = 0;
   protected readonly buffers = new Map<string, Tensor>();
+  /** Kernel backend of the updates; state buffers live in its memory (contract C3). */
+  readonly backend: string | undefined;
 
-  constructor(params: Parameter[] | ParamGroup[], defaults: GroupOptions & { lr: number }) {
+  constructor(params: Parameter[] | ParamGroup[], defaults: GroupOptions & { lr: number; backend?: string }) {
+    this.backend = defaults.backend;
     const groups: ParamGroup[] = params.length && 'params' in (params[0] as object) ? (params as ParamGroup[]) : [{ params: params as Parameter[] }];
     this.paramGroups = groups.map((g, i) => {
       const r: ResolvedGroup = {
@@ -86,7 +89,7 @@ export abstract class Optimizer {
     const key = `${kind}.${index}`;
     let b = this.buffers.get(key);
     if (!b) {
-      b = Tensor.zeros(like.shape);
+      b = alloc(like.shape, this.backend);
       this.buffers.set(key, b);
     }
     return b;
@@ -99,7 +102,7 @@ export abstract class Optimizer {
       kind: this.constructor.name,
       step: this.stepCount,
       groups: this.paramGroups.map((g) => ({ lr: g.lr, initialLr: g.initialLr })),
-      buffers: new Map([...this.buffers].map(([k, v]) => [k, v.clone()])),
+      buffers: new Map([...this.buffers].map(([k, v]) => { const h = toHostTensor(v); return [k, h === v ? v.clone() : h]; })),
     };
   }
 
@@ -123,9 +126,10 @@ export abstract class Optimizer {
       this.paramGroups[i].lr = g.lr;
       this.paramGroups[i].initialLr = g.initialLr;
     });
+    for (const b of this.buffers.values()) if (memoryOf(b) !== 'host') b.dispose();  // device memory back now
     this.buffers.clear();
     // copied into the parameter's shape (a checkpoint may hold the buffer flat)
-    for (const [k, v] of s.buffers) this.buffers.set(k, Tensor.zeros(params[Number(k.slice(k.lastIndexOf('.') + 1))].value.shape).copyFrom(v));
+    for (const [k, v] of s.buffers) this.buffers.set(k, alloc(params[Number(k.slice(k.lastIndexOf('.') + 1))].value.shape, this.backend).copyFrom(v));
   }
 }
 
@@ -140,12 +144,10 @@ export interface SgdOptions extends GroupOptions {
 export class SGD extends Optimizer {
   protected readonly bufferKinds = ['momentum'] as const;
   readonly rule: SgdRule;
-  readonly backend: string | undefined;
 
   constructor(params: Parameter[] | ParamGroup[], opts: SgdOptions) {
     super(params, opts);
     this.rule = opts.rule ?? 'pytorch';
-    this.backend = opts.backend;
   }
 
   step(): void {
@@ -175,6 +177,7 @@ export interface AdamOptions extends GroupOptions {
   lr: number;
   /** AdamW: decoupled weight decay (w ← w − lr·wd·w), else L2 added to the gradient (Adam). */
   decoupled?: boolean;
+  backend?: string;
 }
 
 /** Adam (Kingma & Ba) with bias correction, as torch.optim.Adam; AdamW with decoupled decay. */

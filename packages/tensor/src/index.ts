@@ -16,6 +16,7 @@ export {
   type Backend, type KernelTable,
 } from './registry.js';
 export { expectTensor, expectShape, expectInt, expectNumber, expectOneOf, expectPair, outTensor } from './validate.js';
+export { alloc, memoryFor, memoryOf, reuseOrAlloc, toHostTensor, toBackend } from './memory.js';
 export { refBackend } from './ref/index.js';
 export { cpuBackend } from './cpu/index.js';
 export { native, type Native } from './cpu/native.js';

@@ -41,7 +41,7 @@ export function matmul(a: Tensor, b: Tensor, opts: GemmOptions = {}): Tensor {
   if (K !== K2)
     throw new OpError(op, 'b', `${transB ? 'columns' : 'rows'} = ${K} (inner dimension of a ${fmtShape(a.shape)}${transA ? 'ᵀ' : ''})`, `${K2} (b ${fmtShape(b.shape)}${transB ? 'ᵀ' : ''})`);
   if (beta !== 0 && !opts.out) throw new OpError(op, 'out', 'an output tensor when beta != 0', 'none');
-  const c = outTensor(op, 'out', opts.out, [M, N]);
+  const c = outTensor(op, 'out', opts.out, [M, N], opts.backend);
   getKernel('gemm', opts.backend)({ a, b }, { transA, transB, alpha, beta }, { c });
   return c;
 }
@@ -90,7 +90,7 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null | undefined, opts:
     expectTensor(op, 'b', b, 1);
     expectShape(op, 'b', b, [info.o]);
   }
-  const y = outTensor(op, 'out', opts.out, [info.n, info.o, info.oh, info.ow]);
+  const y = outTensor(op, 'out', opts.out, [info.n, info.o, info.oh, info.ow], opts.backend);
   getKernel('conv2d', opts.backend)(b != null ? { x, w, b } : { x, w }, info, { y });
   return y;
 }
@@ -103,7 +103,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, opts: 
   if (xShape.length !== 4) throw new OpError(op, 'xShape', 'a rank-4 shape', fmtShape(xShape));
   const info = conv2dInfo(op, xShape, w.shape, opts);
   expectShape(op, 'dy', dy, [info.n, info.o, info.oh, info.ow]);
-  const dx = outTensor(op, 'out', opts.out, xShape);
+  const dx = outTensor(op, 'out', opts.out, xShape, opts.backend);
   getKernel('conv2dBackwardInput', opts.backend)({ dy, w }, info, { dx });
   return dx;
 }
@@ -116,7 +116,7 @@ export function conv2dBackwardWeight(x: Tensor, dy: Tensor, wShape: Shape, opts:
   if (wShape.length !== 4) throw new OpError(op, 'wShape', 'a rank-4 shape', fmtShape(wShape));
   const info = conv2dInfo(op, x.shape, wShape, opts);
   expectShape(op, 'dy', dy, [info.n, info.o, info.oh, info.ow]);
-  const dw = outTensor(op, 'out', opts.out, wShape);
+  const dw = outTensor(op, 'out', opts.out, wShape, opts.backend);
   getKernel('conv2dBackwardWeight', opts.backend)({ x, dy }, info, { dw });
   return dw;
 }
@@ -126,7 +126,7 @@ export function conv2dBackwardBias(dy: Tensor, opts: Exec & { out?: Tensor } = {
   const op = 'conv2dBackwardBias';
   expectTensor(op, 'dy', dy);
   if (dy.rank < 2) throw new OpError(op, 'dy', 'rank >= 2 [n, c, ...]', fmtShape(dy.shape));
-  const db = outTensor(op, 'out', opts.out, [dy.shape[1]]);
+  const db = outTensor(op, 'out', opts.out, [dy.shape[1]], opts.backend);
   getKernel('conv2dBackwardBias', opts.backend)({ dy }, {}, { db });
   return db;
 }
@@ -138,7 +138,7 @@ export function biasAdd(x: Tensor, b: Tensor, opts: Exec & { out?: Tensor } = {}
   expectTensor(op, 'b', b, 1);
   if (x.rank < 2) throw new OpError(op, 'x', 'rank >= 2 [n, c, ...]', fmtShape(x.shape));
   expectShape(op, 'b', b, [x.shape[1]]);
-  const y = outTensor(op, 'out', opts.out, x.shape);
+  const y = outTensor(op, 'out', opts.out, x.shape, opts.backend);
   getKernel('biasAdd', opts.backend)({ x, b }, {}, { y });
   return y;
 }
@@ -173,7 +173,7 @@ export function maxPool2d(x: Tensor, opts: Pool2dOptions & Exec & { out?: Tensor
   const op = 'maxPool2d';
   expectTensor(op, 'x', x, 4);
   const info = pool2dInfo(op, x.shape, opts);
-  const y = outTensor(op, 'out', opts.out, [info.n, info.c, info.oh, info.ow]);
+  const y = outTensor(op, 'out', opts.out, [info.n, info.c, info.oh, info.ow], opts.backend);
   getKernel('maxPool2d', opts.backend)({ x }, info, { y });
   return y;
 }
@@ -184,7 +184,7 @@ export function maxPool2dBackward(x: Tensor, dy: Tensor, opts: Pool2dOptions & E
   expectTensor(op, 'dy', dy, 4);
   const info = pool2dInfo(op, x.shape, opts);
   expectShape(op, 'dy', dy, [info.n, info.c, info.oh, info.ow]);
-  const dx = outTensor(op, 'out', opts.out, x.shape);
+  const dx = outTensor(op, 'out', opts.out, x.shape, opts.backend);
   getKernel('maxPool2dBackward', opts.backend)({ x, dy }, info, { dx });
   return dx;
 }
@@ -197,7 +197,7 @@ export function avgPool2d(x: Tensor, opts: AvgPool2dOptions & Exec & { out?: Ten
   const op = 'avgPool2d';
   expectTensor(op, 'x', x, 4);
   const info = { ...pool2dInfo(op, x.shape, opts), countIncludePad: opts.countIncludePad ?? true };
-  const y = outTensor(op, 'out', opts.out, [info.n, info.c, info.oh, info.ow]);
+  const y = outTensor(op, 'out', opts.out, [info.n, info.c, info.oh, info.ow], opts.backend);
   getKernel('avgPool2d', opts.backend)({ x }, info, { y });
   return y;
 }
@@ -208,7 +208,7 @@ export function avgPool2dBackward(dy: Tensor, xShape: Shape, opts: AvgPool2dOpti
   if (xShape.length !== 4) throw new OpError(op, 'xShape', 'a rank-4 shape', fmtShape(xShape));
   const info = { ...pool2dInfo(op, xShape, opts), countIncludePad: opts.countIncludePad ?? true };
   expectShape(op, 'dy', dy, [info.n, info.c, info.oh, info.ow]);
-  const dx = outTensor(op, 'out', opts.out, xShape);
+  const dx = outTensor(op, 'out', opts.out, xShape, opts.backend);
   getKernel('avgPool2dBackward', opts.backend)({ dy }, info, { dx });
   return dx;
 }
@@ -224,7 +224,7 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: number | [number, numbe
   const op = 'adaptiveAvgPool2d';
   expectTensor(op, 'x', x, 4);
   const info = adaptiveInfo(op, x.shape, outputSize);
-  const y = outTensor(op, 'out', opts.out, [info.n, info.c, info.oh, info.ow]);
+  const y = outTensor(op, 'out', opts.out, [info.n, info.c, info.oh, info.ow], opts.backend);
   getKernel('adaptiveAvgPool2d', opts.backend)({ x }, info, { y });
   return y;
 }
@@ -235,7 +235,7 @@ export function adaptiveAvgPool2dBackward(dy: Tensor, xShape: Shape, opts: Exec 
   if (xShape.length !== 4) throw new OpError(op, 'xShape', 'a rank-4 shape', fmtShape(xShape));
   const info = adaptiveInfo(op, xShape, [dy.shape[2], dy.shape[3]]);
   expectShape(op, 'dy', dy, [xShape[0], xShape[1], dy.shape[2], dy.shape[3]]);
-  const dx = outTensor(op, 'out', opts.out, xShape);
+  const dx = outTensor(op, 'out', opts.out, xShape, opts.backend);
   getKernel('adaptiveAvgPool2dBackward', opts.backend)({ dy }, info, { dx });
   return dx;
 }
@@ -266,8 +266,8 @@ export function lrn(x: Tensor, opts: LrnOptions & Exec & { out?: Tensor; outScal
   const op = 'lrn';
   expectTensor(op, 'x', x, 4);
   const attrs = lrnAttrs(op, opts);
-  const y = outTensor(op, 'out', opts.out, x.shape);
-  const scale = outTensor(op, 'outScale', opts.outScale, x.shape);
+  const y = outTensor(op, 'out', opts.out, x.shape, opts.backend);
+  const scale = outTensor(op, 'outScale', opts.outScale, x.shape, opts.backend);
   getKernel('lrn', opts.backend)({ x }, attrs, { y, scale });
   return { y, scale };
 }
@@ -280,7 +280,7 @@ export function lrnBackward(x: Tensor, y: Tensor, scale: Tensor, dy: Tensor, opt
     expectShape(op, name, t, x.shape);
   }
   const attrs = lrnAttrs(op, opts);
-  const dx = outTensor(op, 'out', opts.out, x.shape);
+  const dx = outTensor(op, 'out', opts.out, x.shape, opts.backend);
   getKernel('lrnBackward', opts.backend)({ x, y, scale, dy }, attrs, { dx });
   return dx;
 }
@@ -294,7 +294,7 @@ export function activation(x: Tensor, fn: ActivationFn, opts: Exec & { out?: Ten
   const op = 'activation';
   expectTensor(op, 'x', x);
   expectOneOf(op, 'fn', fn, ACTIVATIONS);
-  const y = outTensor(op, 'out', opts.out, x.shape);
+  const y = outTensor(op, 'out', opts.out, x.shape, opts.backend);
   getKernel('activation', opts.backend)({ x }, { fn }, { y });
   return y;
 }
@@ -307,7 +307,7 @@ export function activationBackward(x: Tensor, y: Tensor, dy: Tensor, fn: Activat
   expectShape(op, 'y', y, x.shape);
   expectShape(op, 'dy', dy, x.shape);
   expectOneOf(op, 'fn', fn, ACTIVATIONS);
-  const dx = outTensor(op, 'out', opts.out, x.shape);
+  const dx = outTensor(op, 'out', opts.out, x.shape, opts.backend);
   getKernel('activationBackward', opts.backend)({ x, y, dy }, { fn }, { dx });
   return dx;
 }
@@ -334,8 +334,8 @@ export function dropout(x: Tensor, opts: DropoutOptions): { y: Tensor; mask: Ten
   const p = expectNumber(op, 'p', opts.p, (v) => v >= 0 && v < 1, 'a probability in [0, 1)');
   const mode = expectOneOf(op, 'mode', opts.mode ?? 'inverted', ['inverted', 'classic'] as const);
   if (!opts.rng || typeof opts.rng.take !== 'function') throw new OpError(op, 'rng', 'an Rng', String(opts.rng));
-  const y = outTensor(op, 'out', opts.out, x.shape);
-  const mask = outTensor(op, 'outMask', opts.outMask, x.shape);
+  const y = outTensor(op, 'out', opts.out, x.shape, opts.backend);
+  const mask = outTensor(op, 'outMask', opts.outMask, x.shape, opts.backend);
   const offset = opts.rng.take(x.size);
   getKernel('dropout', opts.backend)(
     { x },
@@ -351,7 +351,7 @@ export function mul(a: Tensor, b: Tensor, opts: Exec & { out?: Tensor } = {}): T
   expectTensor(op, 'a', a);
   expectTensor(op, 'b', b);
   expectShape(op, 'b', b, a.shape);
-  const y = outTensor(op, 'out', opts.out, a.shape);
+  const y = outTensor(op, 'out', opts.out, a.shape, opts.backend);
   getKernel('mul', opts.backend)({ a, b }, {}, { y });
   return y;
 }
@@ -361,7 +361,7 @@ export function mul(a: Tensor, b: Tensor, opts: Exec & { out?: Tensor } = {}): T
 export function softmax(x: Tensor, opts: Exec & { out?: Tensor } = {}): Tensor {
   const op = 'softmax';
   expectTensor(op, 'x', x, 2);
-  const y = outTensor(op, 'out', opts.out, x.shape);
+  const y = outTensor(op, 'out', opts.out, x.shape, opts.backend);
   getKernel('softmax', opts.backend)({ x }, {}, { y });
   return y;
 }
@@ -395,7 +395,7 @@ export function softmaxCrossEntropy(
   const topk = expectInt(op, 'topk', opts.topk ?? 5, 1);
   const loss = Tensor.zeros([1]);
   const hits = Tensor.zeros([2]);
-  const dlogits = outTensor(op, 'outGrad', opts.outGrad, logits.shape);
+  const dlogits = outTensor(op, 'outGrad', opts.outGrad, logits.shape, opts.backend);
   getKernel('softmaxCrossEntropy', opts.backend)({ logits, labels: lab }, { topk }, { loss, dlogits, hits });
   return { loss: loss.data[0], dlogits, top1Hits: hits.data[0], topkHits: hits.data[1] };
 }
@@ -442,7 +442,7 @@ export function add(a: Tensor, b: Tensor, opts: Exec & { out?: Tensor } = {}): T
   expectTensor(op, 'a', a);
   expectTensor(op, 'b', b);
   expectShape(op, 'b', b, a.shape);
-  const y = outTensor(op, 'out', opts.out, a.shape);
+  const y = outTensor(op, 'out', opts.out, a.shape, opts.backend);
   getKernel('add', opts.backend)({ a, b }, {}, { y });
   return y;
 }
@@ -451,7 +451,7 @@ export function scale(x: Tensor, alpha: number, opts: Exec & { out?: Tensor } = 
   const op = 'scale';
   expectTensor(op, 'x', x);
   expectNumber(op, 'alpha', alpha);
-  const y = outTensor(op, 'out', opts.out, x.shape);
+  const y = outTensor(op, 'out', opts.out, x.shape, opts.backend);
   getKernel('scale', opts.backend)({ x }, { alpha }, { y });
   return y;
 }
@@ -528,7 +528,7 @@ export function runKernel(kernel: string, inputs: Record<string, unknown>, attrs
     if (shape === undefined) {
       if (given[name] === undefined) throw new OpError(op, `out.${name}`, 'a preallocated output (the spec does not size it)', 'none');
       outputs[name] = expectTensor(op, `out.${name}`, given[name]);
-    } else outputs[name] = outTensor(op, `out.${name}`, given[name], shape);
+    } else outputs[name] = outTensor(op, `out.${name}`, given[name], shape, opts.backend);
   }
   getKernel(kernel, opts.backend)(inputs, attrs, outputs);
   return outputs;

@@ -13,6 +13,7 @@
  */
 import { createRequire } from 'node:module';
 import type { AnyKernelImpl, KernelImpl, KernelName, KernelSpec } from './kernels.js';
+import type { Shape, Tensor } from './tensor.js';
 
 /**
  * Version of the registry's shape (this state object, Backend, KernelSpec, the kernel calling convention).
@@ -21,13 +22,18 @@ import type { AnyKernelImpl, KernelImpl, KernelName, KernelSpec } from './kernel
 export const REGISTRY_ABI = 1;
 const REGISTRY_KEY = Symbol.for('convnet.tensor.registry');
 
-/** @convnet/tensor's version (package.json sits one level above both src/ and dist/). */
+/** @convnet/tensor's version, from the package.json above this file (src/, dist/ or dist/testing/). */
 export const VERSION: string = (() => {
-  try {
-    return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
-  } catch {
-    return 'unknown';
+  const req = createRequire(import.meta.url);
+  for (const p of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = req(p) as { name?: string; version?: string };
+      if (pkg.name === '@convnet/tensor' && pkg.version) return pkg.version;
+    } catch {
+      // not there: try the next level up
+    }
   }
+  return 'unknown';
 })();
 
 export type KernelTable = { [K in KernelName]?: KernelImpl<K> } & { [kernel: string]: AnyKernelImpl | undefined };
@@ -39,6 +45,11 @@ export interface Backend {
   fallback?: string;
   /** Optional description for `backends()` listings. */
   description?: string;
+  /**
+   * Allocates a zero-filled tensor of `shape` in this backend's own memory (a device). Absent: host memory.
+   * Use `alloc(shape, backend)` from memory.ts rather than calling this directly (contract C3).
+   */
+  alloc?(shape: Shape): Tensor;
 }
 
 interface RegistryState {

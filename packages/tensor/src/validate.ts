@@ -1,4 +1,5 @@
 import { OpError, fmtShape } from './errors.js';
+import { alloc } from './memory.js';
 import { Tensor, describeValue, isTensor, type Shape } from './tensor.js';
 
 export function expectTensor(op: string, arg: string, v: unknown, rank?: number): Tensor {
@@ -42,9 +43,9 @@ export function expectOneOf<T extends string>(op: string, arg: string, v: unknow
   return v as T;
 }
 
-/** Validates a caller-supplied output buffer, or allocates one. */
-export function outTensor(op: string, arg: string, out: Tensor | undefined, shape: Shape): Tensor {
-  if (out === undefined) return Tensor.zeros(shape);
+/** Validates a caller-supplied output buffer, or allocates one in `backend`'s memory (memory.ts). */
+export function outTensor(op: string, arg: string, out: Tensor | undefined, shape: Shape, backend?: string): Tensor {
+  if (out === undefined) return alloc(shape, backend);
   expectTensor(op, arg, out);
   expectShape(op, arg, out, shape);
   return out;

@@ -17,51 +17,18 @@ import { lrnBackwardCore, lrnCore } from '../src/ref/lrn.js';
 import {
   adaptiveAvgPoolBackwardCore, adaptiveAvgPoolCore, avgPoolBackwardCore, avgPoolCore, maxPoolBackwardCore, maxPoolCore,
 } from '../src/ref/pool.js';
+import { GRAD_TOL, gradError as gradErrorShared } from '../src/testing/index.js';
 
 const rng = new Rng(2024);
 const rand = (n: number, scale = 1) => Float64Array.from(rng.normal(n), (v) => v * scale);
 const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
-/** Largest tolerated |analytic − numeric| / max(|analytic|, |numeric|, FLOOR). */
-const TOL = 1e-6;
-/** Relative errors of gradients much smaller than the typical one are measured against this floor. */
-const FLOOR = 1e-2;
-const EPS = 1e-6;
-
-/**
- * Checks the gradient of L = Σ r ⊙ f(x) with respect to x (perturbed in place and restored).
- * `f(x, y)` writes f(x) to y; `backward(r, dx)` writes the analytic dL/dx. Returns the largest relative
- * error and logs where it occurred when it is over TOL.
- */
-function gradError(
+const TOL = GRAD_TOL;
+/** The published checker (@convnet/tensor/testing), drawing its random projections from this file's stream. */
+const gradError = (
   name: string, x: Float64Array, outSize: number,
-  f: (x: Float64Array, y: Float64Array) => void,
-  backward: (r: Float64Array, dx: Float64Array) => void,
-): number {
-  const r = rand(outSize);
-  // NaN-filled, so a backward that accumulates into (or skips elements of) its output fails: outputs are overwritten.
-  const analytic = new Float64Array(x.length).fill(NaN);
-  backward(r, analytic);
-  const up = new Float64Array(outSize), down = new Float64Array(outSize);
-  let worst = 0, at = -1, worstNum = 0;
-  for (let i = 0; i < x.length; i++) {
-    const keep = x[i];
-    x[i] = keep + EPS;
-    f(x, up);
-    x[i] = keep - EPS;
-    f(x, down);
-    x[i] = keep;
-    // Σ r ⊙ (f(x⁺) − f(x⁻)) output by output: less cancellation than subtracting two large sums L⁺ − L⁻.
-    let diff = 0;
-    for (let j = 0; j < outSize; j++) diff += r[j] * (up[j] - down[j]);
-    const numeric = diff / (2 * EPS);
-    const err = Math.abs(numeric - analytic[i]) / Math.max(FLOOR, Math.abs(numeric), Math.abs(analytic[i]));
-    if (!(err <= worst)) { worst = err; at = i; worstNum = numeric; }
-  }
-  if (!(worst < TOL))
-    console.error(`${name}: largest relative gradient error ${worst.toExponential(2)} at element ${at}: analytic ${analytic[at]}, numeric ${worstNum}`);
-  return worst;
-}
+  f: (x: Float64Array, y: Float64Array) => void, backward: (r: Float64Array, dx: Float64Array) => void,
+) => gradErrorShared(name, x, outSize, f, backward, { rng });
 
 describe('conv2d gradients', () => {
   const cases: [string, number[], number[], Conv2dOptions][] = [

@@ -1,0 +1,90 @@
+/**
+ * `convnet train`: flags → configuration → train(). Defaults depend on the data and model (the paper's recipe for
+ * image data and the ImageNet nets), and help shows the defaults that apply to the --data/--model given.
+ */
+import { existsSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { BASE_CONFIG, PAPER_RECIPE, configFlags, readConfigFile, validateConfig, type TrainConfig } from './config.js';
+import { UsageError } from './errors.js';
+import { ENV, camelCase, type Command, type FlagSpec, type Parsed } from './flags.js';
+import { isImageTree, isPackedDataset } from './packsrc.js';
+import { train } from './train.js';
+
+/** train's own flags (not training settings). */
+export const TRAIN_RUN_FLAGS: FlagSpec[] = [
+  { name: 'run', type: 'string', value: 'DIR', group: 'run', help: 'run directory (default runs/<model>-<data>-<time>)' },
+  { name: 'resume', type: 'string', value: 'DIR', group: 'run', help: 'continue the run in DIR exactly from its last checkpoint' },
+  { name: 'config', type: 'string', value: 'FILE', group: 'run', help: 'JSON file of settings (camelCase keys: the flags below; schema: convnet schema); flags override it' },
+];
+
+/** The defaults that apply for this data, model and config file: BASE_CONFIG, or the paper's recipe for image data. */
+export function defaultsFor(data: string | undefined, model: string | undefined): TrainConfig {
+  let cfg: TrainConfig = { ...BASE_CONFIG };
+  // ImageNet-like data (an image tree or a packed dataset) trains the paper's net unless told otherwise
+  const imageData = data !== undefined && existsSync(data) && (isPackedDataset(data) || isImageTree(data));
+  const m = model ?? (imageData ? 'paper' : cfg.model);
+  // the paper's recipe (90 epochs, lr 0.01 ÷10 on plateau, 227 crops, PCA lighting) for the ImageNet nets
+  if (m === 'paper' || m === 'torchvision') cfg = { ...cfg, ...PAPER_RECIPE, model: m, crop: m === 'paper' ? 227 : 224 };
+  else if (imageData) cfg = { ...cfg, lighting: 0.1 };
+  if (data !== undefined) cfg.data = data;
+  return cfg;
+}
+
+function trainFlags(given: Record<string, unknown>): FlagSpec[] {
+  let file: Partial<TrainConfig> = {};
+  try {
+    if (typeof given.config === 'string') file = readConfigFile(given.config);
+  } catch {
+    // help still shows; the run itself reports the file's error
+  }
+  const data = (given.data as string | undefined) ?? file.data;
+  const model = (given.model as string | undefined) ?? file.model;
+  return [...TRAIN_RUN_FLAGS, ...configFlags({ ...defaultsFor(data, model), ...file })];
+}
+
+/** The configuration from parsed flags: defaults for the data/model, then the --config file, then flags. */
+export function configFromArgs(values: Record<string, unknown>): { cfg: TrainConfig; given: Partial<TrainConfig> } {
+  const file = typeof values.config === 'string' ? readConfigFile(values.config) : {};
+  const given: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(values)) if (camelCase(k) in BASE_CONFIG) given[camelCase(k)] = v;
+  const data = (given.data as string | undefined) ?? file.data;
+  const model = (given.model as string | undefined) ?? file.model;
+  const cfg = validateConfig({ ...defaultsFor(data, model), ...file, ...given } as TrainConfig);
+  return { cfg, given: given as Partial<TrainConfig> };
+}
+
+/** A fresh run's directory name: runs/<model>-<data>-<UTC time>. */
+export function defaultRunDir(cfg: TrainConfig): string {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+  const data = cfg.data === 'default' ? 'fashion-mnist' : basename(resolve(cfg.data)).replace(/[^\w.-]/g, '_');
+  return join('runs', `${cfg.model}-${data}-${stamp}`);
+}
+
+async function run(args: Parsed): Promise<number> {
+  const { cfg, given } = configFromArgs(args.values);
+  const resume = args.values.resume as string | undefined;
+  const runDir = args.values.run as string | undefined;
+  if (resume && !existsSync(resume)) throw new UsageError(`--resume: no run directory ${resume}`);
+  if (resume && runDir && resolve(resume) !== resolve(runDir)) throw new UsageError(`--run ${runDir} and --resume ${resume} name different directories (give --resume alone)`);
+  const dir = resolve(resume ?? runDir ?? defaultRunDir(cfg));
+  const r = await train(cfg, { runDir: dir, resume: !!resume, epochs: given.epochs });
+  if (r.rank) return 0; // data-parallel: rank 0 alone reports
+  const last = r.epochs.at(-1);
+  if (last?.valTop1Err !== undefined) console.log(`test accuracy ${(100 * (1 - last.valTop1Err)).toFixed(2)}% (top-1 error ${(100 * last.valTop1Err).toFixed(2)}%, top-5 error ${(100 * last.valTop5Err!).toFixed(2)}%) after ${last.epoch} epochs`);
+  console.log(`run directory: ${dir} (report.html, metrics.jsonl, checkpoints/)`);
+  return 0;
+}
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'train a network (default: a small convnet on Fashion-MNIST); --resume DIR continues a run',
+  usage: 'convnet train [--data D] [--model M] [--run DIR] [options]   |   convnet train --resume DIR [options]',
+  description:
+    'Every setting is a flag and a key of a --config JSON file: the flag is the key in kebab-case (--weight-decay =\n' +
+    'weightDecay). The defaults shown are those that apply to the --data and --model given (the paper\'s recipe for\n' +
+    'image data and the paper/torchvision nets).',
+  flags: trainFlags,
+  env: [ENV.CONVNET_NUM_THREADS, ENV.CONVNET_ISA, ENV.CONVNET_MATMUL_PRECISION, ENV.CONVNET_CACHE, ENV.CONVNET_DIST_TIMEOUT],
+  notes: 'examples:\n  convnet train --epochs 10 --lr 0.02\n  convnet train --data /data/inet            # packed ImageNet: the paper\'s net and recipe\n  mpirun -n 2 convnet train --data /data/inet  # data-parallel, one process per rank',
+  run,
+};
