@@ -81,8 +81,11 @@ async function decode(path: string, ds: Pick<DataInfo, 'shape'>): Promise<Uint8A
   const img = await decodeOriented(path, c === 1 ? 1 : 3);
   const sharp = (await import('sharp')).default;
   try {
-    const data = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 3 } })
-      .resize(w, h, { fit: 'cover', position: 'centre' }).raw().toBuffer();
+    let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 3 } }).resize(w, h, { fit: 'cover', position: 'centre' });
+    // raw one-channel input comes out as sRGB unless told otherwise
+    if (c === 1) s = s.greyscale();
+    const { data, info } = await s.raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== img.channels) throw new Error(`resized to ${info.channels} channels, expected ${img.channels}`);
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   } catch (e) {
     throw new UsageError(`${path}: cannot resize image (${(e as Error).message})`);
