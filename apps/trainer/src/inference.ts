@@ -11,7 +11,7 @@ import { buildModel, inputGeometry, predictViews, type DataInfo } from './train.
 import { decodeOriented, parsePreprocess, torchvisionTransform, type PreprocessName } from './preprocess.js';
 import { checkWeights, defaultClassNames, loadWeights, readWeights, specParamShapes } from './weights.js';
 
-function openRun(run: string | undefined, which: string) {
+export function openRun(run: string | undefined, which: string) {
   if (!run) throw new UsageError('--run: the run directory to use is required (the one `convnet train` printed)');
   const file = which === 'best' || which === 'last' ? join(run, 'checkpoints', `${which}.safetensors`) : which;
   if (!existsSync(file)) throw new UsageError(`--checkpoint: ${file} does not exist${which === 'best' ? ' (a run writes best.safetensors after its first epoch; try --checkpoint last)' : ''}`);

@@ -4,7 +4,7 @@
  * predict, eval and train. Mismatches are one line naming the file, the key and both shapes.
  */
 import type { Tensor } from '@convnet/tensor';
-import { loadStateDictFile, type Module } from '@convnet/layers';
+import { loadStateDictFile, type Module, type Parameter } from '@convnet/layers';
 import { ILSVRC2012_SHORT_NAMES } from '@convnet/imagenet';
 import { summarize, type ModelSpec } from '@convnet/alexnet';
 import { UsageError } from './errors.js';
@@ -107,4 +107,22 @@ export function checkWeights(own: Map<string, readonly number[]>, sd: Map<string
 export function defaultClassNames(n: number): string[] {
   if (n === 1000) return [...ILSVRC2012_SHORT_NAMES];
   return Array.from({ length: n }, (_, i) => `class ${i}`);
+}
+
+/** `train --weights`: copies the file into a fresh net; a head of another class count keeps its initialisation. */
+export function initialiseFromWeights(net: Module, cfg: { weights: string; model: string }, log: (l: string) => void): void {
+  const { stateDict, format } = readWeights(cfg.weights);
+  const reinit = loadWeights(net, stateDict, cfg.weights, { model: cfg.model, newHead: true, log });
+  log(`--weights: initialised from ${cfg.weights} (${format})${reinit ? `, all but ${reinit}` : ''}`);
+}
+
+/** The parameters the optimiser updates: all, or (--freeze features) all but the `features.*` ones. */
+export function trainableParameters(net: Module, freeze: 'none' | 'features', log: (l: string) => void): [string, Parameter][] {
+  const all = net.namedParameters();
+  if (freeze === 'none') return all;
+  const frozen = all.filter(([n]) => n.startsWith('features.'));
+  if (!frozen.length) throw new UsageError('--freeze features: this model has no features.* parameters');
+  const n = frozen.reduce((a, [, p]) => a + p.value.size, 0);
+  log(`--freeze features: ${frozen.length} tensors (${n.toLocaleString('en-US')} parameters) stay fixed; training ${all.length - frozen.length}`);
+  return all.filter(([k]) => !k.startsWith('features.'));
 }
