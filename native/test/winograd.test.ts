@@ -72,12 +72,16 @@ const runChecks = (nat: any) => {
   };
   const geom = (n: number, c: number, h: number, w: number, o: number, p: number, G: number) => [n, c, h, w, o, 3, 3, 1, 1, p, p, G, h + 2 * p - 2, w + 2 * p - 2];
   const failures: string[] = [];
+  const attrs = (g: number[]) => {
+    const [n, c, h, w, o, kh, kw, sh, sw, ph, pw, groups, oh, ow] = g;
+    return { n, c, h, w, o, kh, kw, sh, sw, ph, pw, groups, oh, ow };
+  };
   const run = (algo: string, g: number[], x: Float32Array, w: Float32Array, b: Float32Array, dy: Float32Array) => {
     process.env.CONVNET_CONV_ALGO = algo;
     const [n, c, h, wd, o, , , , , , , , oh, ow] = g;
     const y = new Float32Array(n * o * oh * ow).fill(NaN), dx = new Float32Array(n * c * h * wd).fill(NaN);
-    nat.conv2dForward(g, x, w, b, y);
-    nat.conv2dBackwardInput(g, dy, w, dx);
+    nat.conv2d(attrs(g), x, w, b, y);
+    nat.conv2dBackwardInput(attrs(g), dy, w, dx);
     delete process.env.CONVNET_CONV_ALGO;
     return { y, dx };
   };
@@ -148,7 +152,8 @@ describe('Winograd F(4x4,3x3) convolution', () => {
     const trace = (g: number[]) => {
       const src = `const nat = require(${JSON.stringify(addonPath)}); nat.setNumThreads(2); const g = ${JSON.stringify(g)};
         const [n, c, h, w, o, kh, kw, , , , , G, oh, ow] = g;
-        nat.conv2dForward(g, new Float32Array(n*c*h*w), new Float32Array(o*(c/G)*kh*kw), null, new Float32Array(n*o*oh*ow));`;
+        const [, , , , , , , sh, sw, ph, pw] = g;
+        nat.conv2d({ n, c, h, w, o, kh, kw, sh, sw, ph, pw, groups: G, oh, ow }, new Float32Array(n*c*h*w), new Float32Array(o*(c/G)*kh*kw), null, new Float32Array(n*o*oh*ow));`;
       const r = spawnSync(process.execPath, ['-e', src], { encoding: 'utf8', env: { ...process.env, CONVNET_CONV_TRACE: '1' } });
       return r.stderr.trim();
     };
