@@ -238,7 +238,7 @@ export async function train(cfg: TrainConfig, o: TrainOptions): Promise<TrainRes
   let geom: Geometry = { crop: 0, pad: 0 };
   const ds = await openSource(cfg, (shape, name) => (geom = inputGeometry(cfg, shape, name)), { log });
   try {
-    return await trainOn(cfg, o, dist.shard(ds, cfg, geom), geom, resumeFrom, changes, log, ckDir, dist);
+    return await trainOn(cfg, o, dist.shard(ds), geom, resumeFrom, changes, log, ckDir, dist);
   } finally {
     await ds.close();
   }
