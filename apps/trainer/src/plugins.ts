@@ -48,12 +48,20 @@ function resolvePlugin(name: string): string {
   throw new UsageError(`--plugin: cannot find the package '${name}' from ${process.cwd()} or the trainer's install (npm install ${name})`);
 }
 
+type Plugin = { register?: (api: { registerModel: typeof registerModel }) => unknown; onBackend?: (name: string) => void };
+const loaded: Plugin[] = [];
+
+/** Tells the loaded plugins about a backend registered after them (the trainer's --device), so they bind kernels to it. */
+export function pluginsOnBackend(name: string): void {
+  for (const p of loaded) p.onBackend?.(name);
+}
+
 /** Imports and registers each plugin; returns what each registered. */
 export async function loadPlugins(names: string[]): Promise<{ name: string; registered: unknown }[]> {
   const out: { name: string; registered: unknown }[] = [];
   for (const name of names) {
     const file = resolvePlugin(name);
-    let mod: { convnetPlugin?: { register?: (api: { registerModel: typeof registerModel }) => unknown } };
+    let mod: { convnetPlugin?: Plugin };
     try {
       mod = await import(pathToFileURL(file).href);
     } catch (e) {
@@ -63,6 +71,7 @@ export async function loadPlugins(names: string[]): Promise<{ name: string; regi
     if (!p || typeof p.register !== 'function')
       throw new UsageError(`--plugin ${name}: the package exports no convnetPlugin = { register(api) } (is it a convnet plugin?)`);
     out.push({ name, registered: p.register({ registerModel }) });
+    loaded.push(p);
   }
   return out;
 }

@@ -14,6 +14,7 @@ import { initialiseFromWeights, trainableParameters } from './weights.js';
 import { loadCheckpoint, pruneStepCheckpoints, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { UsageError, type TrainConfig } from './config.js';
 import { RunError } from './errors.js';
+import { pluginsOnBackend } from './plugins.js';
 import { kebabCase } from './flags.js';
 import { mergeResumeConfig, recordConfigHistory, type ResumeChanges } from './resume.js';
 import { openSource, type Geometry, type Source } from './source.js';
@@ -194,11 +195,13 @@ export async function deviceBackend(device: string): Promise<string> {
   if (listBackends().includes(device)) return device;
   if (device === 'cuda-host') {
     registerBackend(cuda.createCudaBackend({ emulator: true, name: 'cuda-host' }));
+    pluginsOnBackend(device);
     return device;
   }
   const reason = cuda.cudaUnavailableReason(device);
   if (reason) throw new UsageError(`--device ${device}: ${reason}; use --device cpu`);
   registerBackend(cuda.createCudaBackend({ device: Number(device.split(':')[1] ?? 0), name: device }));
+  pluginsOnBackend(device);
   return device;
 }
 

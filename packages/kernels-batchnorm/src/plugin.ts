@@ -18,4 +18,8 @@ export const convnetPlugin = {
     api.registerModel('alexnet-bn', alexnetBnSpec);
     return { ...r, models: ['alexnet-bn'] };
   },
+  /** Called by the trainer for a backend it registers after loading plugins (`--device cuda`): binds its kernels. */
+  onBackend(_name: string): void {
+    registerBatchNorm();
+  },
 };

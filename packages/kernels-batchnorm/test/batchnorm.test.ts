@@ -54,6 +54,17 @@ describe('registration', () => {
     expect(listBackends()).toContain('bare');
   });
 
+  it('a CUDA backend registered later gets the kernels through the plugin hook (the trainer calls it for --device)', async () => {
+    const { convnetPlugin } = await import('../src/index.js');
+    registerBackend(createCudaBackend({ emulator: true, name: 'cuda-host-later' }));
+    expect(hasKernel('batchNorm2d', 'cuda-host-later')).toBe(false);
+    convnetPlugin.onBackend('cuda-host-later');
+    for (const k of KERNELS) expect(hasKernel(k, 'cuda-host-later')).toBe(true);
+    const x = randn([3, 4, 5, 5]), w = randn([4]), b = randn([4]);
+    const ref = batchNorm2d(x, w, b, Tensor.zeros([4]), Tensor.zeros([4]), { backend: 'ref' }).y;
+    expectClose('cuda-host-later', batchNorm2d(x, w, b, Tensor.zeros([4]), Tensor.zeros([4]), { backend: 'cuda-host-later' }).y, ref, 1e-5, 1e-5);
+  });
+
   it('bad arguments are one-line errors naming the op and argument', () => {
     const x = randn([2, 3, 4, 4]);
     expect(() => batchNorm2d(x, randn([2]), randn([3]), randn([3]), randn([3]))).toThrow("batchNorm2d: argument 'weight': expected shape [3] (one value per channel of x), got shape [2]");
