@@ -17,11 +17,14 @@ import { RunError } from './errors.js';
 import { kebabCase } from './flags.js';
 import { mergeResumeConfig, recordConfigHistory, type ResumeChanges } from './resume.js';
 import { openSource, type Geometry, type Source } from './source.js';
-import { Progress } from './progress.js';
-import { writeReport, type EpochMetrics } from './report.js';
+import { Progress, silentProgress } from './progress.js';
+import { reportInfo, writeReport, type EpochMetrics } from './report.js';
+import { createRequire } from 'node:module';
 import { initDistributed, type Distributed } from './distributed.js';
 import { StopRequest, yieldToEventLoop, type StopSignalName } from './stop.js';
 import { readMetrics, removeStaleTempFiles, truncateMetrics } from './runfiles.js';
+
+const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 
 export interface TrainResult {
@@ -207,6 +210,8 @@ export interface TrainOptions {
   resume?: boolean;
   /** Where progress goes (stderr by default). */
   progress?: Progress;
+  /** Called with each finished epoch's metrics (rank 0). */
+  onEpoch?: (m: EpochMetrics) => void;
   log?: (line: string) => void;
   /** The settings given on this command line (with resume: applied or refused, see resume.ts). */
   given?: Partial<TrainConfig>;
@@ -300,7 +305,7 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
   const B = cfg.batchSize;
   const x = Tensor.zeros([dist.localBatch, ds.shape[0], geom.crop, geom.crop]);
   const labels = new Int32Array(dist.localBatch);
-  const progress = dist.isRoot ? o.progress ?? new Progress() : ({ update() {}, done() {}, log() {} } as unknown as Progress);
+  const progress = dist.isRoot ? o.progress ?? new Progress() : silentProgress;
 
   const stop = new StopRequest(log).install();
   let interrupted = false;
@@ -319,7 +324,7 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
   };
   const report = async () =>
     dist.isRoot && writeReport(join(o.runDir, 'report.html'), {
-      title: `convnet: ${cfg.model} on ${ds.name}`, config: cfg as unknown as Record<string, unknown>, epochs,
+      title: `convnet: ${cfg.model} on ${ds.name}`, config: cfg as unknown as Record<string, unknown>, epochs, info: reportInfo(PACKAGE_VERSION, native().info().isa),
       conv1: (() => { const w = net.firstConvWeight(); return w ? { data: w.data, shape: w.shape } : undefined; })(),
     });
 
@@ -396,6 +401,7 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
       };
       epochs.push(m);
       if (dist.isRoot) appendFileSync(metricsPath, JSON.stringify({ type: 'epoch', ...m }) + '\n');
+      if (dist.isRoot) o.onEpoch?.(m);
       log(`epoch ${state.epoch}/${cfg.epochs}: train loss ${m.trainLoss.toFixed(4)}, val loss ${val.loss.toFixed(4)}, val top-1 error ${(100 * val.top1Err).toFixed(2)}% (accuracy ${(100 - 100 * val.top1Err).toFixed(2)}%), top-5 error ${(100 * val.top5Err).toFixed(2)}%, lr ${lr.toPrecision(3)}, ${m.imagesPerSec.toFixed(0)} img/s, ${seconds.toFixed(1)} s`);
       sched.epochEnd(val.top1Err);
       // the checkpoint of a finished epoch resumes at the start of the next one
