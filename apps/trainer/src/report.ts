@@ -18,6 +18,9 @@ export interface EpochMetrics {
   /** Data-parallel runs: share of the time the loop waited for gradient communication, and the rank count. */
   commWaitShare?: number;
   ranks?: number;
+  /** Device runs: host↔device copies per training step and their bytes. */
+  transfersPerStep?: number;
+  transferBytesPerStep?: number;
   seconds: number;
 }
 

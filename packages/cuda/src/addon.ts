@@ -75,6 +75,8 @@ export interface CudaAddon {
   softmaxXentWorkspace(n: number): number;
   softmaxXent(s: Ptr, n: number, classes: number, topk: number, logits: Ptr, labels: Ptr, dlogits: Ptr, ws: Ptr, out: Ptr): void;
   sgdUpdate(s: Ptr, len: number, lr: number, momentum: number, weightDecay: number, dampening: number, nesterov: boolean, paper: boolean, firstStep: boolean, w: Ptr, v: Ptr, g: Ptr): void;
+  adamUpdate(s: Ptr, len: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, stepSize: number, sqrtBc2: number, w: Ptr, m: Ptr, v: Ptr, g: Ptr): void;
+  softmaxBackward(s: Ptr, n: number, classes: number, y: Ptr, dy: Ptr, dx: Ptr): void;
   sumSquaresWorkspace(): number;
   sumAndSquares(s: Ptr, len: number, x: Ptr, ws: Ptr, out: Ptr): void;
   augment(s: Ptr, dims: number[], fill: number, top: Ptr, left: Ptr, flip: Ptr, light: Ptr, mean: Ptr, mul: Ptr, padMean: Ptr, meanImage: Ptr, images: Ptr, out: Ptr): void;

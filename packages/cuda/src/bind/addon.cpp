@@ -424,6 +424,22 @@ Napi::Value sgd_fn(const Info& info) {
              ptr_arg(info, fn, 11));
   return undef(info);
 }
+// adamUpdate(stream, len, lr, beta1, beta2, eps, weightDecay, decoupled, stepSize, sqrtBc2, w, m, v, g)
+Napi::Value adam_fn(const Info& info) {
+  const char* fn = "adamUpdate";
+  AdamParams p{num_arg(info, fn, 2), num_arg(info, fn, 3), num_arg(info, fn, 4), num_arg(info, fn, 5),
+               num_arg(info, fn, 6), num_arg(info, fn, 8), num_arg(info, fn, 9), bool_arg(info, fn, 7)};
+  adam_update(stream_arg(info, fn, 0), int_arg(info, fn, 1), p, ptr_arg(info, fn, 10), ptr_arg(info, fn, 11),
+              ptr_arg(info, fn, 12), ptr_arg(info, fn, 13));
+  return undef(info);
+}
+// softmaxBackward(stream, n, classes, y, dy, dx)
+Napi::Value softmax_bwd_fn(const Info& info) {
+  const char* fn = "softmaxBackward";
+  softmax_backward(stream_arg(info, fn, 0), int_arg(info, fn, 1), int_arg(info, fn, 2, 1), ptr_arg(info, fn, 3),
+                   ptr_arg(info, fn, 4), ptr_arg(info, fn, 5));
+  return undef(info);
+}
 Napi::Value sum_sq_ws_fn(const Info& info) { return num(info, static_cast<double>(sum_squares_workspace())); }
 // sumAndSquares(stream, len, x, ws, out (2 doubles))
 Napi::Value sum_sq_fn(const Info& info) {
@@ -483,7 +499,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
       {"scale", guarded<scale_fn>}, {"axpy", guarded<axpy_fn>}, {"softmax", guarded<softmax_fn>},
       {"softmaxXentWorkspace", guarded<xent_ws_fn>}, {"softmaxXent", guarded<xent_fn>}, {"sgdUpdate", guarded<sgd_fn>},
       {"sumSquaresWorkspace", guarded<sum_sq_ws_fn>}, {"sumAndSquares", guarded<sum_sq_fn>},
-      {"augment", guarded<augment_fn>},
+      {"augment", guarded<augment_fn>}, {"adamUpdate", guarded<adam_fn>}, {"softmaxBackward", guarded<softmax_bwd_fn>},
 #endif
   };
   for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));

@@ -7,6 +7,8 @@ import type { Conv2dInfo, Pool2dInfo } from '../geometry.js';
 import type { ActivationFn } from '../kernels.js';
 import type { Backend, KernelTable } from '../registry.js';
 import { native } from './native.js';
+import { adamUpdate as refAdamUpdate } from '../ref/adam.js';
+import { softmaxBackward as refSoftmaxBackward } from '../ref/loss.js';
 
 const convGeom = (g: Conv2dInfo) => [g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.groups, g.oh, g.ow];
 const poolGeom = (g: Pool2dInfo) => [g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow];
@@ -61,6 +63,10 @@ const kernels: KernelTable = {
   scale: ({ x }, { alpha }, { y }) => native().scale(x.size, alpha, x.data, y.data),
   axpy: ({ x }, { alpha }, { y }) => native().axpy(x.size, alpha, x.data, y.data),
   sumAndSquares: ({ x }, _a, { y }) => native().sumAndSquares(x.size, x.data, y.data),
+  // light, memory-bound loops: the reference bodies (the same arithmetic the layers and Adam ran before they
+  // were kernels), so cpu results and speed stay as they were
+  softmaxBackward: refSoftmaxBackward,
+  adamUpdate: refAdamUpdate,
 };
 
 export const cpuBackend: Backend = {
