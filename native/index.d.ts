@@ -42,35 +42,59 @@ export function sgemm(
   C: Float32Array, ldc: number,
 ): void;
 
-/** [n, c, h, w, o, kh, kw, sh, sw, ph, pw, groups, oh, ow] */
-export type ConvGeometry = number[];
-/** [n, c, h, w, kh, kw, sh, sw, ph, pw, oh, ow] */
-export type PoolGeometry = number[];
+// ---- Kernels: the native ABI (include/convnet/abi.h). One function per kernel, named as the kernel in
+// @convnet/tensor's specs, called as kernel(attrs, ...inputs, ...outputs): the spec's attributes and the sizes
+// the kernel needs by name, buffers (each tensor's own Float32Array) in the spec's order. Layouts: NCHW, OIHW.
 
-export function conv2dForward(g: ConvGeometry, x: Float32Array, w: Float32Array, b: Float32Array | null, y: Float32Array): void;
-export function conv2dBackwardInput(g: ConvGeometry, dy: Float32Array, w: Float32Array, dx: Float32Array): void;
-export function conv2dBackwardWeight(g: ConvGeometry, x: Float32Array, dy: Float32Array, dw: Float32Array): void;
-export function biasGrad(n: number, c: number, inner: number, dy: Float32Array, db: Float32Array): void;
-export function biasAdd(n: number, c: number, inner: number, x: Float32Array, b: Float32Array, y: Float32Array): void;
-/** kind: 0 max fwd (x, y), 1 max bwd (x, dy, dx), 2 avg fwd (x, y), 3 avg bwd (dy, dx), 4 adaptive fwd, 5 adaptive bwd */
-export function pool(kind: number, g: PoolGeometry, countIncludePad: boolean, a: Float32Array, b: Float32Array, c?: Float32Array): void;
-export function lrnForward(n: number, c: number, plane: number, size: number, coef: number, beta: number, k: number,
-  x: Float32Array, y: Float32Array, scale: Float32Array): void;
-export function lrnBackward(n: number, c: number, plane: number, size: number, coef: number, beta: number, k: number,
-  x: Float32Array, y: Float32Array, scale: Float32Array, dy: Float32Array, dx: Float32Array): void;
-/** fn: 0 relu, 1 logistic, 2 tanh, 3 abs, 4 softplus */
-export function activation(fn: number, len: number, x: Float32Array, y: Float32Array): void;
-export function activationBackward(fn: number, len: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array): void;
-export function dropout(len: number, seed: number, stream: number, offset: number, keepThreshold: number, scale: number,
-  x: Float32Array, y: Float32Array, mask: Float32Array): void;
-export function softmax(n: number, classes: number, x: Float32Array, y: Float32Array): void;
-/** out = [mean loss, top-1 hits, top-k hits] */
-export function softmaxCrossEntropy(n: number, classes: number, topk: number, logits: Float32Array, labels: Int32Array,
-  dlogits: Float32Array, out: Float32Array): void;
-export function sgdUpdate(len: number, lr: number, momentum: number, weightDecay: number, dampening: number,
-  nesterov: boolean, paperRule: boolean, firstStep: boolean, w: Float32Array, v: Float32Array, g: Float32Array): void;
-/** op: 0 add, 1 mul */
-export function binary(op: number, len: number, a: Float32Array, b: Float32Array, y: Float32Array): void;
-export function scale(len: number, alpha: number, x: Float32Array, y: Float32Array): void;
-export function axpy(len: number, alpha: number, x: Float32Array, y: Float32Array): void;
-export function sumAndSquares(len: number, x: Float32Array, out: Float32Array): void;
+/** Conv2dInfo of @convnet/tensor (x [n,c,h,w], w [o,c/groups,kh,kw], y [n,o,oh,ow]). */
+export interface ConvAttrs {
+  n: number; c: number; h: number; w: number; o: number; kh: number; kw: number;
+  sh: number; sw: number; ph: number; pw: number; groups: number; oh: number; ow: number;
+}
+/** Pool2dInfo of @convnet/tensor (x [n,c,h,w], y [n,c,oh,ow]; adaptive pooling: kh..pw are 0). */
+export interface PoolAttrs {
+  n: number; c: number; h: number; w: number; kh: number; kw: number; sh: number; sw: number; ph: number; pw: number;
+  oh: number; ow: number;
+}
+/** x [n, c, plane]: the LRN window runs over c. */
+export interface LrnAttrs {
+  n: number; c: number; plane: number; size: number; alpha: number; beta: number; k: number;
+  alphaMode: 'divide-by-size' | 'paper';
+}
+export type ActivationName = 'relu' | 'logistic' | 'tanh' | 'abs' | 'softplus';
+/** [n, c, inner]: axis 1 of an [n, c, ...] tensor */
+export interface ChannelAttrs { n: number; c: number; inner: number }
+type F = Float32Array;
+
+/** c [M,N] = alpha · op(a) · op(b) + beta · c, contiguous rows. */
+export function gemm(attrs: { transA: boolean; transB: boolean; alpha: number; beta: number; M: number; N: number; K: number }, a: F, b: F, c: F): void;
+export function conv2d(attrs: ConvAttrs, x: F, w: F, b: F | null, y: F): void;
+export function conv2dBackwardInput(attrs: ConvAttrs, dy: F, w: F, dx: F): void;
+export function conv2dBackwardWeight(attrs: ConvAttrs, x: F, dy: F, dw: F): void;
+export function conv2dBackwardBias(attrs: ChannelAttrs, dy: F, db: F): void;
+export function biasAdd(attrs: ChannelAttrs, x: F, b: F, y: F): void;
+export function maxPool2d(attrs: PoolAttrs, x: F, y: F): void;
+export function maxPool2dBackward(attrs: PoolAttrs, x: F, dy: F, dx: F): void;
+export function avgPool2d(attrs: PoolAttrs & { countIncludePad: boolean }, x: F, y: F): void;
+export function avgPool2dBackward(attrs: PoolAttrs & { countIncludePad: boolean }, dy: F, dx: F): void;
+export function adaptiveAvgPool2d(attrs: PoolAttrs, x: F, y: F): void;
+export function adaptiveAvgPool2dBackward(attrs: PoolAttrs, dy: F, dx: F): void;
+export function lrn(attrs: LrnAttrs, x: F, y: F, scale: F): void;
+export function lrnBackward(attrs: LrnAttrs, x: F, y: F, scale: F, dy: F, dx: F): void;
+export function activation(attrs: { fn: ActivationName; len: number }, x: F, y: F): void;
+export function activationBackward(attrs: { fn: ActivationName; len: number }, x: F, y: F, dy: F, dx: F): void;
+export function dropout(attrs: { len: number; seed: number; stream: number; offset: number; keepThreshold: number; scale: number },
+  x: F, y: F, mask: F): void;
+export function mul(attrs: { len: number }, a: F, b: F, y: F): void;
+export function add(attrs: { len: number }, a: F, b: F, y: F): void;
+export function softmax(attrs: { n: number; classes: number }, x: F, y: F): void;
+/** loss [1] = mean loss; hits [2] = [top-1 hits, top-k hits] */
+export function softmaxCrossEntropy(attrs: { n: number; classes: number; topk: number }, logits: F, labels: Int32Array,
+  loss: F, dlogits: F, hits: F): void;
+/** In place on w and v. */
+export function sgdUpdate(attrs: { len: number; lr: number; momentum: number; weightDecay: number; dampening: number;
+  nesterov: boolean; rule: 'pytorch' | 'paper'; firstStep: boolean }, g: F, w: F, v: F): void;
+export function scale(attrs: { len: number; alpha: number }, x: F, y: F): void;
+export function axpy(attrs: { len: number; alpha: number }, x: F, y: F): void;
+/** y [2] = [Σ x, Σ x²] (accumulated in float64) */
+export function sumAndSquares(attrs: { len: number }, x: F, y: F): void;

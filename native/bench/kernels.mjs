@@ -64,13 +64,13 @@ if (convs.length) {
   let totalMs = 0, totalFlop = 0;
   for (const [label, c, h, o, k, s, p, groups] of convs) {
     const oh = outSize(h, k, s, p);
-    const g = [N, c, h, h, o, k, k, s, s, p, p, groups, oh, oh];
+    const g = { n: N, c, h, w: h, o, kh: k, kw: k, sh: s, sw: s, ph: p, pw: p, groups, oh, ow: oh };
     const K = (c / groups) * k * k, P = oh * oh;
     const x = filled(N * c * h * h, 1), w = filled(o * K, 2, 0.05), b = filled(o, 3);
     const y = new Float32Array(N * o * P), dy = filled(N * o * P, 4), dx = new Float32Array(N * c * h * h);
     const dw = new Float32Array(o * K);
     const flop = 2 * N * o * P * K;
-    const tf = best(() => native.conv2dForward(g, x, w, b, y));
+    const tf = best(() => native.conv2d(g, x, w, b, y));
     const tbi = best(() => native.conv2dBackwardInput(g, dy, w, dx));
     const tbw = best(() => native.conv2dBackwardWeight(g, x, dy, dw));
     // The GEMM a per-image im2col convolution runs (one group of one image), with the whole pool: the
@@ -99,42 +99,44 @@ function mem(label, bytes, fn) {
   const B = len * 4;
   const shape = `[${N},${C},${H},${H}]`;
   // paper AlexNet LRN: size 5, alpha 1e-4 (paper convention), beta 0.75, k 2
-  mem(`lrn forward ${shape}`, 3 * B, () => native.lrnForward(N, C, plane, 5, 1e-4, 0.75, 2, x, y, scale));
-  mem(`lrn backward ${shape}`, 5 * B, () => native.lrnBackward(N, C, plane, 5, 1e-4, 0.75, 2, x, y, scale, dy, dx));
-  mem(`lrn forward beta 0.6 ${shape}`, 3 * B, () => native.lrnForward(N, C, plane, 5, 1e-4, 0.6, 2, x, y, scale));
-  const oh = outSize(H, 3, 2, 0), pg = [N, C, H, H, 3, 3, 2, 2, 0, 0, oh, oh];
+  const lrnA = (beta) => ({ n: N, c: C, plane, size: 5, alpha: 1e-4, beta, k: 2, alphaMode: 'paper' });
+  mem(`lrn forward ${shape}`, 3 * B, () => native.lrn(lrnA(0.75), x, y, scale));
+  mem(`lrn backward ${shape}`, 5 * B, () => native.lrnBackward(lrnA(0.75), x, y, scale, dy, dx));
+  mem(`lrn forward beta 0.6 ${shape}`, 3 * B, () => native.lrn(lrnA(0.6), x, y, scale));
+  const oh = outSize(H, 3, 2, 0), pg = { n: N, c: C, h: H, w: H, kh: 3, kw: 3, sh: 2, sw: 2, ph: 0, pw: 0, oh, ow: oh };
   const py = new Float32Array(N * C * oh * oh), pdy = filled(N * C * oh * oh, 10);
-  mem(`maxpool 3/2 forward ${shape}`, B + py.length * 4, () => native.pool(0, pg, false, x, py));
-  mem(`maxpool 3/2 backward ${shape}`, 2 * B + pdy.length * 4, () => native.pool(1, pg, false, x, pdy, dx));
-  mem(`avgpool 3/2 forward ${shape}`, B + py.length * 4, () => native.pool(2, pg, true, x, py));
-  mem(`avgpool 3/2 backward ${shape}`, B + pdy.length * 4, () => native.pool(3, pg, true, pdy, dx));
-  mem(`relu forward ${shape}`, 2 * B, () => native.activation(0, len, x, y));
-  mem(`relu backward ${shape}`, 4 * B, () => native.activationBackward(0, len, x, y, dy, dx));
-  mem(`logistic forward ${shape}`, 2 * B, () => native.activation(1, len, x, y));
-  mem(`dropout p=0.5 ${shape}`, 3 * B, () => native.dropout(len, 42, 1, 0, 1 << 23, 2, x, y, scale));
-  mem(`mul (dropout backward) ${shape}`, 3 * B, () => native.binary(1, len, dy, m, dx));
-  mem(`add ${shape}`, 3 * B, () => native.binary(0, len, x, dy, dx));
-  mem(`scale ${shape}`, 2 * B, () => native.scale(len, 0.5, x, dx));
-  mem(`axpy ${shape}`, 3 * B, () => native.axpy(len, 0.5, x, dx));
+  mem(`maxpool 3/2 forward ${shape}`, B + py.length * 4, () => native.maxPool2d(pg, x, py));
+  mem(`maxpool 3/2 backward ${shape}`, 2 * B + pdy.length * 4, () => native.maxPool2dBackward(pg, x, pdy, dx));
+  mem(`avgpool 3/2 forward ${shape}`, B + py.length * 4, () => native.avgPool2d({ ...pg, countIncludePad: true }, x, py));
+  mem(`avgpool 3/2 backward ${shape}`, B + pdy.length * 4, () => native.avgPool2dBackward({ ...pg, countIncludePad: true }, pdy, dx));
+  mem(`relu forward ${shape}`, 2 * B, () => native.activation({ fn: 'relu', len }, x, y));
+  mem(`relu backward ${shape}`, 4 * B, () => native.activationBackward({ fn: 'relu', len }, x, y, dy, dx));
+  mem(`logistic forward ${shape}`, 2 * B, () => native.activation({ fn: 'logistic', len }, x, y));
+  mem(`dropout p=0.5 ${shape}`, 3 * B, () => native.dropout({ len, seed: 42, stream: 1, offset: 0, keepThreshold: 1 << 23, scale: 2 }, x, y, scale));
+  mem(`mul (dropout backward) ${shape}`, 3 * B, () => native.mul({ len }, dy, m, dx));
+  mem(`add ${shape}`, 3 * B, () => native.add({ len }, x, dy, dx));
+  mem(`scale ${shape}`, 2 * B, () => native.scale({ len, alpha: 0.5 }, x, dx));
+  mem(`axpy ${shape}`, 3 * B, () => native.axpy({ len, alpha: 0.5 }, x, dx));
   const bias = filled(C, 11), db = new Float32Array(C);
-  mem(`biasAdd ${shape}`, 2 * B, () => native.biasAdd(N, C, plane, x, bias, y));
-  mem(`biasGrad ${shape}`, B, () => native.biasGrad(N, C, plane, dy, db));
+  mem(`biasAdd ${shape}`, 2 * B, () => native.biasAdd({ n: N, c: C, inner: plane }, x, bias, y));
+  mem(`conv2dBackwardBias ${shape}`, B, () => native.conv2dBackwardBias({ n: N, c: C, inner: plane }, dy, db));
   const out2 = new Float32Array(2);
-  mem(`sumAndSquares ${shape}`, B, () => native.sumAndSquares(len, x, out2));
+  mem(`sumAndSquares ${shape}`, B, () => native.sumAndSquares({ len }, x, out2));
 }
 {
   // fc6's weight: the largest parameter of the net (4096 x 9216)
+  const sgd = { lr: 0.01, momentum: 0.9, weightDecay: 5e-4, dampening: 0, nesterov: false, firstStep: false };
   const len = 4096 * 9216, w = filled(len, 12, 0.01), v = new Float32Array(len), g = filled(len, 13, 0.01);
   mem('sgd momentum (pytorch) fc6 w [4096,9216]', 5 * len * 4,
-    () => native.sgdUpdate(len, 0.01, 0.9, 5e-4, 0, false, false, false, w, v, g));
+    () => native.sgdUpdate({ ...sgd, len, rule: 'pytorch' }, g, w, v));
   mem('sgd momentum (paper) fc6 w [4096,9216]', 5 * len * 4,
-    () => native.sgdUpdate(len, 0.01, 0.9, 5e-4, 0, false, true, false, w, v, g));
+    () => native.sgdUpdate({ ...sgd, len, rule: 'paper' }, g, w, v));
 }
 {
-  const classes = 1000, logits = filled(N * classes, 14, 5), dl = new Float32Array(N * classes), out = new Float32Array(3);
+  const classes = 1000, logits = filled(N * classes, 14, 5), dl = new Float32Array(N * classes), loss = new Float32Array(1), hits = new Float32Array(2);
   const labels = Int32Array.from({ length: N }, (_, i) => (i * 37) % classes);
   mem(`softmaxCrossEntropy [${N},1000]`, 2 * logits.length * 4,
-    () => native.softmaxCrossEntropy(N, classes, 5, logits, labels, dl, out));
+    () => native.softmaxCrossEntropy({ n: N, classes, topk: 5 }, logits, labels, loss, dl, hits));
 }
 if (rows.length) {
   console.log(`\n${'memory-bound kernel'.padEnd(44)} ${'ms'.padStart(8)} ${'GB/s'.padStart(7)}`);

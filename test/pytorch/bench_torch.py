@@ -2,12 +2,15 @@
 """PyTorch side of `pnpm bench`: times the same AlexNet workloads as convnet's benchmark and prints JSON.
 
 Run with Debian's python3-torch (+ libopenblas0-openmp): /usr/bin/python3 test/pytorch/bench_torch.py
+`pnpm bench` sets OPENBLAS_CORETYPE for this process from the CPU's features (SkylakeX with AVX-512, Zen / Haswell
+with AVX2); the JSON names the BLAS library torch calls and the core type OpenBLAS runs (asked from the library).
 Options: --threads N (default 2), --steps N, --warmup N (default 2), --only name,name (workload names as
 printed; "none" runs none), --onnx PATH (export torchvision AlexNet to ONNX there, opset 13, dynamic batch,
 unless the file exists already; `pnpm bench` keeps it in test/.cache/, which git ignores).
 The JSON's peak_rss_mb is this process's max RSS (torch loaded + the workloads run).
 """
 import argparse
+import ctypes
 import json
 import os
 import resource
@@ -36,6 +39,26 @@ def paper_alexnet(num_classes=1000):
         nn.Linear(4096, num_classes),
     )
     return nn.Sequential(features, nn.Flatten(), classifier)
+
+
+def blas_info():
+    """The BLAS library torch calls and, when it is OpenBLAS, the core type its kernels run (asked from the
+    library itself, so an OPENBLAS_CORETYPE that it ignored shows)."""
+    config = torch.__config__.show()
+    blas = next((part.split("=", 1)[1] for part in config.replace(",", " ").split() if part.startswith("BLAS_INFO=")), "?")
+    info = {"blas": blas, "blas_core": None, "blas_config": None}
+    if blas == "generic":  # Debian's torch calls whatever libblas.so.3 the alternatives system points at
+        path = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
+        info["blas"] = path
+        try:
+            lib = ctypes.CDLL(path)  # the library torch already loaded: the same handle
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            lib.openblas_get_config.restype = ctypes.c_char_p
+            info["blas_core"] = lib.openblas_get_corename().decode()
+            info["blas_config"] = lib.openblas_get_config().decode()
+        except (OSError, AttributeError):  # not OpenBLAS (the reference BLAS has no such functions)
+            pass
+    return info
 
 
 def time_it(fn, steps, warmup):
@@ -111,11 +134,8 @@ def main():
         os.replace(tmp, args.onnx)
 
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    config = torch.__config__.show()
-    blas = next((part.split("=", 1)[1] for part in config.replace(",", " ").split() if part.startswith("BLAS_INFO=")), "?")
-    if blas == "generic":  # Debian's torch calls whatever libblas.so.3 the alternatives system points at
-        blas = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
-    json.dump({"torch": torch.__version__, "threads": args.threads, "blas": blas,
+    json.dump({"torch": torch.__version__, "threads": args.threads, **blas_info(),
+               "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE"),
                "peak_rss_mb": peak_rss_mb, "results": results}, sys.stdout)
     print()
 

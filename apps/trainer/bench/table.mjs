@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Markdown table of one or more `pnpm bench --json FILE` runs (for README.md): per workload the median over the
-// runs of ours / PyTorch / onnxruntime images/s and of the same-run ratios, the spread of the ratios, and our
+// runs of ours / PyTorch / onnxruntime / oneDNN images/s and of the same-run ratios, the spread of the ratios, and our
 // share of the measured FMA peak (each run's ours over that run's peak).
 //   node apps/trainer/bench/table.mjs run1.json [run2.json ...]
 import { readFileSync } from 'node:fs';
@@ -13,15 +13,17 @@ const range = (a) => { const s = a.filter((x) => x != null && Number.isFinite(x)
 const f1 = (v) => (v == null ? '—' : v.toFixed(1));
 const ips = (r, k) => r?.[k]?.imagesPerSec ?? null;
 const names = [...new Set(runs.flatMap((r) => r.rows.map((x) => x.workload)))];
-const rowsOut = ['| workload | ours img/s | PyTorch img/s | onnxruntime img/s | ours / PyTorch | ours / onnxruntime | % of FMA peak | command |', '|---|---:|---:|---:|---:|---:|---:|---|'];
+const rowsOut = ['| workload | ours img/s | PyTorch img/s | onnxruntime img/s | oneDNN img/s | ours / PyTorch | ours / onnxruntime | ours / oneDNN | % of FMA peak | command |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|'];
 for (const w of names) {
   const rs = runs.map((run) => ({ run, row: run.rows.find((x) => x.workload === w) })).filter((x) => x.row);
-  const ours = rs.map((x) => ips(x.row, 'ours')), torch = rs.map((x) => ips(x.row, 'torch')), ort = rs.map((x) => ips(x.row, 'ort'));
+  const ours = rs.map((x) => ips(x.row, 'ours')), torch = rs.map((x) => ips(x.row, 'torch')), ort = rs.map((x) => ips(x.row, 'ort')), dnn = rs.map((x) => ips(x.row, 'onednn'));
   const rt = rs.map((x) => (ips(x.row, 'ours') && ips(x.row, 'torch') ? ips(x.row, 'ours') / ips(x.row, 'torch') : null));
   const ro = rs.map((x) => (ips(x.row, 'ours') && ips(x.row, 'ort') ? ips(x.row, 'ours') / ips(x.row, 'ort') : null));
+  const rd = rs.map((x) => (ips(x.row, 'ours') && ips(x.row, 'onednn') ? ips(x.row, 'ours') / ips(x.row, 'onednn') : null));
+  const rat = (a) => (m(a) == null ? '—' : `${m(a).toFixed(2)}×${range(a)}`);
   const pk = rs.map((x) => (ips(x.row, 'ours') ? (100 * (x.row.gflop / x.row.batch) * ips(x.row, 'ours')) / x.run.peak : null));
   const m = (a) => median(a);
-  rowsOut.push(`| ${w} | ${f1(m(ours))} | ${f1(m(torch))} | ${f1(m(ort))} | ${m(rt) == null ? '—' : `${m(rt).toFixed(2)}×${range(rt)}`} | ${m(ro) == null ? '—' : `${m(ro).toFixed(2)}×${range(ro)}`} | ${m(pk) == null ? '—' : `${m(pk).toFixed(0)}%`} | \`pnpm bench --only ${w}\` |`);
+  rowsOut.push(`| ${w} | ${f1(m(ours))} | ${f1(m(torch))} | ${f1(m(ort))} | ${f1(m(dnn))} | ${rat(rt)} | ${rat(ro)} | ${rat(rd)} | ${m(pk) == null ? '—' : `${m(pk).toFixed(0)}%`} | \`pnpm bench --only ${w}\` |`);
 }
 const loaders = runs.map((r) => r.loader?.imagesPerSec).filter(Boolean);
 console.log(rowsOut.join('\n'));

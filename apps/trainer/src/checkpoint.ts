@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { Tensor } from '@convnet/tensor';
 import { loadStateDictFile, saveSafetensors, type Module } from '@convnet/layers';
 import type { Optimizer, SchedulerState } from '@convnet/optim';
-import type { TrainConfig } from './config.js';
+import { validateConfig, type TrainConfig } from './config.js';
+import { UsageError } from './errors.js';
 
 export interface TrainState {
   /** Epoch in progress (1-based) and the number of its steps already done. */
@@ -31,20 +32,66 @@ export function saveCheckpoint(path: string, model: Module, optimizer: Optimizer
 }
 
 export function loadCheckpoint(path: string): { model: Map<string, Tensor>; optimBuffers: Map<string, Tensor>; state: TrainState } {
-  const { stateDict, metadata } = loadStateDictFile(path);
-  if (metadata.format !== 'convnet-checkpoint' || !metadata.state) throw new Error(`${path}: not a convnet checkpoint (no training state in its metadata)`);
+  let file: ReturnType<typeof loadStateDictFile>;
+  try {
+    file = loadStateDictFile(path);
+  } catch (e) {
+    const m = (e as Error).message;
+    throw new UsageError(m.includes(path) ? m : `${path}: ${m}`);
+  }
+  const { stateDict, metadata } = file;
+  if (metadata.format !== 'convnet-checkpoint' || !metadata.state) throw new UsageError(`${path}: not a convnet checkpoint (no training state in its metadata)`);
   const model = new Map<string, Tensor>(), optimBuffers = new Map<string, Tensor>();
   for (const [k, v] of stateDict) {
     if (k.startsWith('model.')) model.set(k.slice(6), v);
     else if (k.startsWith('optim.')) optimBuffers.set(k.slice(6), v);
   }
-  let state: TrainState;
+  let state: unknown;
   try {
     state = JSON.parse(metadata.state);
   } catch (e) {
-    throw new Error(`${path}: corrupt training state (${(e as Error).message})`);
+    throw new UsageError(`${path}: corrupt training state (${(e as Error).message})`);
   }
-  return { model, optimBuffers, state };
+  return { model, optimBuffers, state: validateState(state, path) };
+}
+
+/** Checks the JSON training state of a checkpoint; errors name the file and the key. */
+export function validateState(st: unknown, path: string): TrainState {
+  const bad = (key: string, want: string, got: unknown): never => {
+    throw new UsageError(`${path}: training state '${key}' must be ${want}, got ${JSON.stringify(got) ?? 'nothing'} (not a checkpoint this version wrote, or damaged)`);
+  };
+  const obj = (v: unknown, key: string) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : bad(key, 'an object', v));
+  const int = (v: unknown, key: string, min: number) => (Number.isSafeInteger(v) && (v as number) >= min ? (v as number) : bad(key, `an integer ≥ ${min}`, v));
+  const num = (v: unknown, key: string) => (typeof v === 'number' && Number.isFinite(v) ? v : bad(key, 'a finite number', v));
+  const s = obj(st, 'state');
+  int(s.epoch, 'epoch', 1);
+  int(s.stepInEpoch, 'stepInEpoch', 0);
+  int(s.globalStep, 'globalStep', 0);
+  // JSON has no Infinity: a run without a finished epoch saves null
+  if (s.bestValTop1Err === null) s.bestValTop1Err = Infinity;
+  else num(s.bestValTop1Err, 'bestValTop1Err');
+  const o = obj(s.optimizer, 'optimizer');
+  int(o.step, 'optimizer.step', 0);
+  if (!Array.isArray(o.groups) || o.groups.length === 0) bad('optimizer.groups', 'a non-empty array', o.groups);
+  (o.groups as unknown[]).forEach((g, i) => {
+    const gg = obj(g, `optimizer.groups[${i}]`);
+    num(gg.lr, `optimizer.groups[${i}].lr`);
+    num(gg.initialLr, `optimizer.groups[${i}].initialLr`);
+  });
+  if (s.scheduler !== null) {
+    const sc = obj(s.scheduler, 'scheduler');
+    if (typeof sc.kind !== 'string') bad('scheduler.kind', 'a string', sc.kind);
+    int(sc.lastEpoch, 'scheduler.lastEpoch', 0);
+    if (!Array.isArray(sc.lrs)) bad('scheduler.lrs', 'an array', sc.lrs);
+  }
+  validateConfig(obj(s.config, 'config') as unknown as TrainConfig, `${path}: training state 'config'`);
+  const d = obj(s.dataset, 'dataset');
+  if (typeof d.name !== 'string') bad('dataset.name', 'a string', d.name);
+  if (!Array.isArray(d.classes) || d.classes.length === 0) bad('dataset.classes', 'a non-empty array', d.classes);
+  if (!Array.isArray(d.shape) || d.shape.length !== 3 || !d.shape.every((x) => Number.isSafeInteger(x) && x > 0)) bad('dataset.shape', 'three positive integers', d.shape);
+  for (const k of ['mean', 'std'] as const)
+    if (!Array.isArray(d[k]) || (d[k] as unknown[]).length !== (d.shape as number[])[0] || !(d[k] as unknown[]).every((x) => typeof x === 'number')) bad(`dataset.${k}`, `${(d.shape as number[])[0]} numbers`, d[k]);
+  return s as unknown as TrainState;
 }
 
 /** Keeps the newest `keep` step-N checkpoints in dir (last.* and best.* are never removed). */

@@ -69,6 +69,10 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`${where}: ${err.message}`);
       return 2;
     }
+    if (err.name === 'RunError') {
+      console.error(`${where}: ${err.message}`);
+      return 1;
+    }
     if (process.env.CONVNET_DEBUG) throw e;
     console.error(`${where}: ${err.message} (internal error; CONVNET_DEBUG=1 shows the stack)`);
     return 1;

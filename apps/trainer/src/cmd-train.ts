@@ -2,18 +2,21 @@
  * `convnet train`: flags → configuration → train(). Defaults depend on the data and model (the paper's recipe for
  * image data and the ImageNet nets), and help shows the defaults that apply to the --data/--model given.
  */
-import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { BASE_CONFIG, PAPER_RECIPE, configFlags, readConfigFile, validateConfig, type TrainConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { ENV, camelCase, type Command, type FlagSpec, type Parsed } from './flags.js';
 import { isImageTree, isPackedDataset } from './packsrc.js';
+import { exitCodeFor } from './stop.js';
 import { train } from './train.js';
 
 /** train's own flags (not training settings). */
 export const TRAIN_RUN_FLAGS: FlagSpec[] = [
   { name: 'run', type: 'string', value: 'DIR', group: 'run', help: 'run directory (default runs/<model>-<data>-<time>)' },
   { name: 'resume', type: 'string', value: 'DIR', group: 'run', help: 'continue the run in DIR exactly from its last checkpoint' },
+  { name: 'force', type: 'boolean', group: 'run', help: 'start over in an existing --run directory (its checkpoints, metrics and report are deleted)' },
   { name: 'config', type: 'string', value: 'FILE', group: 'run', help: 'JSON file of settings (camelCase keys: the flags below; schema: convnet schema); flags override it' },
 ];
 
@@ -45,19 +48,29 @@ function trainFlags(given: Record<string, unknown>): FlagSpec[] {
 /** The configuration from parsed flags: defaults for the data/model, then the --config file, then flags. */
 export function configFromArgs(values: Record<string, unknown>): { cfg: TrainConfig; given: Partial<TrainConfig> } {
   const file = typeof values.config === 'string' ? readConfigFile(values.config) : {};
-  const given: Record<string, unknown> = {};
+  const given: Record<string, unknown> = { ...file };
   for (const [k, v] of Object.entries(values)) if (camelCase(k) in BASE_CONFIG) given[camelCase(k)] = v;
-  const data = (given.data as string | undefined) ?? file.data;
-  const model = (given.model as string | undefined) ?? file.model;
-  const cfg = validateConfig({ ...defaultsFor(data, model), ...file, ...given } as TrainConfig);
+  const cfg = validateConfig({ ...defaultsFor(given.data as string | undefined, given.model as string | undefined), ...given } as TrainConfig);
   return { cfg, given: given as Partial<TrainConfig> };
 }
 
-/** A fresh run's directory name: runs/<model>-<data>-<UTC time>. */
+/** A fresh run's directory name: runs/<model>-<data>-<UTC time>-<4 random hex digits> (two runs in one second differ). */
 export function defaultRunDir(cfg: TrainConfig): string {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   const data = cfg.data === 'default' ? 'fashion-mnist' : basename(resolve(cfg.data)).replace(/[^\w.-]/g, '_');
-  return join('runs', `${cfg.model}-${data}-${stamp}`);
+  return join('runs', `${cfg.model}-${data}-${stamp}-${randomBytes(2).toString('hex')}`);
+}
+
+const RUN_FILES = ['config.json', 'config-history.jsonl', 'metrics.jsonl', 'report.html', 'report.png', 'checkpoints'];
+
+/** A fresh run never lands silently on an earlier one: an existing run directory needs --resume or --force. */
+function claimRunDir(dir: string, force: boolean): void {
+  // under mpirun rank 0 alone decides (the others would see the files rank 0 is writing)
+  if (Number(process.env.OMPI_COMM_WORLD_RANK ?? 0) !== 0) return;
+  const present = RUN_FILES.filter((f) => existsSync(join(dir, f)));
+  if (!present.length) return;
+  if (!force) throw new UsageError(`--run ${dir} holds a run already (${present.join(', ')}): continue it with --resume ${dir}, or start over with --force`);
+  for (const f of present) rmSync(join(dir, f), { recursive: true, force: true });
 }
 
 async function run(args: Parsed): Promise<number> {
@@ -66,10 +79,17 @@ async function run(args: Parsed): Promise<number> {
   const runDir = args.values.run as string | undefined;
   if (resume && !existsSync(resume)) throw new UsageError(`--resume: no run directory ${resume}`);
   if (resume && runDir && resolve(resume) !== resolve(runDir)) throw new UsageError(`--run ${runDir} and --resume ${resume} name different directories (give --resume alone)`);
+  if (resume && args.values.force) throw new UsageError('--force starts a run over; it cannot go with --resume');
   const dir = resolve(resume ?? runDir ?? defaultRunDir(cfg));
-  const r = await train(cfg, { runDir: dir, resume: !!resume, epochs: given.epochs });
-  if (r.rank) return 0; // data-parallel: rank 0 alone reports
+  if (!resume) claimRunDir(dir, !!args.values.force);
+  const r = await train(cfg, { runDir: dir, resume: !!resume, given });
+  const code = r.stopped?.reason === 'signal' ? exitCodeFor(r.stopped.signal) : 0;
+  if (r.rank) return code; // data-parallel: rank 0 alone reports
   const last = r.epochs.at(-1);
+  if (r.stopped) {
+    console.log(`stopped (${r.stopped.reason === 'signal' ? r.stopped.signal : '--max-steps'}) at step ${r.globalStep}; run directory: ${dir}; continue with: convnet train --resume ${dir}`);
+    return code;
+  }
   if (last?.valTop1Err !== undefined) console.log(`test accuracy ${(100 * (1 - last.valTop1Err)).toFixed(2)}% (top-1 error ${(100 * last.valTop1Err).toFixed(2)}%, top-5 error ${(100 * last.valTop5Err!).toFixed(2)}%) after ${last.epoch} epochs`);
   console.log(`run directory: ${dir} (report.html, metrics.jsonl, checkpoints/)`);
   return 0;

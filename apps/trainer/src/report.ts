@@ -131,7 +131,13 @@ ${grid ? `<text x="${gx}" y="${top + ch + 28}" font-size="13" font-weight="bold"
 /** Writes report.html (self-contained) and, next to it, report.png (the curves and filters as a picture). */
 export async function writeReport(path: string, opts: Parameters<typeof renderReport>[0]): Promise<void> {
   writeFileAtomic(path, renderReport(opts), { mkdir: true });
-  const sharp = (await import('sharp')).default;
+  let sharp: typeof import('sharp').default;
+  try {
+    sharp = (await import('sharp')).default;
+  } catch {
+    return;  // an install without sharp: report.html only, no report.png
+  }
+  if (typeof sharp !== 'function') return;  // the device-check bundle's stand-in (packages/cuda/scripts/sharp-stub)
   const png = await sharp(Buffer.from(reportSvg(opts))).png().toBuffer();
   writeFileAtomic(path.replace(/\.html$/, '') + '.png', png);
 }

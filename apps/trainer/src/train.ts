@@ -4,19 +4,24 @@
  * Rng(seed, 2) at counter step·2^20, dropout from the model's Rng(seed, 1) at counter step·2^26. So a
  * checkpoint needs only the step counters to continue exactly as an uninterrupted run would.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listBackends, native, registerBackend, setDefaultBackend, softmax, toHostTensor, writeFileAtomic } from '@convnet/tensor';
+import { listBackends, memoryOf, native, registerBackend, setDefaultBackend, softmax, sumAndSquares, toHostTensor, writeFileAtomic } from '@convnet/tensor';
 import { CrossEntropyLoss } from '@convnet/layers';
 import { ReduceLROnPlateau, SGD, StepLR, WarmupCosineLR, ConstantLR, biasesWithoutDecay, type LRScheduler } from '@convnet/optim';
 import { createModel, modelSpec, type Net } from '@convnet/alexnet';
 import { loadCheckpoint, pruneStepCheckpoints, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { UsageError, type TrainConfig } from './config.js';
+import { RunError } from './errors.js';
+import { kebabCase } from './flags.js';
+import { mergeResumeConfig, recordConfigHistory, type ResumeChanges } from './resume.js';
 import { openSource, type Geometry, type Source } from './source.js';
 import { Progress } from './progress.js';
 import { writeReport, type EpochMetrics } from './report.js';
 import { initDistributed, type Distributed } from './distributed.js';
 import { deviceInput, perStep } from './device-io.js';
+import { StopRequest, yieldToEventLoop, type StopSignalName } from './stop.js';
+import { readMetrics, removeStaleTempFiles, truncateMetrics } from './runfiles.js';
 
 
 export interface TrainResult {
@@ -26,6 +31,10 @@ export interface TrainResult {
   finalValTop1Err: number | null;
   /** This process's rank when training data-parallel under mpirun (0 otherwise). */
   rank: number;
+  /** Why the run ended before its last epoch: a signal (exit 128 + its number) or --max-steps. */
+  stopped?: { reason: 'signal'; signal: StopSignalName } | { reason: 'max-steps' };
+  /** Where it stopped: the step count and the checkpoint that continues it. */
+  globalStep: number;
 }
 
 /** What the model checks need to know about a dataset. */
@@ -118,16 +127,61 @@ export async function predictViews(net: Net, src: Source, indices: number[], geo
   return { probs, labels };
 }
 
-function makeScheduler(cfg: TrainConfig, opt: SGD): { epochEnd: (valErr: number) => void; state: () => TrainState['scheduler']; load: (s: TrainState['scheduler']) => void } {
+interface Schedule {
+  epochEnd: (valErr: number) => void;
+  state: () => TrainState['scheduler'];
+  load: (s: TrainState['scheduler']) => void;
+  /** After load: the lr the schedule gives at its epoch for this configuration (a changed length or step size). */
+  recompute: () => void;
+}
+
+function makeScheduler(cfg: TrainConfig, opt: SGD): Schedule {
   if (cfg.schedule === 'plateau') {
     const s = new ReduceLROnPlateau(opt, { factor: 0.1, patience: cfg.plateauPatience, threshold: 1e-3 });
-    return { epochEnd: (e) => { s.step(e); }, state: () => s.stateDict(), load: (st) => st && s.loadStateDict(st) };
+    return { epochEnd: (e) => { s.step(e); }, state: () => s.stateDict(), load: (st) => st && s.loadStateDict(st), recompute: () => {} };
   }
   const s: LRScheduler =
     cfg.schedule === 'step' ? new StepLR(opt, cfg.stepSize, 0.1)
     : cfg.schedule === 'cosine' ? new WarmupCosineLR(opt, cfg.warmupEpochs, cfg.epochs, 0, 0.1)
     : new ConstantLR(opt);
-  return { epochEnd: () => s.step(), state: () => s.stateDict(), load: (st) => st && s.loadStateDict(st) };
+  const recompute = () => {
+    // closed forms: cosine over cfg.epochs, ÷10 every cfg.stepSize epochs
+    if (cfg.schedule === 'cosine') s.step(s.lastEpoch);
+    else if (cfg.schedule === 'step') for (const g of opt.paramGroups) g.lr = g.initialLr * 0.1 ** Math.floor(s.lastEpoch / cfg.stepSize);
+  };
+  return { epochEnd: () => s.step(), state: () => s.stateDict(), load: (st) => st && s.loadStateDict(st), recompute };
+}
+
+/** Applies --lr / --epochs / --step-size given on resume to the loaded optimiser and schedule, saying what changed. */
+function applyResumeChanges(changes: ResumeChanges, opt: SGD, sched: Schedule, cfg: TrainConfig, log: (l: string) => void): void {
+  const before = opt.paramGroups[0].lr;
+  if (changes.lr) {
+    // a new base lr: every group's base and current lr scaled (the schedule's progress is kept)
+    const scale = cfg.lr / opt.paramGroups[0].initialLr;
+    for (const g of opt.paramGroups) { g.initialLr *= scale; g.lr *= scale; }
+  }
+  if (changes.epochs || changes.stepSize) sched.recompute();
+  const now = opt.paramGroups[0].lr;
+  const what = Object.entries(changes).map(([k, [a, b]]) => `--${kebabCase(k)} ${JSON.stringify(a)} → ${JSON.stringify(b)}`).join(', ');
+  if (!what) return;
+  const schedNote = changes.epochs || changes.stepSize
+    ? cfg.schedule === 'cosine' || cfg.schedule === 'step' ? `; the ${cfg.schedule} schedule is rebuilt for ${cfg.epochs} epochs${cfg.schedule === 'step' ? ` (÷10 every ${cfg.stepSize})` : ''}` : `; the ${cfg.schedule} schedule does not depend on the run's length`
+    : '';
+  log(`resume: ${what}${schedNote}; lr now ${now.toPrecision(4)}${now !== before ? ` (was ${before.toPrecision(4)})` : ''} (recorded in config-history.jsonl)`);
+}
+
+/** True when every parameter is finite (a checkpoint of non-finite weights would resume into NaN). */
+function finiteWeights(net: Net): boolean {
+  for (const p of net.parameters()) {
+    // device memory: Σw² on the device is finite iff every weight is (one scalar down, no copy of the weights)
+    if (memoryOf(p.value) !== 'host') {
+      if (!Number.isFinite(sumAndSquares(p.value, { backend: net.backend }).sumSquares)) return false;
+      continue;
+    }
+    const d = p.value.data;
+    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return false;
+  }
+  return true;
 }
 
 /**
@@ -159,20 +213,26 @@ export interface TrainOptions {
   /** Where progress goes (stderr by default). */
   progress?: Progress;
   log?: (line: string) => void;
-  /** With resume: train to this many epochs instead of the run's own. */
-  epochs?: number;
+  /** The settings given on this command line (with resume: applied or refused, see resume.ts). */
+  given?: Partial<TrainConfig>;
 }
 
 export async function train(cfg: TrainConfig, o: TrainOptions): Promise<TrainResult> {
   let log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const ckDir = join(o.runDir, 'checkpoints');
   let resumeFrom: ReturnType<typeof loadCheckpoint> | null = null;
+  let changes: ResumeChanges = {};
   if (o.resume) {
     const last = join(ckDir, 'last.safetensors');
     if (!existsSync(last)) throw new UsageError(`--resume: ${o.runDir} has no checkpoints/last.safetensors to resume from`);
     resumeFrom = loadCheckpoint(last);
-    // the run's own configuration, with this invocation's --epochs (to extend a run) and --max-steps
-    cfg = { ...resumeFrom.state.config, epochs: o.epochs ?? resumeFrom.state.config.epochs, maxSteps: cfg.maxSteps };
+    // the run's own configuration, with the changes this invocation may make (others are refused)
+    const m = mergeResumeConfig(resumeFrom.state.config, o.given ?? {}, o.runDir);
+    cfg = m.cfg;
+    changes = m.changes;
+    const { epoch, stepInEpoch } = resumeFrom.state;
+    if (changes.epochs && cfg.epochs < epoch)
+      throw new UsageError(`--epochs ${cfg.epochs}: ${o.runDir} has finished ${epoch - 1} epoch${epoch === 2 ? '' : 's'}${stepInEpoch ? ` and is in epoch ${epoch}` : ''}; give --epochs ${epoch} or more`);
   }
   if (cfg.threads) native().setNumThreads(cfg.threads);
   if (cfg.device !== 'cpu') cfg = { ...cfg, backend: await deviceBackend(cfg.device) };
@@ -184,13 +244,13 @@ export async function train(cfg: TrainConfig, o: TrainOptions): Promise<TrainRes
   let geom: Geometry = { crop: 0, pad: 0 };
   const ds = await openSource(cfg, (shape, name) => (geom = inputGeometry(cfg, shape, name)), { log });
   try {
-    return await trainOn(cfg, o, dist.shard(ds, cfg, geom), geom, resumeFrom, log, ckDir, dist);
+    return await trainOn(cfg, o, dist.shard(ds, cfg, geom), geom, resumeFrom, changes, log, ckDir, dist);
   } finally {
     await ds.close();
   }
 }
 
-async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geometry, resumeFrom: ReturnType<typeof loadCheckpoint> | null, log: (l: string) => void, ckDir: string, dist: Distributed): Promise<TrainResult> {
+async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geometry, resumeFrom: ReturnType<typeof loadCheckpoint> | null, changes: ResumeChanges, log: (l: string) => void, ckDir: string, dist: Distributed): Promise<TrainResult> {
   const net = buildModel(cfg, ds, geom.crop);
   const params = biasesWithoutDecay(net.namedParameters(), 1);
   const opt = new SGD(params, { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay, rule: cfg.sgdRule, backend: cfg.backend });
@@ -199,6 +259,8 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
   ce.backend = cfg.backend;
 
   mkdirSync(ckDir, { recursive: true });
+  // temp files of checkpoint writes a killed run left behind (hundreds of MB each for the paper net)
+  if (dist.isRoot) removeStaleTempFiles([o.runDir, ckDir], log);
   const metricsPath = join(o.runDir, 'metrics.jsonl');
   let state: TrainState = {
     epoch: 1, stepInEpoch: 0, globalStep: 0, bestValTop1Err: Infinity,
@@ -207,17 +269,29 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
   };
   const epochs: EpochMetrics[] = [];
   if (resumeFrom) {
-    net.loadStateDict(resumeFrom.model);
-    opt.loadStateDict({ ...resumeFrom.state.optimizer, buffers: resumeFrom.optimBuffers });
-    sched.load(resumeFrom.state.scheduler);
+    const file = join(ckDir, 'last.safetensors');
+    try {
+      net.loadStateDict(resumeFrom.model);
+      opt.loadStateDict({ ...resumeFrom.state.optimizer, buffers: resumeFrom.optimBuffers });
+      sched.load(resumeFrom.state.scheduler);
+    } catch (e) {
+      throw new UsageError(`${file}: does not fit --model ${cfg.model} on ${ds.name}: ${(e as Error).message}`);
+    }
+    applyResumeChanges(changes, opt, sched, cfg, log);
     state = { ...resumeFrom.state, config: cfg };
-    if (existsSync(metricsPath))
-      for (const line of readFileSync(metricsPath, 'utf8').split('\n'))
-        if (line.trim()) { const m = JSON.parse(line); if (m.type === 'epoch' && m.epoch < state.epoch) epochs.push(m); }
+    if (dist.isRoot && Object.keys(changes).length) {
+      writeFileAtomic(join(o.runDir, 'config.json'), JSON.stringify({ ...cfg, maxSteps: 0 }, null, 2) + '\n');
+      recordConfigHistory(o.runDir, { event: 'resume', globalStep: state.globalStep, changes });
+    }
+    // metrics.jsonl holds exactly what the checkpoint has done: lines written after it (steps re-run now, an
+    // epoch line whose checkpoint was not written, a torn last line) are dropped
+    if (dist.isRoot) truncateMetrics(metricsPath, state.globalStep, state.epoch);
+    for (const m of readMetrics(metricsPath)) if (m.type === 'epoch' && (m.epoch as number) < state.epoch) epochs.push(m as unknown as EpochMetrics);
     log(`resuming ${o.runDir} at epoch ${state.epoch}, step ${state.stepInEpoch} (global step ${state.globalStep})`);
   } else if (dist.isRoot) {
     writeFileAtomic(join(o.runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n', { mkdir: true });
     writeFileSync(metricsPath, '');
+    recordConfigHistory(o.runDir, { event: 'start', globalStep: 0, config: cfg });
   }
   // every rank starts from rank 0's weights; dropout draws and gradient buckets set up
   dist.attach(net);
@@ -232,10 +306,16 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
   const labels = new Int32Array(dist.localBatch);
   const progress = dist.isRoot ? o.progress ?? new Progress() : ({ update() {}, done() {}, log() {} } as unknown as Progress);
 
+  const stop = new StopRequest(log).install();
   let interrupted = false;
-  const onSigint = () => { interrupted = true; };
-  process.on('SIGINT', onSigint);
+  let lastGood = resumeFrom ? state.globalStep : -1;
+  const lastFile = join(ckDir, 'last.safetensors');
+  const diverged = (what: string) => new RunError(
+    `${what} at epoch ${state.epoch}, step ${state.stepInEpoch} (global ${state.globalStep}): training stopped. ` +
+    (lastGood >= 0 ? `${lastFile} (global step ${lastGood}) has the last finite weights; continue from it with a lower learning rate: convnet train --resume ${o.runDir} --lr ${(opt.paramGroups[0].initialLr / 10).toPrecision(2)}` : 'no checkpoint was written yet; start again with a lower --lr'));
   const checkpoint = (name: string) => {
+    if (!finiteWeights(net)) throw diverged('the weights became non-finite');
+    if (name === 'last.safetensors') lastGood = state.globalStep;
     if (!dist.isRoot) return;
     state.optimizer = { step: opt.stepCount, groups: opt.paramGroups.map((g) => ({ lr: g.lr, initialLr: g.initialLr })) };
     state.scheduler = sched.state();
@@ -248,6 +328,9 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
     });
 
   let stoppedEarly = false;
+  let stopped: TrainResult['stopped'];
+  // a fresh run's weights at step 0: what a NaN in the first epoch can resume from with a lower --lr
+  if (!resumeFrom) checkpoint('last.safetensors');
   try {
     for (; state.epoch <= cfg.epochs; state.epoch++, state.stepInEpoch = 0) {
       const t0 = performance.now();
@@ -263,15 +346,15 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
         const dataMs = ds.waitMs - wait0;
         net.dropoutRng.counter = state.globalStep * 2 ** 26;
         const local = ce.forward(net.forward(io.upload()), labels);
-        if (!Number.isFinite(local.loss)) {
-          throw new Error(`loss became ${local.loss} at epoch ${state.epoch}, step ${state.stepInEpoch} (global ${state.globalStep}): training stopped; the last good checkpoint is ${join(ckDir, 'last.safetensors')}. Lower --lr (now ${opt.paramGroups[0].lr}).`);
-        }
+        if (!Number.isFinite(local.loss)) throw diverged(`the loss became ${local.loss}`);
         dist.beforeBackward();
         net.backward(ce.backward());
         dist.afterBackward();
         opt.step();
-        // the global batch's loss and hits, and an interrupt any rank got (so all ranks stop together)
-        const r = dist.reduceStep(local, interrupted);
+        // signal handlers run here; then the global batch's loss and hits, and a stop any rank was asked for
+        // (so all ranks stop after the same step)
+        await yieldToEventLoop();
+        const r = dist.reduceStep(local, stop.signal !== null);
         interrupted = r.interrupted;
         state.stepInEpoch++;
         state.globalStep++;
@@ -279,7 +362,7 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
         // device runs: host↔device copies per step so far this epoch (images + labels up, scalars down)
         const xfer = xfer0 && perStep(xfer0, io.transfers()!, steps);
         if (dist.isRoot && cfg.logEvery && state.globalStep % cfg.logEvery === 0)
-          appendFileSync(metricsPath, JSON.stringify({ type: 'step', epoch: state.epoch, step: state.globalStep, loss: r.loss, ...(xfer ? { transfersPerStep: xfer.transfersPerStep, transferBytesPerStep: xfer.bytesPerStep } : {}) }) + '\n');
+          appendFileSync(metricsPath, JSON.stringify({ type: 'step', epoch: state.epoch, step: state.globalStep, loss: r.loss, seconds: +((performance.now() - t0) / 1000).toFixed(4), ...(xfer ? { transfersPerStep: xfer.transfersPerStep, transferBytesPerStep: xfer.bytesPerStep } : {}) }) + '\n');
         const el = (performance.now() - t0) / 1000;
         progress.update({
           epoch: state.epoch, epochs: cfg.epochs, step: state.stepInEpoch, steps: stepsPerEpoch, loss: lossSum / seen,
@@ -301,12 +384,15 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
       progress.done();
       if (interrupted) {
         checkpoint('last.safetensors');
-        log(`interrupted: checkpoint written to ${join(ckDir, 'last.safetensors')}; continue with: convnet train --resume ${o.runDir}`);
+        stopped = { reason: 'signal', signal: stop.signal ?? 'SIGTERM' };
+        log(`stopped by ${stopped.signal} at epoch ${state.epoch}, step ${state.stepInEpoch}/${stepsPerEpoch} (global step ${state.globalStep}); checkpoint ${join(ckDir, 'last.safetensors')}; continue with: convnet train --resume ${o.runDir}`);
         stoppedEarly = true;
         break;
       }
       if (stoppedEarly) {
         checkpoint('last.safetensors');
+        stopped = { reason: 'max-steps' };
+        log(`stopped at --max-steps ${cfg.maxSteps}: epoch ${state.epoch}, step ${state.stepInEpoch}/${stepsPerEpoch}; checkpoint ${join(ckDir, 'last.safetensors')}; continue with: convnet train --resume ${o.runDir} (add --max-steps N to stop again)`);
         break;
       }
       const seconds = (performance.now() - t0) / 1000;
@@ -334,8 +420,8 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
       state.epoch--;
     }
   } finally {
-    process.off('SIGINT', onSigint);
+    stop.dispose();
   }
-  if (epochs.length) await report();
-  return { runDir: o.runDir, epochs, stoppedEarly, finalValTop1Err: epochs.at(-1)?.valTop1Err ?? null, rank: dist.rank };
+  await report();
+  return { runDir: o.runDir, epochs, stoppedEarly, finalValTop1Err: epochs.at(-1)?.valTop1Err ?? null, rank: dist.rank, stopped, globalStep: state.globalStep };
 }

@@ -99,6 +99,6 @@ describe('config file', () => {
     const p = write('paper.json', { model: 'paper', lr: 0.02 });
     const { cfg, given } = configFromArgs({ config: p, lr: 0.03, 'max-steps': 5 });
     expect(cfg).toMatchObject({ model: 'paper', epochs: 90, crop: 227, lr: 0.03, maxSteps: 5 } satisfies Partial<TrainConfig>);
-    expect(given).toEqual({ lr: 0.03, maxSteps: 5 });
+    expect(given).toEqual({ model: 'paper', lr: 0.03, maxSteps: 5 }); // file keys count as given (resume applies or refuses them)
   });
 });

@@ -128,28 +128,32 @@ describe('convnet pack / train on an ImageNet-layout tree', () => {
     expect(stepLosses(dir)).toEqual(stepLosses(join(root, 'run-full')));
   }, 120_000);
 
-  it('Ctrl-C (SIGINT) mid-run writes a checkpoint and exits 0; the resumed run has the uninterrupted losses', async () => {
-    const dir = join(root, 'run-sigint'), ref = join(root, 'run-sigint-ref');
+  it('SIGINT, SIGTERM and SIGHUP mid-epoch: checkpoint at the next step, exit 130/143/129; the resumed run has the uninterrupted losses', async () => {
+    const ref = join(root, 'run-signal-ref');
     const args = ['train', '--data', packed, ...common, '--epochs', '50'];
-    const child = spawn('node', [cli, ...args, '--run', dir], { env: { ...process.env, CONVNET_NUM_THREADS: '2' } });
-    let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
-    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-    for (let t = 0; t < 600; t++) {
-      await new Promise((r) => setTimeout(r, 50));
-      if (existsSync(join(dir, 'metrics.jsonl')) && stepLosses(dir).length >= 3) break;
-    }
-    child.kill('SIGINT');
-    expect(await exited, stderr).toBe(0);
-    expect(stderr).toMatch(/interrupted: checkpoint written to .*last\.safetensors; continue with: convnet train --resume/);
-    const done = stepLosses(dir).length;
-    expect(done).toBeGreaterThanOrEqual(3);
-    expect(done).toBeLessThan(30);
-    const r = run(['train', '--resume', dir, '--max-steps', '30']);
-    expect(r.status, r.stderr).toBe(0);
     expect(run([...args, '--run', ref, '--max-steps', '30']).status).toBe(0);
-    expect(stepLosses(dir)).toEqual(stepLosses(ref));
-  }, 120_000);
+    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+      const dir = join(root, `run-${signal}`);
+      const child = spawn('node', [cli, ...args, '--run', dir], { env: { ...process.env, CONVNET_NUM_THREADS: '2' } });
+      let stderr = '';
+      child.stderr.on('data', (d) => { stderr += d; });
+      const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+      for (let t = 0; t < 600; t++) {
+        await new Promise((r) => setTimeout(r, 50));
+        if (existsSync(join(dir, 'metrics.jsonl')) && stepLosses(dir).length >= 3) break;
+      }
+      child.kill(signal);
+      expect(await exited, stderr).toBe(code);
+      expect(stderr).toMatch(new RegExp(`stopped by ${signal} at epoch \\d+, step \\d+/10 \\(global step (\\d+)\\); checkpoint .*last\\.safetensors; continue with: convnet train --resume`));
+      const done = stepLosses(dir).length;
+      expect(Number(/global step (\d+)\)/.exec(stderr)![1])).toBe(done);
+      expect(done).toBeGreaterThanOrEqual(3);
+      expect(done).toBeLessThan(30);
+      const r = run(['train', '--resume', dir, '--max-steps', '30']);
+      expect(r.status, r.stderr).toBe(0);
+      expect(stepLosses(dir), signal).toEqual(stepLosses(ref));
+    }
+  }, 180_000);
 
   it('eval with 1 and 10 views; predict prints class names', async () => {
     const dir = join(root, 'run-full');

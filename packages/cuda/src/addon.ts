@@ -7,6 +7,10 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ActivationFn, Conv2dInfo, KernelAttrs, LrnAttrs, Pool2dInfo } from '@convnet/tensor';
+
+/** [n, c, inner]: axis 1 of an [n, c, ...] tensor. */
+export interface ChannelAttrs { n: number; c: number; inner: number }
 
 export interface BuildInfo {
   /** 'cuda': nvcc-built kernels; 'stub': built without CUDA; 'host-emulation': the CPU emulator. */
@@ -55,30 +59,44 @@ export interface CudaAddon {
   eventSynchronize(e: Ptr): void;
   eventDestroy(e: Ptr): void;
   hostAlloc(bytes: number): ArrayBuffer;
+  /** The strided, batched GEMM under the convolutions (not a kernel of the spec; `gemm` is). */
   sgemm(s: Ptr, dims: number[], transA: boolean, transB: boolean, reduce: boolean, alpha: number, beta: number, a: Ptr, b: Ptr, c: Ptr): void;
-  convWorkspaceBytes(geom: number[], images: number): number;
-  conv2dForward(s: Ptr, geom: number[], x: Ptr, w: Ptr, b: Ptr, y: Ptr, ws: Ptr, wsBytes: number): void;
-  conv2dBackwardInput(s: Ptr, geom: number[], dy: Ptr, w: Ptr, dx: Ptr, ws: Ptr, wsBytes: number): void;
-  conv2dBackwardWeight(s: Ptr, geom: number[], x: Ptr, dy: Ptr, dw: Ptr, ws: Ptr, wsBytes: number): void;
-  biasAdd(s: Ptr, n: number, c: number, inner: number, x: Ptr, b: Ptr, y: Ptr): void;
-  biasGrad(s: Ptr, n: number, c: number, inner: number, dy: Ptr, db: Ptr): void;
-  pool(s: Ptr, kind: number, geom: number[], countIncludePad: boolean, a: Ptr, b: Ptr, out: Ptr): void;
-  lrnForward(s: Ptr, n: number, c: number, plane: number, size: number, coef: number, beta: number, k: number, x: Ptr, y: Ptr, scale: Ptr): void;
-  lrnBackward(s: Ptr, n: number, c: number, plane: number, size: number, coef: number, beta: number, k: number, x: Ptr, y: Ptr, scale: Ptr, dy: Ptr, dx: Ptr): void;
-  activation(s: Ptr, fn: number, len: number, x: Ptr, y: Ptr): void;
-  activationBackward(s: Ptr, fn: number, len: number, x: Ptr, y: Ptr, dy: Ptr, dx: Ptr): void;
-  dropout(s: Ptr, len: number, seed: number, streamId: number, offset: number, keepThreshold: number, scale: number, x: Ptr, y: Ptr, mask: Ptr): void;
-  binary(s: Ptr, op: number, len: number, a: Ptr, b: Ptr, y: Ptr): void;
-  scale(s: Ptr, len: number, alpha: number, x: Ptr, y: Ptr): void;
-  axpy(s: Ptr, len: number, alpha: number, x: Ptr, y: Ptr): void;
-  softmax(s: Ptr, n: number, classes: number, x: Ptr, y: Ptr): void;
-  softmaxXentWorkspace(n: number): number;
-  softmaxXent(s: Ptr, n: number, classes: number, topk: number, logits: Ptr, labels: Ptr, dlogits: Ptr, ws: Ptr, out: Ptr): void;
-  sgdUpdate(s: Ptr, len: number, lr: number, momentum: number, weightDecay: number, dampening: number, nesterov: boolean, paper: boolean, firstStep: boolean, w: Ptr, v: Ptr, g: Ptr): void;
-  adamUpdate(s: Ptr, len: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean, stepSize: number, sqrtBc2: number, w: Ptr, m: Ptr, v: Ptr, g: Ptr): void;
-  softmaxBackward(s: Ptr, n: number, classes: number, y: Ptr, dy: Ptr, dx: Ptr): void;
-  sumSquaresWorkspace(): number;
-  sumAndSquares(s: Ptr, len: number, x: Ptr, ws: Ptr, out: Ptr): void;
+  conv2dWorkspaceBytes(attrs: Conv2dInfo, images: number): number;
+  softmaxCrossEntropyWorkspace(n: number): number;
+  sumAndSquaresWorkspace(): number;
+  // The kernels: the native ABI shared with @convnet/native (convnet/abi.h), kernel(stream, attrs, ...inputs,
+  // ...outputs[, scratch]) with the attributes and sizes by name.
+  gemm(s: Ptr, attrs: { transA: boolean; transB: boolean; alpha: number; beta: number; M: number; N: number; K: number }, a: Ptr, b: Ptr, c: Ptr): void;
+  conv2d(s: Ptr, attrs: Conv2dInfo, x: Ptr, w: Ptr, b: Ptr, y: Ptr, ws: Ptr, wsBytes: number): void;
+  conv2dBackwardInput(s: Ptr, attrs: Conv2dInfo, dy: Ptr, w: Ptr, dx: Ptr, ws: Ptr, wsBytes: number): void;
+  conv2dBackwardWeight(s: Ptr, attrs: Conv2dInfo, x: Ptr, dy: Ptr, dw: Ptr, ws: Ptr, wsBytes: number): void;
+  conv2dBackwardBias(s: Ptr, attrs: ChannelAttrs, dy: Ptr, db: Ptr): void;
+  biasAdd(s: Ptr, attrs: ChannelAttrs, x: Ptr, b: Ptr, y: Ptr): void;
+  maxPool2d(s: Ptr, attrs: Pool2dInfo, x: Ptr, y: Ptr): void;
+  maxPool2dBackward(s: Ptr, attrs: Pool2dInfo, x: Ptr, dy: Ptr, dx: Ptr): void;
+  avgPool2d(s: Ptr, attrs: Pool2dInfo & { countIncludePad: boolean }, x: Ptr, y: Ptr): void;
+  avgPool2dBackward(s: Ptr, attrs: Pool2dInfo & { countIncludePad: boolean }, dy: Ptr, dx: Ptr): void;
+  adaptiveAvgPool2d(s: Ptr, attrs: Pool2dInfo, x: Ptr, y: Ptr): void;
+  adaptiveAvgPool2dBackward(s: Ptr, attrs: Pool2dInfo, dy: Ptr, dx: Ptr): void;
+  lrn(s: Ptr, attrs: LrnAttrs & { n: number; c: number; plane: number }, x: Ptr, y: Ptr, scale: Ptr): void;
+  lrnBackward(s: Ptr, attrs: LrnAttrs & { n: number; c: number; plane: number }, x: Ptr, y: Ptr, scale: Ptr, dy: Ptr, dx: Ptr): void;
+  activation(s: Ptr, attrs: { fn: ActivationFn; len: number }, x: Ptr, y: Ptr): void;
+  activationBackward(s: Ptr, attrs: { fn: ActivationFn; len: number }, x: Ptr, y: Ptr, dy: Ptr, dx: Ptr): void;
+  dropout(s: Ptr, attrs: KernelAttrs<'dropout'> & { len: number }, x: Ptr, y: Ptr, mask: Ptr): void;
+  add(s: Ptr, attrs: { len: number }, a: Ptr, b: Ptr, y: Ptr): void;
+  mul(s: Ptr, attrs: { len: number }, a: Ptr, b: Ptr, y: Ptr): void;
+  scale(s: Ptr, attrs: { len: number; alpha: number }, x: Ptr, y: Ptr): void;
+  axpy(s: Ptr, attrs: { len: number; alpha: number }, x: Ptr, y: Ptr): void;
+  softmax(s: Ptr, attrs: { n: number; classes: number }, x: Ptr, y: Ptr): void;
+  /** out: 3 doubles (mean loss, top-1 hits, top-k hits) */
+  softmaxCrossEntropy(s: Ptr, attrs: { n: number; classes: number; topk: number }, logits: Ptr, labels: Ptr, dlogits: Ptr, ws: Ptr, out: Ptr): void;
+  /** w and v in place */
+  sgdUpdate(s: Ptr, attrs: KernelAttrs<'sgdUpdate'> & { len: number }, g: Ptr, w: Ptr, v: Ptr): void;
+  /** w, m, v in place; stepSize = lr / (1 − β1^step), sqrtBc2 = √(1 − β2^step) computed here, as ref does */
+  adamUpdate(s: Ptr, attrs: KernelAttrs<'adamUpdate'> & { len: number; stepSize: number; sqrtBc2: number }, g: Ptr, w: Ptr, m: Ptr, v: Ptr): void;
+  softmaxBackward(s: Ptr, attrs: { n: number; classes: number }, y: Ptr, dy: Ptr, dx: Ptr): void;
+  /** out: 2 doubles (Σ x, Σ x²) */
+  sumAndSquares(s: Ptr, attrs: { len: number }, x: Ptr, ws: Ptr, out: Ptr): void;
   augment(s: Ptr, dims: number[], fill: number, top: Ptr, left: Ptr, flip: Ptr, light: Ptr, mean: Ptr, mul: Ptr, padMean: Ptr, meanImage: Ptr, images: Ptr, out: Ptr): void;
 }
 

@@ -4,18 +4,13 @@
  * through blocks of the caching allocator (upload, run, download), so every op works with either and the
  * shared conformance suite runs unchanged. Geometry arrays are the same as the `cpu` backend's.
  */
-import {
-  type ActivationFn, type Backend, type Conv2dInfo, type KernelTable, type Pool2dInfo, Tensor,
-} from '@convnet/tensor';
+import { type Backend, type Conv2dInfo, type KernelTable, Tensor } from '@convnet/tensor';
 import type { Block } from './allocator.js';
 import { CudaDevice, type DeviceOptions } from './device.js';
 import { CudaTensor } from './tensor.js';
 
-const convGeom = (g: Conv2dInfo) => [g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.groups, g.oh, g.ow];
-const poolGeom = (g: Pool2dInfo) => [g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow];
-const ACT: Record<ActivationFn, number> = { relu: 0, logistic: 1, tanh: 2, abs: 3, softplus: 4 };
-const inner = (shape: readonly number[]) => shape.slice(2).reduce((a, d) => a * d, 1);
-const lrnCoef = (a: { alpha: number; size: number; alphaMode: string }) => (a.alphaMode === 'paper' ? a.alpha : a.alpha / a.size);
+// Addon calls follow the native ABI (convnet/abi.h): kernel(stream, attrs, ...inputs, ...outputs[, scratch]).
+const channels = (shape: readonly number[]) => ({ n: shape[0], c: shape[1], inner: shape.slice(2).reduce((a, d) => a * d, 1) });
 
 /**
  * One kernel call: resolves tensors to device addresses, staging host tensors, and on finish downloads
@@ -135,65 +130,63 @@ export function createCudaBackend(opts: CudaBackendOptions = {}): Backend & { de
 
   /** Column workspace: as many images as fit in convLimit (at least one). */
   const convWorkspace = (c: Call, g: Conv2dInfo): [number, number] => {
-    const geom = convGeom(g);
-    const one = a.convWorkspaceBytes(geom, 1);
+    const one = a.conv2dWorkspaceBytes(g, 1);
     const images = Math.max(1, Math.min(g.n, Math.floor(convLimit / Math.max(one, 1))));
-    const bytes = a.convWorkspaceBytes(geom, images);
+    const bytes = a.conv2dWorkspaceBytes(g, images);
     return [c.scratch(Math.max(bytes, 4)), Math.max(bytes, 4)];
   };
 
   const kernels: KernelTable = {
-    gemm: ({ a: A, b: B }, { transA, transB, alpha, beta }, { c: C }) => run((c) => {
+    gemm: ({ a: A, b: B }, attrs, { c: C }) => run((c) => {
       const [M, N] = C.shape;
-      const K = transA ? A.shape[0] : A.shape[1];
-      const pc = beta === 0 ? c.out(C) : c.inout(C);
-      a.sgemm(s(), [M, N, K, A.shape[1], B.shape[1], N, 1, 0, 0, 0], transA, transB, false, alpha, beta, c.in(A), c.in(B), pc);
+      const pc = attrs.beta === 0 ? c.out(C) : c.inout(C);
+      a.gemm(s(), { ...attrs, M, N, K: attrs.transA ? A.shape[0] : A.shape[1] }, c.in(A), c.in(B), pc);
     }),
     conv2d: ({ x, w, b }, g, { y }) => run((c) => {
       const [ws, wsb] = convWorkspace(c, g);
-      a.conv2dForward(s(), convGeom(g), c.in(x), c.in(w), b ? c.in(b) : 0, c.out(y), ws, wsb);
+      a.conv2d(s(), g, c.in(x), c.in(w), b ? c.in(b) : 0, c.out(y), ws, wsb);
     }),
     conv2dBackwardInput: ({ dy, w }, g, { dx }) => run((c) => {
       const [ws, wsb] = convWorkspace(c, g);
-      a.conv2dBackwardInput(s(), convGeom(g), c.in(dy), c.in(w), c.out(dx), ws, wsb);
+      a.conv2dBackwardInput(s(), g, c.in(dy), c.in(w), c.out(dx), ws, wsb);
     }),
     conv2dBackwardWeight: ({ x, dy }, g, { dw }) => run((c) => {
       const [ws, wsb] = convWorkspace(c, g);
-      a.conv2dBackwardWeight(s(), convGeom(g), c.in(x), c.in(dy), c.out(dw), ws, wsb);
+      a.conv2dBackwardWeight(s(), g, c.in(x), c.in(dy), c.out(dw), ws, wsb);
     }),
     conv2dBackwardBias: ({ dy }, _a, { db }) => run((c) =>
-      a.biasGrad(s(), dy.shape[0], dy.shape[1], inner(dy.shape), c.in(dy), c.out(db))),
+      a.conv2dBackwardBias(s(), channels(dy.shape), c.in(dy), c.out(db))),
     biasAdd: ({ x, b }, _a, { y }) => run((c) =>
-      a.biasAdd(s(), x.shape[0], x.shape[1], inner(x.shape), c.in(x), c.in(b), c.out(y))),
-    maxPool2d: ({ x }, g, { y }) => run((c) => a.pool(s(), 0, poolGeom(g), false, c.in(x), 0, c.out(y))),
-    maxPool2dBackward: ({ x, dy }, g, { dx }) => run((c) => a.pool(s(), 1, poolGeom(g), false, c.in(x), c.in(dy), c.out(dx))),
-    avgPool2d: ({ x }, g, { y }) => run((c) => a.pool(s(), 2, poolGeom(g), g.countIncludePad, c.in(x), 0, c.out(y))),
-    avgPool2dBackward: ({ dy }, g, { dx }) => run((c) => a.pool(s(), 3, poolGeom(g), g.countIncludePad, c.in(dy), 0, c.out(dx))),
-    adaptiveAvgPool2d: ({ x }, g, { y }) => run((c) => a.pool(s(), 4, poolGeom(g), false, c.in(x), 0, c.out(y))),
-    adaptiveAvgPool2dBackward: ({ dy }, g, { dx }) => run((c) => a.pool(s(), 5, poolGeom(g), false, c.in(dy), 0, c.out(dx))),
+      a.biasAdd(s(), channels(x.shape), c.in(x), c.in(b), c.out(y))),
+    maxPool2d: ({ x }, g, { y }) => run((c) => a.maxPool2d(s(), g, c.in(x), c.out(y))),
+    maxPool2dBackward: ({ x, dy }, g, { dx }) => run((c) => a.maxPool2dBackward(s(), g, c.in(x), c.in(dy), c.out(dx))),
+    avgPool2d: ({ x }, g, { y }) => run((c) => a.avgPool2d(s(), g, c.in(x), c.out(y))),
+    avgPool2dBackward: ({ dy }, g, { dx }) => run((c) => a.avgPool2dBackward(s(), g, c.in(dy), c.out(dx))),
+    adaptiveAvgPool2d: ({ x }, g, { y }) => run((c) => a.adaptiveAvgPool2d(s(), g, c.in(x), c.out(y))),
+    adaptiveAvgPool2dBackward: ({ dy }, g, { dx }) => run((c) => a.adaptiveAvgPool2dBackward(s(), g, c.in(dy), c.out(dx))),
     lrn: ({ x }, p, { y, scale }) => run((c) => {
       const [n, ch, h, w] = x.shape;
-      a.lrnForward(s(), n, ch, h * w, p.size, lrnCoef(p), p.beta, p.k, c.in(x), c.out(y), c.out(scale));
+      a.lrn(s(), { ...p, n, c: ch, plane: h * w }, c.in(x), c.out(y), c.out(scale));
     }),
     lrnBackward: ({ x, y, scale, dy }, p, { dx }) => run((c) => {
       const [n, ch, h, w] = x.shape;
-      a.lrnBackward(s(), n, ch, h * w, p.size, lrnCoef(p), p.beta, p.k, c.in(x), c.in(y), c.in(scale), c.in(dy), c.out(dx));
+      a.lrnBackward(s(), { ...p, n, c: ch, plane: h * w }, c.in(x), c.in(y), c.in(scale), c.in(dy), c.out(dx));
     }),
-    activation: ({ x }, { fn }, { y }) => run((c) => a.activation(s(), ACT[fn], x.size, c.in(x), c.out(y))),
+    activation: ({ x }, { fn }, { y }) => run((c) => a.activation(s(), { fn, len: x.size }, c.in(x), c.out(y))),
     activationBackward: ({ x, y, dy }, { fn }, { dx }) => run((c) =>
-      a.activationBackward(s(), ACT[fn], x.size, c.in(x), c.in(y), c.in(dy), c.out(dx))),
+      a.activationBackward(s(), { fn, len: x.size }, c.in(x), c.in(y), c.in(dy), c.out(dx))),
     dropout: ({ x }, p, { y, mask }) => run((c) =>
-      a.dropout(s(), x.size, p.seed, p.stream, p.offset, p.keepThreshold, p.scale, c.in(x), c.out(y), c.out(mask))),
-    mul: ({ a: A, b: B }, _x, { y }) => run((c) => a.binary(s(), 1, A.size, c.in(A), c.in(B), c.out(y))),
-    add: ({ a: A, b: B }, _x, { y }) => run((c) => a.binary(s(), 0, A.size, c.in(A), c.in(B), c.out(y))),
-    scale: ({ x }, { alpha }, { y }) => run((c) => a.scale(s(), x.size, alpha, c.in(x), c.out(y))),
-    axpy: ({ x }, { alpha }, { y }) => run((c) => a.axpy(s(), x.size, alpha, c.in(x), c.inout(y))),
-    softmax: ({ x }, _a, { y }) => run((c) => a.softmax(s(), x.shape[0], x.shape[1], c.in(x), c.out(y))),
+      a.dropout(s(), { ...p, len: x.size }, c.in(x), c.out(y), c.out(mask))),
+    mul: ({ a: A, b: B }, _x, { y }) => run((c) => a.mul(s(), { len: A.size }, c.in(A), c.in(B), c.out(y))),
+    add: ({ a: A, b: B }, _x, { y }) => run((c) => a.add(s(), { len: A.size }, c.in(A), c.in(B), c.out(y))),
+    scale: ({ x }, { alpha }, { y }) => run((c) => a.scale(s(), { len: x.size, alpha }, c.in(x), c.out(y))),
+    axpy: ({ x }, { alpha }, { y }) => run((c) => a.axpy(s(), { len: x.size, alpha }, c.in(x), c.inout(y))),
+    softmax: ({ x }, _a, { y }) => run((c) => a.softmax(s(), { n: x.shape[0], classes: x.shape[1] }, c.in(x), c.out(y))),
     softmaxCrossEntropy: ({ logits, labels }, { topk }, { loss, dlogits, hits }) => run((c) => {
       const n = logits.shape[0];
-      const ws = c.scratch(Math.max(a.softmaxXentWorkspace(n), 4));
+      const ws = c.scratch(Math.max(a.softmaxCrossEntropyWorkspace(n), 4));
       const out = c.scratch(3 * 8);
-      a.softmaxXent(s(), n, logits.shape[1], topk, c.in(logits), c.upload(labels), c.out(dlogits), ws, out);
+      a.softmaxCrossEntropy(s(), { n, classes: logits.shape[1], topk }, c.in(logits), c.upload(labels), c.out(dlogits), ws, out);
       const r = new Float64Array(3);
       dev.download(r, out);
       loss.data[0] = r[0];
@@ -201,16 +194,16 @@ export function createCudaBackend(opts: CudaBackendOptions = {}): Backend & { de
       hits.data[1] = r[2];
     }),
     sgdUpdate: ({ g }, p, { w, v }) => run((c) =>
-      a.sgdUpdate(s(), w.size, p.lr, p.momentum, p.weightDecay, p.dampening, p.nesterov, p.rule === 'paper', p.firstStep, c.inout(w), c.inout(v), c.in(g))),
+      a.sgdUpdate(s(), { ...p, len: w.size }, c.in(g), c.inout(w), c.inout(v))),
     adamUpdate: ({ g }, p, { w, m, v }) => run((c) =>
-      a.adamUpdate(s(), w.size, p.lr, p.beta1, p.beta2, p.eps, p.weightDecay, p.decoupled,
-        p.lr / (1 - p.beta1 ** p.step), Math.sqrt(1 - p.beta2 ** p.step), c.inout(w), c.inout(m), c.inout(v), c.in(g))),
+      a.adamUpdate(s(), { ...p, len: w.size, stepSize: p.lr / (1 - p.beta1 ** p.step), sqrtBc2: Math.sqrt(1 - p.beta2 ** p.step) },
+        c.in(g), c.inout(w), c.inout(m), c.inout(v))),
     softmaxBackward: ({ y, dy }, _a, { dx }) => run((c) =>
-      a.softmaxBackward(s(), y.shape[0], y.shape[1], c.in(y), c.in(dy), c.out(dx))),
+      a.softmaxBackward(s(), { n: y.shape[0], classes: y.shape[1] }, c.in(y), c.in(dy), c.out(dx))),
     sumAndSquares: ({ x }, _a, { y }) => run((c) => {
-      const ws = c.scratch(a.sumSquaresWorkspace());
+      const ws = c.scratch(a.sumAndSquaresWorkspace());
       const out = c.scratch(2 * 8);
-      a.sumAndSquares(s(), x.size, c.in(x), ws, out);
+      a.sumAndSquares(s(), { len: x.size }, c.in(x), ws, out);
       const r = new Float64Array(2);
       dev.download(r, out);
       y.data[0] = r[0];

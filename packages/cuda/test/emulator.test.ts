@@ -145,11 +145,14 @@ describe('SGEMM launches (the tiles of kernels/sgemm.h) on the emulator', () => 
   it('bad geometry is a JS error naming the call and argument', () => {
     expect(() => a.sgemm(s, [2, 2, 2, 1, 2, 2, 1, 0, 0, 0], false, false, false, 1, 0, 8, 8, 8)).toThrow('cuda.sgemm: argument 1: a leading dimension is smaller than its row');
     expect(() => a.sgemm(s, [2, 2, 2], false, false, false, 1, 0, 8, 8, 8)).toThrow('cuda.sgemm: argument 1: expected 10 integers, got 3');
-    expect(() => a.pool(s, 7, [1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 2, 2], false, 8, 0, 8)).toThrow(/cuda.pool: argument 1: expected an integer in \[0, 5\]/);
-    expect(() => a.pool(s, 0, [1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 3, 2], false, 8, 0, 8)).toThrow('cuda.pool: argument 2: oh/ow are not the floor- or ceil-rule output size of h/w');
-    expect(() => a.conv2dForward(s, [1, 3, 5, 5, 4, 3, 3, 1, 1, 0, 0, 2, 3, 3], 8, 8, 0, 8, 8, 1000)).toThrow('cuda.conv2dForward: argument 1: groups must divide c and o');
-    expect(() => a.conv2dForward(s, [1, 2, 5, 5, 4, 3, 3, 1, 1, 0, 0, 1, 3, 3], 8, 8, 0, 8, 8, 4)).toThrow('cuda.conv2dForward: argument 7: workspace smaller than one image');
-    expect(() => a.dropout(s, 4, 1.5, 0, 0, 1, 1, 8, 8, 8)).toThrow(/cuda.dropout: argument 2: expected an integer/);
+    const pool = { n: 1, c: 1, h: 4, w: 4, kh: 2, kw: 2, sh: 2, sw: 2, ph: 0, pw: 0, oh: 2, ow: 2 };
+    expect(() => a.maxPool2d(s, { ...pool, oh: 3 }, 8, 8)).toThrow('cuda.maxPool2d: attribute \'oh\': oh, ow do not follow from h, w, window, stride and padding (floor or ceil rule)');
+    expect(() => a.avgPool2d(s, pool as never, 8, 8)).toThrow("cuda.avgPool2d: attribute 'countIncludePad': expected a boolean");
+    const conv = { n: 1, c: 3, h: 5, w: 5, o: 4, kh: 3, kw: 3, sh: 1, sw: 1, ph: 0, pw: 0, groups: 2, oh: 3, ow: 3 };
+    expect(() => a.conv2d(s, conv, 8, 8, 0, 8, 8, 1000)).toThrow("cuda.conv2d: attribute 'groups': must divide c and o");
+    expect(() => a.conv2d(s, { ...conv, c: 2, groups: 1 }, 8, 8, 0, 8, 8, 4)).toThrow('cuda.conv2d: argument 7: workspace smaller than one image');
+    expect(() => a.dropout(s, { len: 4, seed: 1.5, stream: 0, offset: 0, keepThreshold: 1, scale: 1 }, 8, 8, 8)).toThrow(/cuda.dropout: attribute 'seed': expected an integer/);
+    expect(() => a.activation(s, { fn: 'gelu' as never, len: 4 }, 8, 8)).toThrow("cuda.activation: attribute 'fn': expected one of 'relu', 'logistic', 'tanh', 'abs', 'softplus'");
     expect(() => a.malloc(0)).toThrow(/cuda.malloc: argument 0/);
   });
 });

@@ -2,9 +2,12 @@
 //   CONVNET_ADDON_CUDA  — convnet_cuda.node with the CUDA kernels (built by nvcc where a toolkit is found),
 //   CONVNET_ADDON_HOST  — convnet_cuda_host.node: the same launches run by the host emulator,
 //   CONVNET_ADDON_STUB  — convnet_cuda.node built without CUDA: info() and probe() only.
+// Kernels follow the native ABI shared with @convnet/native (convnet/abi.h, from @convnet/native's include
+// directory): one function per kernel, named as the kernel, called as kernel(stream, attrs, ...inputs,
+// ...outputs[, scratch]) with attributes and sizes by name, and checked by the same argument checker.
 // Device pointers cross as JS numbers (integers below 2^53: every x86-64 / CUDA UVA address is). The
 // TypeScript side owns all device memory (its caching allocator) and has validated every shape; this layer
-// checks that every geometry number is an integer in range and consistent, then launches.
+// checks that every attribute is in range and consistent, then launches.
 #include <napi.h>
 
 #include <cmath>
@@ -13,6 +16,7 @@
 #include <vector>
 
 #include "../device.h"
+#include "convnet/abi.h"
 
 #ifndef CONVNET_CUDA_ARCHS
 #define CONVNET_CUDA_ARCHS ""
@@ -25,33 +29,21 @@ namespace convnet::cuda::bind {
 namespace {
 
 using Info = Napi::CallbackInfo;
-constexpr int64_t kMaxDim = (INT64_C(1) << 31) - 1;
-constexpr int64_t kMaxSafe = (INT64_C(1) << 53) - 1;
+using abi::Args;
+constexpr int64_t kMaxDim = abi::kMaxDim;
+constexpr int64_t kMaxSafe = abi::kMaxCount - 1;
 
-Napi::Error arg_error(const Info& info, const char* fn, size_t i, const std::string& msg) {
-  return Napi::TypeError::New(info.Env(), std::string("cuda.") + fn + ": argument " + std::to_string(i) + ": " + msg);
-}
-
+Args args(const Info& info, const char* fn) { return Args(info, "cuda", fn); }
+Napi::Error arg_error(const Info& info, const char* fn, size_t i, const std::string& msg) { return args(info, fn).error(i, msg); }
 int64_t int_arg(const Info& info, const char* fn, size_t i, int64_t lo = 0, int64_t hi = kMaxSafe) {
-  if (i >= info.Length() || !info[i].IsNumber()) throw arg_error(info, fn, i, "expected a number");
-  const double v = info[i].As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(v) || v != std::floor(v) || v < static_cast<double>(lo) || v > static_cast<double>(hi))
-    throw arg_error(info, fn, i, "expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
-                                     std::to_string(v));
-  return static_cast<int64_t>(v);
+  return args(info, fn).integer(i, lo, hi);
 }
-double num_arg(const Info& info, const char* fn, size_t i) {
-  if (i >= info.Length() || !info[i].IsNumber()) throw arg_error(info, fn, i, "expected a number");
-  return info[i].As<Napi::Number>().DoubleValue();
-}
-bool bool_arg(const Info& info, const char* fn, size_t i) {
-  if (i >= info.Length() || !info[i].IsBoolean()) throw arg_error(info, fn, i, "expected a boolean");
-  return info[i].As<Napi::Boolean>().Value();
-}
+double num_arg(const Info& info, const char* fn, size_t i) { return args(info, fn).number(i); }
+bool bool_arg(const Info& info, const char* fn, size_t i) { return args(info, fn).boolean(i); }
 // A device address (0 = null where the argument is optional).
 template <class T = float>
 T* ptr_arg(const Info& info, const char* fn, size_t i) {
-  return reinterpret_cast<T*>(static_cast<uintptr_t>(int_arg(info, fn, i)));
+  return args(info, fn).ptr<T>(i);
 }
 Stream stream_arg(const Info& info, const char* fn, size_t i) { return ptr_arg<void>(info, fn, i); }
 
@@ -225,38 +217,11 @@ Napi::Value host_alloc_fn(const Info& info) {
   return Napi::ArrayBuffer::New(info.Env(), p, bytes, [](Napi::Env, void* data) { dev::host_free(data); });
 }
 
-// ---- kernels
-ConvGeom conv_geom(const Info& info, const char* fn, size_t i) {
-  auto v = int_list(info, fn, i, 14);
-  ConvGeom g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
-  if (g.groups < 1 || g.c % g.groups || g.o % g.groups) throw arg_error(info, fn, i, "groups must divide c and o");
-  if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1) throw arg_error(info, fn, i, "kernel and stride must be >= 1");
-  auto ok = [](int64_t out, int64_t in, int64_t k, int64_t s, int64_t p) {
-    return out == window_output_size(in, k, s, p, false) || out == window_output_size(in, k, s, p, true);
-  };
-  if (!ok(g.oh, g.h, g.kh, g.sh, g.ph) || !ok(g.ow, g.w, g.kw, g.sw, g.pw))
-    throw arg_error(info, fn, i, "oh/ow are not the floor- or ceil-rule output size of h/w");
-  return g;
-}
-PoolGeom pool_geom(const Info& info, const char* fn, size_t i, bool adaptive) {
-  auto v = int_list(info, fn, i, 12);
-  PoolGeom g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]};
-  if (adaptive) {
-    if ((g.oh == 0) != (g.h == 0) || (g.ow == 0) != (g.w == 0))
-      throw arg_error(info, fn, i, "adaptive pooling needs oh, ow > 0 for a non-empty input");
-    return g;
-  }
-  if (g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1) throw arg_error(info, fn, i, "kernel and stride must be >= 1");
-  if (2 * g.ph > g.kh || 2 * g.pw > g.kw) throw arg_error(info, fn, i, "padding must be at most half the kernel");
-  auto ok = [](int64_t out, int64_t in, int64_t k, int64_t s, int64_t p) {
-    return out == window_output_size(in, k, s, p, false) || out == window_output_size(in, k, s, p, true);
-  };
-  if (!ok(g.oh, g.h, g.kh, g.sh, g.ph) || !ok(g.ow, g.w, g.kw, g.sw, g.pw))
-    throw arg_error(info, fn, i, "oh/ow are not the floor- or ceil-rule output size of h/w");
-  return g;
-}
+// ---- kernels: kernel(stream, attrs, ...inputs, ...outputs[, scratch]) (convnet/abi.h)
+Napi::Value undefined(const Args& a) { return a.env().Undefined(); }
 
-// sgemm(stream, [M, N, K, lda, ldb, ldc, batch, strideA, strideB, strideC], transA, transB, reduce, alpha, beta, A, B, C)
+// sgemm(stream, [M, N, K, lda, ldb, ldc, batch, strideA, strideB, strideC], transA, transB, reduce, alpha, beta, A, B, C):
+// the strided, batched GEMM under conv.cpp (not a kernel of the spec; `gemm` below is).
 Napi::Value sgemm_fn(const Info& info) {
   const char* fn = "sgemm";
   auto v = int_list(info, fn, 1, 10);
@@ -274,179 +239,204 @@ Napi::Value sgemm_fn(const Info& info) {
   if (a.lda < (a.transA ? a.M : a.K) || a.ldb < (a.transB ? a.K : a.N) || a.ldc < a.N)
     throw arg_error(info, fn, 1, "a leading dimension is smaller than its row");
   sgemm(stream_arg(info, fn, 0), a);
-  return undef(info);
+  return info.Env().Undefined();
 }
 
+// gemm(stream, {transA, transB, alpha, beta, M, N, K}, a, b, c): c [M,N] = alpha·op(a)·op(b) + beta·c, contiguous rows
+Napi::Value gemm_fn(const Info& info) {
+  Args a(info, "cuda", "gemm");
+  a.attrs(1);
+  SgemmArgs g{};
+  g.transA = a.bool_attr("transA");
+  g.transB = a.bool_attr("transB");
+  g.alpha = static_cast<float>(a.num_attr("alpha"));
+  g.beta = static_cast<float>(a.num_attr("beta"));
+  g.M = a.int_attr("M"); g.N = a.int_attr("N"); g.K = a.int_attr("K");
+  g.lda = g.transA ? g.M : g.K; g.ldb = g.transB ? g.K : g.N; g.ldc = g.N;
+  g.batch = 1;
+  g.A = a.ptr(2); g.B = a.ptr(3); g.C = a.ptr(4);
+  sgemm(a.ptr<void>(0), g);
+  return undefined(a);
+}
+
+// conv2dWorkspaceBytes(Conv2dInfo, images): bytes of im2col columns for `images` images at once
 Napi::Value conv_ws_fn(const Info& info) {
-  const ConvGeom g = conv_geom(info, "convWorkspaceBytes", 0);
-  return num(info, static_cast<double>(conv_workspace_bytes(g, int_arg(info, "convWorkspaceBytes", 1))));
+  Args a(info, "cuda", "conv2dWorkspaceBytes");
+  const ConvGeom g = a.attrs(0).conv_geom();
+  return Napi::Number::New(info.Env(), static_cast<double>(conv_workspace_bytes(g, a.integer(1))));
 }
-// conv2dForward(stream, geom, x, w, b (0 = none), y, ws, wsBytes)
-Napi::Value conv_fwd_fn(const Info& info) {
-  const char* fn = "conv2dForward";
-  const ConvGeom g = conv_geom(info, fn, 1);
-  const size_t wsb = static_cast<size_t>(int_arg(info, fn, 7));
-  if (g.n > 0 && wsb < conv_workspace_bytes(g, 1)) throw arg_error(info, fn, 7, "workspace smaller than one image's columns");
-  conv2d_forward(stream_arg(info, fn, 0), g, ptr_arg(info, fn, 2), ptr_arg(info, fn, 3), ptr_arg(info, fn, 4),
-                 ptr_arg(info, fn, 5), ptr_arg<void>(info, fn, 6), wsb);
-  return undef(info);
+// conv2d(stream, Conv2dInfo, x, w, b (0 = none), y, ws, wsBytes) and the two gradients, same scratch
+template <void (*Launch)(Stream, const ConvGeom&, const float*, const float*, float*, void*, size_t)>
+Napi::Value conv_grad_fn(const Info& info, const char* name) {
+  Args a(info, "cuda", name);
+  const ConvGeom g = a.attrs(1).conv_geom();
+  const size_t wsb = static_cast<size_t>(a.integer(6));
+  if (g.n > 0 && wsb < conv_workspace_bytes(g, 1)) throw a.error(6, "workspace smaller than one image's columns");
+  Launch(a.ptr<void>(0), g, a.ptr(2), a.ptr(3), a.ptr(4), a.ptr<void>(5), wsb);
+  return undefined(a);
 }
-// conv2dBackwardInput(stream, geom, dy, w, dx, ws, wsBytes)
-Napi::Value conv_bwd_in_fn(const Info& info) {
-  const char* fn = "conv2dBackwardInput";
-  const ConvGeom g = conv_geom(info, fn, 1);
-  const size_t wsb = static_cast<size_t>(int_arg(info, fn, 6));
-  if (g.n > 0 && wsb < conv_workspace_bytes(g, 1)) throw arg_error(info, fn, 6, "workspace smaller than one image's columns");
-  conv2d_backward_input(stream_arg(info, fn, 0), g, ptr_arg(info, fn, 2), ptr_arg(info, fn, 3), ptr_arg(info, fn, 4),
-                        ptr_arg<void>(info, fn, 5), wsb);
-  return undef(info);
+Napi::Value conv2d_fn(const Info& info) {
+  Args a(info, "cuda", "conv2d");
+  const ConvGeom g = a.attrs(1).conv_geom();
+  const size_t wsb = static_cast<size_t>(a.integer(7));
+  if (g.n > 0 && wsb < conv_workspace_bytes(g, 1)) throw a.error(7, "workspace smaller than one image's columns");
+  conv2d_forward(a.ptr<void>(0), g, a.ptr(2), a.ptr(3), a.ptr(4), a.ptr(5), a.ptr<void>(6), wsb);
+  return undefined(a);
 }
-// conv2dBackwardWeight(stream, geom, x, dy, dw, ws, wsBytes)
-Napi::Value conv_bwd_w_fn(const Info& info) {
-  const char* fn = "conv2dBackwardWeight";
-  const ConvGeom g = conv_geom(info, fn, 1);
-  const size_t wsb = static_cast<size_t>(int_arg(info, fn, 6));
-  if (g.n > 0 && wsb < conv_workspace_bytes(g, 1)) throw arg_error(info, fn, 6, "workspace smaller than one image's columns");
-  conv2d_backward_weight(stream_arg(info, fn, 0), g, ptr_arg(info, fn, 2), ptr_arg(info, fn, 3), ptr_arg(info, fn, 4),
-                         ptr_arg<void>(info, fn, 5), wsb);
-  return undef(info);
-}
-// biasAdd(stream, n, c, inner, x, b, y) / biasGrad(stream, n, c, inner, dy, db)
+// conv2dBackwardInput(stream, Conv2dInfo, dy, w, dx, ws, wsBytes)
+Napi::Value conv2d_backward_input_fn(const Info& info) { return conv_grad_fn<conv2d_backward_input>(info, "conv2dBackwardInput"); }
+// conv2dBackwardWeight(stream, Conv2dInfo, x, dy, dw, ws, wsBytes)
+Napi::Value conv2d_backward_weight_fn(const Info& info) { return conv_grad_fn<conv2d_backward_weight>(info, "conv2dBackwardWeight"); }
+
+// biasAdd(stream, {n, c, inner}, x, b, y) / conv2dBackwardBias(stream, {n, c, inner}, dy, db)
 Napi::Value bias_add_fn(const Info& info) {
-  const char* fn = "biasAdd";
-  bias_add(stream_arg(info, fn, 0), int_arg(info, fn, 1), int_arg(info, fn, 2, 1), int_arg(info, fn, 3),
-           ptr_arg(info, fn, 4), ptr_arg(info, fn, 5), ptr_arg(info, fn, 6));
-  return undef(info);
+  Args a(info, "cuda", "biasAdd");
+  a.attrs(1);
+  bias_add(a.ptr<void>(0), a.len_attr("n"), a.int_attr("c", 1), a.len_attr("inner"), a.ptr(2), a.ptr(3), a.ptr(4));
+  return undefined(a);
 }
-Napi::Value bias_grad_fn(const Info& info) {
-  const char* fn = "biasGrad";
-  bias_grad(stream_arg(info, fn, 0), int_arg(info, fn, 1), int_arg(info, fn, 2), int_arg(info, fn, 3, 1),
-            ptr_arg(info, fn, 4), ptr_arg(info, fn, 5));
-  return undef(info);
+Napi::Value conv2d_backward_bias_fn(const Info& info) {
+  Args a(info, "cuda", "conv2dBackwardBias");
+  a.attrs(1);
+  bias_grad(a.ptr<void>(0), a.len_attr("n"), a.len_attr("c"), a.int_attr("inner", 1, abi::kMaxCount - 1), a.ptr(2), a.ptr(3));
+  return undefined(a);
 }
-// pool(stream, kind 0..5, geom, countIncludePad, a, b, out)
-Napi::Value pool_fn(const Info& info) {
-  const char* fn = "pool";
-  const int kind = static_cast<int>(int_arg(info, fn, 1, 0, 5));
-  const PoolGeom g = pool_geom(info, fn, 2, kind >= 4);
-  pool(stream_arg(info, fn, 0), kind, g, bool_arg(info, fn, 3), ptr_arg(info, fn, 4), ptr_arg(info, fn, 5),
-       ptr_arg(info, fn, 6));
-  return undef(info);
+
+// Pooling, each kernel by name: (stream, Pool2dInfo [& {countIncludePad}], input(s), output). The launch
+// interface (launch.h) takes the pooling kind as a number; this is the only place that maps names to it.
+enum PoolKind { kMaxFwd = 0, kMaxBwd = 1, kAvgFwd = 2, kAvgBwd = 3, kAdaptiveFwd = 4, kAdaptiveBwd = 5 };
+template <int Kind>
+Napi::Value pool_fn(const Info& info, const char* name) {
+  Args a(info, "cuda", name);
+  const PoolGeom g = a.attrs(1).pool_geom(Kind >= kAdaptiveFwd);
+  const bool cip = (Kind == kAvgFwd || Kind == kAvgBwd) ? a.bool_attr("countIncludePad") : false;
+  if (Kind == kMaxBwd) pool(a.ptr<void>(0), Kind, g, cip, a.ptr(2), a.ptr(3), a.ptr(4));  // x, dy → dx
+  else pool(a.ptr<void>(0), Kind, g, cip, a.ptr(2), nullptr, a.ptr(3));
+  return undefined(a);
 }
-LrnParams lrn_params(const Info& info, const char* fn, size_t i) {
-  LrnParams p{int_arg(info, fn, i, 1, kMaxDim), static_cast<float>(num_arg(info, fn, i + 1)),
-              static_cast<float>(num_arg(info, fn, i + 2)), static_cast<float>(num_arg(info, fn, i + 3))};
-  return p;
+Napi::Value max_pool2d_fn(const Info& info) { return pool_fn<kMaxFwd>(info, "maxPool2d"); }
+Napi::Value max_pool2d_backward_fn(const Info& info) { return pool_fn<kMaxBwd>(info, "maxPool2dBackward"); }
+Napi::Value avg_pool2d_fn(const Info& info) { return pool_fn<kAvgFwd>(info, "avgPool2d"); }
+Napi::Value avg_pool2d_backward_fn(const Info& info) { return pool_fn<kAvgBwd>(info, "avgPool2dBackward"); }
+Napi::Value adaptive_avg_pool2d_fn(const Info& info) { return pool_fn<kAdaptiveFwd>(info, "adaptiveAvgPool2d"); }
+Napi::Value adaptive_avg_pool2d_backward_fn(const Info& info) {
+  return pool_fn<kAdaptiveBwd>(info, "adaptiveAvgPool2dBackward");
 }
-// lrnForward(stream, n, c, plane, size, coef, beta, k, x, y, scale)
-Napi::Value lrn_fwd_fn(const Info& info) {
-  const char* fn = "lrnForward";
-  lrn_forward(stream_arg(info, fn, 0), int_arg(info, fn, 1), int_arg(info, fn, 2), int_arg(info, fn, 3),
-              lrn_params(info, fn, 4), ptr_arg(info, fn, 8), ptr_arg(info, fn, 9), ptr_arg(info, fn, 10));
-  return undef(info);
+
+// lrn(stream, {n, c, plane, size, alpha, beta, k, alphaMode}, x, y, scale)
+Napi::Value lrn_fn(const Info& info) {
+  Args a(info, "cuda", "lrn");
+  a.attrs(1);
+  lrn_forward(a.ptr<void>(0), a.len_attr("n"), a.len_attr("c"), a.len_attr("plane"), a.lrn_params(), a.ptr(2), a.ptr(3),
+              a.ptr(4));
+  return undefined(a);
 }
-// lrnBackward(stream, n, c, plane, size, coef, beta, k, x, y, scale, dy, dx)
-Napi::Value lrn_bwd_fn(const Info& info) {
-  const char* fn = "lrnBackward";
-  lrn_backward(stream_arg(info, fn, 0), int_arg(info, fn, 1), int_arg(info, fn, 2), int_arg(info, fn, 3),
-               lrn_params(info, fn, 4), ptr_arg(info, fn, 8), ptr_arg(info, fn, 9), ptr_arg(info, fn, 10),
-               ptr_arg(info, fn, 11), ptr_arg(info, fn, 12));
-  return undef(info);
+// lrnBackward(stream, {n, c, plane, size, alpha, beta, k, alphaMode}, x, y, scale, dy, dx)
+Napi::Value lrn_backward_fn(const Info& info) {
+  Args a(info, "cuda", "lrnBackward");
+  a.attrs(1);
+  lrn_backward(a.ptr<void>(0), a.len_attr("n"), a.len_attr("c"), a.len_attr("plane"), a.lrn_params(), a.ptr(2),
+               a.ptr(3), a.ptr(4), a.ptr(5), a.ptr(6));
+  return undefined(a);
 }
-Activation act_arg(const Info& info, const char* fn, size_t i) { return static_cast<Activation>(int_arg(info, fn, i, 0, 4)); }
-// activation(stream, fn, len, x, y) / activationBackward(stream, fn, len, x, y, dy, dx)
-Napi::Value act_fn(const Info& info) {
-  const char* fn = "activation";
-  activation_forward(stream_arg(info, fn, 0), act_arg(info, fn, 1), int_arg(info, fn, 2), ptr_arg(info, fn, 3),
-                     ptr_arg(info, fn, 4));
-  return undef(info);
+// activation(stream, {fn, len}, x, y) / activationBackward(stream, {fn, len}, x, y, dy, dx)
+Napi::Value activation_fn(const Info& info) {
+  Args a(info, "cuda", "activation");
+  a.attrs(1);
+  activation_forward(a.ptr<void>(0), a.enum_attr("fn", abi::kActivations), a.len_attr(), a.ptr(2), a.ptr(3));
+  return undefined(a);
 }
-Napi::Value act_bwd_fn(const Info& info) {
-  const char* fn = "activationBackward";
-  activation_backward(stream_arg(info, fn, 0), act_arg(info, fn, 1), int_arg(info, fn, 2), ptr_arg(info, fn, 3),
-                      ptr_arg(info, fn, 4), ptr_arg(info, fn, 5), ptr_arg(info, fn, 6));
-  return undef(info);
+Napi::Value activation_backward_fn(const Info& info) {
+  Args a(info, "cuda", "activationBackward");
+  a.attrs(1);
+  activation_backward(a.ptr<void>(0), a.enum_attr("fn", abi::kActivations), a.len_attr(), a.ptr(2), a.ptr(3), a.ptr(4),
+                      a.ptr(5));
+  return undefined(a);
 }
-// dropout(stream, len, seed, streamId, offset, keepThreshold, scale, x, y, mask)
+// dropout(stream, {len, seed, stream, offset, keepThreshold, scale}, x, y, mask)
 Napi::Value dropout_fn(const Info& info) {
-  const char* fn = "dropout";
-  dropout_forward(stream_arg(info, fn, 0), int_arg(info, fn, 1), static_cast<uint64_t>(int_arg(info, fn, 2)),
-                  static_cast<uint32_t>(int_arg(info, fn, 3, 0, 0xffffffffLL)), static_cast<uint64_t>(int_arg(info, fn, 4)),
-                  static_cast<uint32_t>(int_arg(info, fn, 5, 0, 1 << 24)), static_cast<float>(num_arg(info, fn, 6)),
-                  ptr_arg(info, fn, 7), ptr_arg(info, fn, 8), ptr_arg(info, fn, 9));
-  return undef(info);
+  Args a(info, "cuda", "dropout");
+  a.attrs(1);
+  dropout_forward(a.ptr<void>(0), a.len_attr(), static_cast<uint64_t>(a.int_attr("seed", 0, kMaxSafe)),
+                  static_cast<uint32_t>(a.int_attr("stream", 0, 0xffffffffLL)),
+                  static_cast<uint64_t>(a.int_attr("offset", 0, kMaxSafe)),
+                  static_cast<uint32_t>(a.int_attr("keepThreshold", 0, 1 << 24)), static_cast<float>(a.num_attr("scale")),
+                  a.ptr(2), a.ptr(3), a.ptr(4));
+  return undefined(a);
 }
-// binary(stream, op 0 add / 1 mul, len, a, b, y)
-Napi::Value binary_fn(const Info& info) {
-  const char* fn = "binary";
-  binary(stream_arg(info, fn, 0), static_cast<BinaryOp>(int_arg(info, fn, 1, 0, 1)), int_arg(info, fn, 2),
-         ptr_arg(info, fn, 3), ptr_arg(info, fn, 4), ptr_arg(info, fn, 5));
-  return undef(info);
+// add(stream, {len}, a, b, y) / mul(stream, {len}, a, b, y)
+template <BinaryOp Op>
+Napi::Value binary_fn(const Info& info, const char* name) {
+  Args a(info, "cuda", name);
+  binary(a.ptr<void>(0), Op, a.attrs(1).len_attr(), a.ptr(2), a.ptr(3), a.ptr(4));
+  return undefined(a);
 }
-// scale(stream, len, alpha, x, y) / axpy(stream, len, alpha, x, y)
+Napi::Value add_fn(const Info& info) { return binary_fn<BinaryOp::Add>(info, "add"); }
+Napi::Value mul_fn(const Info& info) { return binary_fn<BinaryOp::Mul>(info, "mul"); }
+// scale(stream, {len, alpha}, x, y) / axpy(stream, {len, alpha}, x, y)
 Napi::Value scale_fn(const Info& info) {
-  const char* fn = "scale";
-  scale(stream_arg(info, fn, 0), int_arg(info, fn, 1), static_cast<float>(num_arg(info, fn, 2)), ptr_arg(info, fn, 3),
-        ptr_arg(info, fn, 4));
-  return undef(info);
+  Args a(info, "cuda", "scale");
+  a.attrs(1);
+  scale(a.ptr<void>(0), a.len_attr(), static_cast<float>(a.num_attr("alpha")), a.ptr(2), a.ptr(3));
+  return undefined(a);
 }
 Napi::Value axpy_fn(const Info& info) {
-  const char* fn = "axpy";
-  axpy(stream_arg(info, fn, 0), int_arg(info, fn, 1), static_cast<float>(num_arg(info, fn, 2)), ptr_arg(info, fn, 3),
-       ptr_arg(info, fn, 4));
-  return undef(info);
+  Args a(info, "cuda", "axpy");
+  a.attrs(1);
+  axpy(a.ptr<void>(0), a.len_attr(), static_cast<float>(a.num_attr("alpha")), a.ptr(2), a.ptr(3));
+  return undefined(a);
 }
-// softmax(stream, n, classes, x, y)
+// softmax(stream, {n, classes}, x, y)
 Napi::Value softmax_fn(const Info& info) {
-  const char* fn = "softmax";
-  softmax(stream_arg(info, fn, 0), int_arg(info, fn, 1), int_arg(info, fn, 2, 1), ptr_arg(info, fn, 3),
-          ptr_arg(info, fn, 4));
-  return undef(info);
+  Args a(info, "cuda", "softmax");
+  a.attrs(1);
+  softmax(a.ptr<void>(0), a.len_attr("n"), a.int_attr("classes", 1), a.ptr(2), a.ptr(3));
+  return undefined(a);
 }
 Napi::Value xent_ws_fn(const Info& info) {
-  return num(info, static_cast<double>(softmax_xent_workspace(int_arg(info, "softmaxXentWorkspace", 0))));
+  return Napi::Number::New(info.Env(), static_cast<double>(softmax_xent_workspace(int_arg(info, "softmaxCrossEntropyWorkspace", 0))));
 }
-// softmaxXent(stream, n, classes, topk, logits, labels (int32), dlogits, ws, out (3 doubles))
-Napi::Value xent_fn(const Info& info) {
-  const char* fn = "softmaxXent";
-  softmax_xent(stream_arg(info, fn, 0), int_arg(info, fn, 1), int_arg(info, fn, 2, 1), int_arg(info, fn, 3, 1),
-               ptr_arg(info, fn, 4), ptr_arg<int32_t>(info, fn, 5), ptr_arg(info, fn, 6), ptr_arg<void>(info, fn, 7),
-               ptr_arg<double>(info, fn, 8));
-  return undef(info);
+// softmaxCrossEntropy(stream, {n, classes, topk}, logits, labels (int32), dlogits, ws, out (3 doubles: loss, top-1, top-k))
+Napi::Value softmax_cross_entropy_fn(const Info& info) {
+  Args a(info, "cuda", "softmaxCrossEntropy");
+  a.attrs(1);
+  softmax_xent(a.ptr<void>(0), a.len_attr("n"), a.int_attr("classes", 1), a.int_attr("topk", 1), a.ptr(2),
+               a.ptr<int32_t>(3), a.ptr(4), a.ptr<void>(5), a.ptr<double>(6));
+  return undefined(a);
 }
-// sgdUpdate(stream, len, lr, momentum, weightDecay, dampening, nesterov, paperRule, firstStep, w, v, g)
-Napi::Value sgd_fn(const Info& info) {
-  const char* fn = "sgdUpdate";
-  SgdParams p{static_cast<float>(num_arg(info, fn, 2)), static_cast<float>(num_arg(info, fn, 3)),
-              static_cast<float>(num_arg(info, fn, 4)), static_cast<float>(num_arg(info, fn, 5)),
-              bool_arg(info, fn, 6), bool_arg(info, fn, 7), bool_arg(info, fn, 8)};
-  sgd_update(stream_arg(info, fn, 0), int_arg(info, fn, 1), p, ptr_arg(info, fn, 9), ptr_arg(info, fn, 10),
-             ptr_arg(info, fn, 11));
-  return undef(info);
+// sgdUpdate(stream, {len, lr, momentum, weightDecay, dampening, nesterov, rule, firstStep}, g, w, v): w, v in place
+Napi::Value sgd_update_fn(const Info& info) {
+  Args a(info, "cuda", "sgdUpdate");
+  a.attrs(1);
+  const int64_t len = a.len_attr();
+  const SgdParams p = a.sgd_params();
+  sgd_update(a.ptr<void>(0), len, p, a.ptr(3), a.ptr(4), a.ptr(2));
+  return undefined(a);
 }
-// adamUpdate(stream, len, lr, beta1, beta2, eps, weightDecay, decoupled, stepSize, sqrtBc2, w, m, v, g)
-Napi::Value adam_fn(const Info& info) {
-  const char* fn = "adamUpdate";
-  AdamParams p{num_arg(info, fn, 2), num_arg(info, fn, 3), num_arg(info, fn, 4), num_arg(info, fn, 5),
-               num_arg(info, fn, 6), num_arg(info, fn, 8), num_arg(info, fn, 9), bool_arg(info, fn, 7)};
-  adam_update(stream_arg(info, fn, 0), int_arg(info, fn, 1), p, ptr_arg(info, fn, 10), ptr_arg(info, fn, 11),
-              ptr_arg(info, fn, 12), ptr_arg(info, fn, 13));
-  return undef(info);
+// adamUpdate(stream, {len, lr, beta1, beta2, eps, weightDecay, decoupled, step, stepSize, sqrtBc2}, g, w, m, v):
+// w, m, v in place (stepSize and sqrtBc2 come from the caller, computed as @convnet/tensor's ref does)
+Napi::Value adam_update_fn(const Info& info) {
+  Args a(info, "cuda", "adamUpdate");
+  a.attrs(1);
+  const int64_t len = a.len_attr();
+  AdamParams p{a.num_attr("lr"), a.num_attr("beta1"), a.num_attr("beta2"), a.num_attr("eps"), a.num_attr("weightDecay"),
+               a.num_attr("stepSize"), a.num_attr("sqrtBc2"), a.bool_attr("decoupled")};
+  adam_update(a.ptr<void>(0), len, p, a.ptr(3), a.ptr(4), a.ptr(5), a.ptr(2));
+  return undefined(a);
 }
-// softmaxBackward(stream, n, classes, y, dy, dx)
-Napi::Value softmax_bwd_fn(const Info& info) {
-  const char* fn = "softmaxBackward";
-  softmax_backward(stream_arg(info, fn, 0), int_arg(info, fn, 1), int_arg(info, fn, 2, 1), ptr_arg(info, fn, 3),
-                   ptr_arg(info, fn, 4), ptr_arg(info, fn, 5));
-  return undef(info);
+// softmaxBackward(stream, {n, classes}, y, dy, dx)
+Napi::Value softmax_backward_fn(const Info& info) {
+  Args a(info, "cuda", "softmaxBackward");
+  a.attrs(1);
+  softmax_backward(a.ptr<void>(0), a.len_attr("n"), a.int_attr("classes", 1), a.ptr(2), a.ptr(3), a.ptr(4));
+  return undefined(a);
 }
-Napi::Value sum_sq_ws_fn(const Info& info) { return num(info, static_cast<double>(sum_squares_workspace())); }
-// sumAndSquares(stream, len, x, ws, out (2 doubles))
-Napi::Value sum_sq_fn(const Info& info) {
-  const char* fn = "sumAndSquares";
-  sum_and_squares(stream_arg(info, fn, 0), int_arg(info, fn, 1), ptr_arg(info, fn, 2), ptr_arg<void>(info, fn, 3),
-                  ptr_arg<double>(info, fn, 4));
-  return undef(info);
+Napi::Value sum_sq_ws_fn(const Info& info) { return Napi::Number::New(info.Env(), static_cast<double>(sum_squares_workspace())); }
+// sumAndSquares(stream, {len}, x, ws, out (2 doubles))
+Napi::Value sum_and_squares_fn(const Info& info) {
+  Args a(info, "cuda", "sumAndSquares");
+  sum_and_squares(a.ptr<void>(0), a.attrs(1).len_attr(), a.ptr(2), a.ptr<void>(3), a.ptr<double>(4));
+  return undefined(a);
 }
 // augment(stream, [n, h, w, c, oh, ow, pad], fill, top, left, flip, light, mean, mul, padMean, meanImage (0 = none),
 //         images, out)
@@ -491,15 +481,25 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
       {"eventCreate", guarded<event_create_fn>}, {"eventRecord", guarded<event_record_fn>},
       {"streamWaitEvent", guarded<stream_wait_fn>}, {"eventSynchronize", guarded<event_sync_fn>},
       {"eventDestroy", guarded<event_destroy_fn>}, {"hostAlloc", guarded<host_alloc_fn>},
-      {"sgemm", guarded<sgemm_fn>}, {"convWorkspaceBytes", guarded<conv_ws_fn>}, {"conv2dForward", guarded<conv_fwd_fn>},
-      {"conv2dBackwardInput", guarded<conv_bwd_in_fn>}, {"conv2dBackwardWeight", guarded<conv_bwd_w_fn>},
-      {"biasAdd", guarded<bias_add_fn>}, {"biasGrad", guarded<bias_grad_fn>}, {"pool", guarded<pool_fn>},
-      {"lrnForward", guarded<lrn_fwd_fn>}, {"lrnBackward", guarded<lrn_bwd_fn>}, {"activation", guarded<act_fn>},
-      {"activationBackward", guarded<act_bwd_fn>}, {"dropout", guarded<dropout_fn>}, {"binary", guarded<binary_fn>},
-      {"scale", guarded<scale_fn>}, {"axpy", guarded<axpy_fn>}, {"softmax", guarded<softmax_fn>},
-      {"softmaxXentWorkspace", guarded<xent_ws_fn>}, {"softmaxXent", guarded<xent_fn>}, {"sgdUpdate", guarded<sgd_fn>},
-      {"sumSquaresWorkspace", guarded<sum_sq_ws_fn>}, {"sumAndSquares", guarded<sum_sq_fn>},
-      {"augment", guarded<augment_fn>}, {"adamUpdate", guarded<adam_fn>}, {"softmaxBackward", guarded<softmax_bwd_fn>},
+      {"sgemm", guarded<sgemm_fn>}, {"conv2dWorkspaceBytes", guarded<conv_ws_fn>},
+      {"softmaxCrossEntropyWorkspace", guarded<xent_ws_fn>}, {"sumAndSquaresWorkspace", guarded<sum_sq_ws_fn>},
+      // the kernels, named as in packages/tensor/src/kernels.ts
+      {"gemm", guarded<gemm_fn>}, {"conv2d", guarded<conv2d_fn>},
+      {"conv2dBackwardInput", guarded<conv2d_backward_input_fn>},
+      {"conv2dBackwardWeight", guarded<conv2d_backward_weight_fn>},
+      {"conv2dBackwardBias", guarded<conv2d_backward_bias_fn>}, {"biasAdd", guarded<bias_add_fn>},
+      {"maxPool2d", guarded<max_pool2d_fn>}, {"maxPool2dBackward", guarded<max_pool2d_backward_fn>},
+      {"avgPool2d", guarded<avg_pool2d_fn>}, {"avgPool2dBackward", guarded<avg_pool2d_backward_fn>},
+      {"adaptiveAvgPool2d", guarded<adaptive_avg_pool2d_fn>},
+      {"adaptiveAvgPool2dBackward", guarded<adaptive_avg_pool2d_backward_fn>},
+      {"lrn", guarded<lrn_fn>}, {"lrnBackward", guarded<lrn_backward_fn>}, {"activation", guarded<activation_fn>},
+      {"activationBackward", guarded<activation_backward_fn>}, {"dropout", guarded<dropout_fn>},
+      {"mul", guarded<mul_fn>}, {"softmax", guarded<softmax_fn>},
+      {"softmaxCrossEntropy", guarded<softmax_cross_entropy_fn>}, {"sgdUpdate", guarded<sgd_update_fn>},
+      {"add", guarded<add_fn>}, {"scale", guarded<scale_fn>}, {"axpy", guarded<axpy_fn>},
+      {"sumAndSquares", guarded<sum_and_squares_fn>},
+      {"adamUpdate", guarded<adam_update_fn>}, {"softmaxBackward", guarded<softmax_backward_fn>},
+      {"augment", guarded<augment_fn>},
 #endif
   };
   for (const Entry& e : entries) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
