@@ -13,8 +13,8 @@
 #include "convnet/kernels/elementwise.h"
 #include "convnet/kernels/geometry.h"
 #include "convnet/kernels/lrn.h"
+#include "convnet/kernels/optim.h"
 #include "kernels/elementwise.h"
-#include "kernels/optim.h"
 #include "kernels/sgemm.h"
 
 namespace convnet::cuda {

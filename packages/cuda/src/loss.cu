@@ -3,7 +3,7 @@
 // float64 sum / sum of squares (two-pass deterministic reduction, kernels/reduce.h).
 #include "convnet/kernels/loss.h"
 #include "cuda_util.cuh"
-#include "kernels/optim.h"
+#include "convnet/kernels/optim.h"
 #include "kernels/reduce.h"
 
 namespace convnet::cuda {

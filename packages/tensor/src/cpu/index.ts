@@ -5,8 +5,6 @@
  */
 import type { Backend, KernelTable } from '../registry.js';
 import { native } from './native.js';
-import { adamUpdate as refAdamUpdate } from '../ref/adam.js';
-import { softmaxBackward as refSoftmaxBackward } from '../ref/loss.js';
 
 // The native ABI (native/include/convnet/abi.h): native.<kernel>(attrs, ...inputs, ...outputs), the attributes
 // (and the sizes the kernel needs) by name, buffers in the spec's order.
@@ -49,10 +47,10 @@ const kernels: KernelTable = {
   scale: ({ x }, { alpha }, { y }) => native().scale({ len: x.size, alpha }, x.data, y.data),
   axpy: ({ x }, { alpha }, { y }) => native().axpy({ len: x.size, alpha }, x.data, y.data),
   sumAndSquares: ({ x }, _a, { y }) => native().sumAndSquares({ len: x.size }, x.data, y.data),
-  // light, memory-bound loops: the reference bodies (the same arithmetic the layers and Adam ran before they
-  // were kernels), so cpu results and speed stay as they were
-  softmaxBackward: refSoftmaxBackward,
-  adamUpdate: refAdamUpdate,
+  // the reference's arithmetic in C++ (convnet/kernels/optim.h), with the bias corrections computed here as ref does
+  softmaxBackward: ({ y, dy }, _a, { dx }) => native().softmaxBackward({ n: y.shape[0], classes: y.shape[1] }, y.data, dy.data, dx.data),
+  adamUpdate: ({ g }, a, { w, m, v }) =>
+    native().adamUpdate({ ...a, len: w.size, stepSize: a.lr / (1 - a.beta1 ** a.step), sqrtBc2: Math.sqrt(1 - a.beta2 ** a.step) }, g.data, w.data, m.data, v.data),
 };
 export const cpuBackend: Backend = {
   name: 'cpu',

@@ -1,13 +1,15 @@
-// Per-element / per-row bodies shared by the CUDA kernels and the host emulator: the Adam/AdamW step and the
-// softmax backward. Both follow @convnet/tensor's reference (ref/adam.ts, ref/loss.ts) operation by
-// operation: float64 arithmetic, float32 stores in the same order, so the emulator repeats the cpu backend.
+// Per-element / per-row bodies shared by the cpu kernels (src/cpu/elementwise.cpp), the CUDA kernels and the
+// CUDA host emulator: the Adam/AdamW step and the softmax backward. Both follow @convnet/tensor's reference
+// (ref/adam.ts, ref/loss.ts) operation by operation: float64 arithmetic, float32 stores in the same order, so
+// every backend repeats the reference. (Compiled without FMA contraction on the host: the generic files.)
 #pragma once
 #include <cmath>
 #include <cstdint>
 #include "convnet/hd.h"
 
-namespace convnet::cuda {
+namespace convnet {
 
+// stepSize and sqrtBc2 come from the caller (TypeScript computes them as the reference does, with JS's **).
 struct AdamParams {
   double lr, beta1, beta2, eps, weight_decay;
   double step_size;  // lr / (1 − β1^t), computed once on the host
@@ -33,4 +35,4 @@ CONVNET_HD void softmax_backward_row(const float* y, const float* dy, float* dx,
     dx[j] = static_cast<float>(static_cast<double>(y[j]) * (static_cast<double>(dy[j]) - dot));
 }
 
-}  // namespace convnet::cuda
+}  // namespace convnet
