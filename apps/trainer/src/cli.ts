@@ -9,6 +9,7 @@ import { configSchema } from './config.js';
 import { UsageError } from './errors.js';
 import { ENV, didYouMean, formatHelp, parse, type Command, type FlagSpec } from './flags.js';
 import { evalCommand, predictCommand } from './inference.js';
+import { exportCommand } from './export.js';
 import { packCommand } from './cmd-pack.js';
 import { summaryCommand } from './cmd-summary.js';
 import { trainCommand } from './cmd-train.js';
@@ -25,7 +26,7 @@ const schemaCommand: Command = {
   },
 };
 
-export const COMMANDS: Command[] = [packCommand, trainCommand, evalCommand, predictCommand, summaryCommand, schemaCommand];
+export const COMMANDS: Command[] = [packCommand, trainCommand, evalCommand, predictCommand, exportCommand, summaryCommand, schemaCommand];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length)) + 4;

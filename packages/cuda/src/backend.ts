@@ -111,7 +111,7 @@ export interface CudaBackendOptions extends DeviceOptions {
  * Creates the backend (opening the device). Throws with the reason when CUDA is unavailable; check
  * `available()` or `cudaUnavailableReason()` first. Register it with @convnet/tensor's registerBackend.
  */
-export function createCudaBackend(opts: CudaBackendOptions = {}): Backend & { device: CudaDevice } {
+export function createCudaBackend(opts: CudaBackendOptions = {}): Backend & { device: CudaDevice; run(body: (c: Call) => void): void } {
   const index = opts.device ?? 0;
   const dev = CudaDevice.get(index, opts);
   const a = dev.addon;
@@ -219,6 +219,9 @@ export function createCudaBackend(opts: CudaBackendOptions = {}): Backend & { de
       : `CUDA kernels on ${dev.name} (@convnet/cuda)`,
     kernels,
     device: dev,
+    // for kernel packages (e.g. @convnet/kernels-batchnorm): one call scope that resolves tensors to device
+    // addresses (staging host tensors) and returns scratch to the allocator
+    run,
     // contract C3: layers, losses and optimisers allocate through this, so their memory stays on the device
     alloc: (shape) => CudaTensor.zeros(shape, dev),
   };

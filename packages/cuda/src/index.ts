@@ -3,7 +3,7 @@ export { loadAddon, type BuildInfo, type Probe, type ProbeDevice, type CudaAddon
 export { CachingAllocator, CudaOutOfMemoryError, roundSize, type AllocatorStats, type AllocatorOptions, type Block, type DeviceMemory } from './allocator.js';
 export { CudaDevice, type DeviceOptions, type TransferStats } from './device.js';
 export { CudaTensor } from './tensor.js';
-export { createCudaBackend, type CudaBackendOptions } from './backend.js';
+export { createCudaBackend, type Call, type CudaBackendOptions } from './backend.js';
 export { augmentBatch, type DeviceAugmentOptions, type DeviceAugmentParams } from './augment.js';
 
 import { loadAddon } from './addon.js';

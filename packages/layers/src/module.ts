@@ -63,6 +63,8 @@ export abstract class Module {
   /** When false, backward skips computing dx (for the first layer of a net) and returns NO_GRAD. */
   needsInputGrad = true;
   readonly #params = new Map<string, Parameter>();
+  /** State that is not trained (BatchNorm's running statistics): in the state dict, never in an optimiser. */
+  readonly #buffers = new Map<string, Tensor>();
   readonly #children = new Map<string, Module>();
   readonly #backwardHooks: ((m: Module) => void)[] = [];
 
@@ -97,6 +99,19 @@ export abstract class Module {
     return p;
   }
 
+  /** Registers a buffer: saved and loaded with the state dict, moved with the backend, not a parameter. */
+  protected registerBuffer(name: string, value: Tensor): Tensor {
+    this.#buffers.set(name, value);
+    return value;
+  }
+
+  /** The buffer registered under `name` (it may have been replaced by a move to another backend's memory). */
+  protected buffer(name: string): Tensor {
+    const b = this.#buffers.get(name);
+    if (!b) throw new Error(`no buffer '${name}'`);
+    return b;
+  }
+
   protected registerModule<M extends Module>(name: string, m: M): M {
     if (!(m instanceof Module)) throw new TypeError(`registerModule('${name}'): expected a Module, got ${typeof m}`);
     this.#children.set(name, m);
@@ -116,6 +131,11 @@ export abstract class Module {
     this.#backend = backend;
     // parameters follow the backend's memory (a device backend holds them on the device)
     for (const p of this.#params.values()) p.moveTo(backend);
+    for (const [n, b] of this.#buffers) {
+      if (memoryOf(b) === memoryFor(backend)) continue;
+      this.#buffers.set(n, alloc(b.shape, backend).copyFrom(b));
+      if (memoryOf(b) !== 'host') b.dispose();
+    }
     for (const c of this.#children.values()) c.backend = backend;
   }
 
@@ -146,6 +166,14 @@ export abstract class Module {
     return out;
   }
 
+  /** Buffers with dotted names (`features.1.running_mean`). */
+  namedBuffers(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [n, b] of this.#buffers) out.push([prefix + n, b]);
+    for (const [n, c] of this.#children) out.push(...c.namedBuffers(`${prefix}${n}.`));
+    return out;
+  }
+
   parameters(): Parameter[] {
     return this.namedParameters().map(([, p]) => p);
   }
@@ -157,7 +185,9 @@ export abstract class Module {
 
   /** Name → value; values in device memory come back as host copies (one download each), host values as themselves. */
   stateDict(): Map<string, Tensor> {
-    return new Map(this.namedParameters().map(([n, p]) => [n, toHostTensor(p.value)]));
+    const sd = new Map(this.namedParameters().map(([n, p]) => [n, toHostTensor(p.value)]));
+    for (const [n, b] of this.namedBuffers()) sd.set(n, toHostTensor(b));
+    return sd;
   }
 
   /**
@@ -166,7 +196,8 @@ export abstract class Module {
    */
   loadStateDict(sd: Map<string, Tensor>, opts: { strict?: boolean } = {}): void {
     const strict = opts.strict ?? true;
-    const own = new Map(this.namedParameters());
+    const own = new Map<string, { value: Tensor }>(this.namedParameters());
+    for (const [n, b] of this.namedBuffers()) own.set(n, { value: b });
     const missing = [...own.keys()].filter((k) => !sd.has(k));
     const unexpected = [...sd.keys()].filter((k) => !own.has(k));
     const mismatched: string[] = [];

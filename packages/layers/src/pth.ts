@@ -13,7 +13,8 @@
  * storage classes) and REDUCE on them runs our own TypeScript builder; any other global is refused, by name.
  */
 import { readFileSync } from 'node:fs';
-import { inflateRawSync } from 'node:zlib';
+import { endianness } from 'node:os';
+import * as zlib from 'node:zlib';
 import { Tensor, writeFileAtomic } from '@convnet/tensor';
 
 export class PthError extends Error {
@@ -34,8 +35,10 @@ const CRC_TABLE = (() => {
   }
   return t;
 })();
-/** CRC-32 (zip's; zlib.crc32 needs Node ≥ 20.15). */
+const nativeCrc32 = (zlib as { crc32?: (b: Uint8Array) => number }).crc32;
+/** CRC-32 (zip's): zlib's where Node has it (≥ 20.15), else a table loop. */
 export function crc32(b: Uint8Array): number {
+  if (nativeCrc32) return nativeCrc32(b) >>> 0;
   let c = 0xffffffff;
   for (let i = 0; i < b.length; i++) c = CRC_TABLE[(c ^ b[i]) & 255] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
@@ -87,7 +90,7 @@ export function readZipEntry(buf: Uint8Array, e: ZipEntry, file: string): Uint8A
   if (e.method === 0) data = raw;
   else if (e.method === 8) {
     try {
-      data = inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
+      data = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
     } catch (err) {
       throw new PthError(file, `zip entry '${e.name}' does not inflate (${(err as Error).message})`);
     }
@@ -122,6 +125,7 @@ const ALLOWED = new Set([
 ]);
 
 const MAX_DIMS = 64;
+const LITTLE_ENDIAN_HOST = endianness() === 'LE';
 
 function isIntList(v: unknown): v is number[] {
   return Array.isArray(v) && v.length <= MAX_DIMS && v.every((d) => typeof d === 'number' && Number.isSafeInteger(d));
@@ -426,6 +430,16 @@ export function pthTensorToFloat32(f: PthFile, t: PthTensor, file: string, name:
   if (n > 0 && last >= t.storage.numel)
     throw new PthError(file, `'${name}': shape ${JSON.stringify(t.shape)}, stride ${JSON.stringify(t.stride)} and offset ${t.offset} reach element ${last} of a ${t.storage.numel}-element storage`);
   const out = new Float32Array(n);
+  let contiguous = true;
+  for (let d = t.shape.length - 1, expect = 1; d >= 0; d--) {
+    if (t.shape[d] !== 1 && t.stride[d] !== expect) contiguous = false;
+    expect *= t.shape[d];
+  }
+  if (contiguous && t.storage.dtype === 'F32' && !f.bigEndian && LITTLE_ENDIAN_HOST) {
+    // the common case: one byte copy (the storage may be unaligned, so copy bytes, not floats)
+    new Uint8Array(out.buffer).set(bytes.subarray(4 * t.offset, 4 * (t.offset + n)));
+    return new Tensor(out, [...t.shape]);
+  }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const le = !f.bigEndian, scratch = { bits: new Uint32Array(1), f: new Float32Array(1) };
   scratch.f = new Float32Array(scratch.bits.buffer);

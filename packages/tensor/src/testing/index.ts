@@ -10,7 +10,8 @@
  * runs on a backend only when the backend implements all its kernels itself; for the others the suite reports
  * which backend runs them instead (a skipped test per case naming the fallback, and one coverage test), so a
  * backend that leaves a contributed kernel out is reported, not failed. What does fail: a required kernel
- * (by default every built-in) that a backend leaves out, a kernel it implements that no case exercises, and any
+ * (by default every built-in) that a backend leaves out, a kernel it implements that no case exercises (among all
+ * registered kernels with the built-in cases, else among the given cases' and required kernels), and any
  * disagreement with `ref`.
  */
 import { describe, expect, it } from 'vitest';
@@ -55,9 +56,11 @@ export function describeConformance(opts: ConformanceOptions = {}): void {
           it.skip(`${c.name} (not run: '${backend}' leaves ${via})`, () => {});
         }
       }
-      const own = kernelNames().filter((k) => hasKernel(k, backend));
-      const fallsBack = kernelNames().filter((k) => !hasKernel(k, backend)).map((k) => `${k} → ${resolveKernel(k, backend)?.backend ?? 'none'}`);
-      it(`covers ${own.length} of ${kernelNames().length} kernels itself${fallsBack.length ? `; falls back for ${fallsBack.join(', ')}` : ''}; every kernel it implements has a case`, () => {
+      // the kernels this run is about: every registered one with the built-in cases, else those of the given cases
+      const scope = builtins ? kernelNames() : [...new Set([...required, ...cases.flatMap((c) => c.kernels)])];
+      const own = scope.filter((k) => hasKernel(k, backend));
+      const fallsBack = scope.filter((k) => !hasKernel(k, backend)).map((k) => `${k} → ${resolveKernel(k, backend)?.backend ?? 'none'}`);
+      it(`covers ${own.length} of ${scope.length} kernels itself${fallsBack.length ? `; falls back for ${fallsBack.join(', ')}` : ''}; every kernel it implements has a case`, () => {
         const exercised = new Set(cases.flatMap((c) => (c.kernels.every((k) => hasKernel(k, backend)) ? c.kernels : [])));
         expect(own.filter((k) => !exercised.has(k))).toEqual([]);
       });

@@ -1,0 +1,46 @@
+/**
+ * `convnet export --run R [--checkpoint best|last|FILE] --to FILE`: a run's model as a bare state dict with
+ * PyTorch names (no `model.` prefix, no optimiser state), for `load_state_dict(..., strict=True)`:
+ * `.safetensors` (safetensors.torch.load_file) or `.pth`/`.pt` (torch.load; a torch.save zip of float32 storages).
+ * The format follows the extension of --to; files are written atomically.
+ */
+import { extname, resolve } from 'node:path';
+import { savePth, saveSafetensors } from '@convnet/layers';
+import { UsageError } from './errors.js';
+import { ENV, type Command, type Parsed } from './flags.js';
+import { openRun } from './inference.js';
+
+const FORMATS: Record<string, 'safetensors' | 'pth'> = { '.safetensors': 'safetensors', '.pth': 'pth', '.pt': 'pth' };
+
+async function exportRun(args: Parsed): Promise<number> {
+  const v = { checkpoint: 'best', ...args.values } as { run?: string; checkpoint: string; to?: string };
+  if (!v.to) throw new UsageError('--to: the file to write is required (model.safetensors, model.pth or model.pt)');
+  const ext = extname(v.to).toLowerCase();
+  const format = FORMATS[ext];
+  if (!format) throw new UsageError(`--to: ${v.to}: unknown extension '${ext}' (expected .safetensors, .pth or .pt)`);
+  const { ck, cfg, file } = openRun(v.run, v.checkpoint);
+  const sd = ck.model;
+  if (!sd.size) throw new UsageError(`--checkpoint: ${file} holds no model tensors`);
+  const to = resolve(v.to);
+  if (format === 'pth') savePth(to, sd);
+  else saveSafetensors(to, sd, { format: 'pt', model: cfg.model });
+  const params = [...sd.values()].reduce((a, t) => a + t.size, 0);
+  console.log(`${to}: ${sd.size} tensors, ${params.toLocaleString('en-US')} parameters of --model ${cfg.model} from ${file} (PyTorch names, float32)`);
+  const load = format === 'pth' ? `torch.load('${v.to}')` : `safetensors.torch.load_file('${v.to}')`;
+  console.log(`PyTorch: model.load_state_dict(${load}, strict=True)${cfg.model === 'torchvision' ? ' with model = torchvision.models.alexnet(num_classes=' + sd.get('classifier.6.weight')?.shape[0] + ')' : ''}`);
+  return 0;
+}
+
+export const exportCommand: Command = {
+  name: 'export',
+  summary: "a run's weights as a PyTorch state dict (.safetensors or .pth)",
+  usage: 'convnet export --run DIR [--checkpoint best|last|FILE] --to model.safetensors|model.pth',
+  description: 'The file holds the bare state dict with PyTorch names (features.0.weight, ...): no model. prefix, no optimiser state.',
+  flags: [
+    { name: 'run', type: 'string', value: 'DIR', help: 'the run directory `convnet train` printed' },
+    { name: 'checkpoint', type: 'string', value: 'best|last|FILE', default: 'best', help: "the run's best or last checkpoint, or a checkpoint file" },
+    { name: 'to', type: 'string', value: 'FILE', help: 'the file to write: .safetensors, .pth or .pt' },
+  ],
+  env: [ENV.CONVNET_NUM_THREADS],
+  run: exportRun,
+};
