@@ -11,6 +11,9 @@ export interface ProgressStats {
   dataWaitShare: number;
   /** Data-parallel runs: share of the time spent waiting for gradient communication. */
   commWaitShare?: number;
+  /** Device runs: host↔device copies per step and their bytes (images + labels up, loss/hits down). */
+  transfersPerStep?: number;
+  transferBytesPerStep?: number;
   etaSec: number;
 }
 
@@ -27,6 +30,7 @@ export function formatStats(p: ProgressStats): string {
     `top-1 err ${(100 * p.top1Err).toFixed(2)}%  top-5 err ${(100 * p.top5Err).toFixed(2)}%  ` +
     `${p.imagesPerSec.toFixed(0)} img/s  data wait ${(100 * p.dataWaitShare).toFixed(0)}%  ` +
     (p.commWaitShare === undefined ? '' : `comm wait ${(100 * p.commWaitShare).toFixed(0)}%  `) +
+    (p.transfersPerStep === undefined ? '' : `h↔d ${+p.transfersPerStep.toFixed(2)}/step ${((p.transferBytesPerStep ?? 0) / 2 ** 20).toFixed(2)} MiB/step  `) +
     `ETA ${formatDuration(p.etaSec)}`
   );
 }
@@ -42,6 +46,7 @@ export function fitLine(p: ProgressStats, columns: number): string {
     [`epoch ${p.epoch}/${p.epochs}`, 0], [`step ${p.step}/${p.steps}`, 0], [`loss ${p.loss.toFixed(4)}`, 0],
     [`top-1 err ${pct(p.top1Err)}`, 3], [`top-5 err ${pct(p.top5Err)}`, 6], [`${p.imagesPerSec.toFixed(0)} img/s`, 4],
     [`data wait ${(100 * p.dataWaitShare).toFixed(0)}%`, 5], ...(p.commWaitShare === undefined ? [] : [[`comm wait ${(100 * p.commWaitShare).toFixed(0)}%`, 5] as [string, number]]),
+    ...(p.transfersPerStep === undefined ? [] : [[`h↔d ${+p.transfersPerStep.toFixed(2)}/step ${((p.transferBytesPerStep ?? 0) / 2 ** 20).toFixed(2)} MiB/step`, 5] as [string, number]]),
     [`ETA ${formatDuration(p.etaSec)}`, 1],
   ];
   const text = (fs: [string, number][]) => fs.map((f) => f[0]).join('  ');

@@ -19,6 +19,9 @@ export interface EpochMetrics {
   /** Data-parallel runs: share of the time the loop waited for gradient communication, and the rank count. */
   commWaitShare?: number;
   ranks?: number;
+  /** Device runs: host↔device copies per training step and their bytes. */
+  transfersPerStep?: number;
+  transferBytesPerStep?: number;
   seconds: number;
 }
 
@@ -181,7 +184,13 @@ ${grid ? `<text x="${gx}" y="${top + ch + 28}" font-size="13" font-weight="bold"
 /** Writes report.html (self-contained) and, next to it, report.png (the curves and filters as a picture). */
 export async function writeReport(path: string, opts: Parameters<typeof renderReport>[0]): Promise<void> {
   writeFileAtomic(path, renderReport(opts), { mkdir: true });
-  const sharp = (await import('sharp')).default;
+  let sharp: typeof import('sharp').default;
+  try {
+    sharp = (await import('sharp')).default;
+  } catch {
+    return;  // an install without sharp: report.html only, no report.png
+  }
+  if (typeof sharp !== 'function') return;  // the device-check bundle's stand-in (packages/cuda/scripts/sharp-stub)
   const png = await sharp(Buffer.from(reportSvg(opts))).png().toBuffer();
   writeFileAtomic(path.replace(/\.html$/, '') + '.png', png);
 }
