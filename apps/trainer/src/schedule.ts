@@ -14,9 +14,32 @@ export interface Schedule {
   load: (s: TrainState['scheduler']) => void;
   /** After load: the lr the schedule gives at its epoch for this configuration (a changed length or step size). */
   recompute: () => void;
+  /** Schedules that change the lr every step (onecycle): sets it for the step about to run (0-based global step). */
+  beforeStep?: (globalStep: number) => void;
 }
 
-export function makeScheduler(cfg: TrainConfig, opt: SGD): Schedule {
+/**
+ * onecycle's factor of the base lr at global step t of `total`: linear warm-up from 0 over `warmup` steps, then
+ * half a cosine down to 0 at the last step. A pure function of the step, so a resumed or extended run needs no state.
+ */
+export function oneCycleFactor(t: number, total: number, warmup: number): number {
+  if (t < warmup) return (t + 1) / warmup;
+  const span = Math.max(1, total - warmup);
+  return 0.5 * (1 + Math.cos((Math.PI * Math.min(t - warmup, span)) / span));
+}
+
+export function makeScheduler(cfg: TrainConfig, opt: SGD, stepsPerEpoch: number): Schedule {
+  if (cfg.schedule === 'onecycle') {
+    // per step; the scheduler object only carries the epoch count through checkpoints
+    const s = new ConstantLR(opt, 1, 0);
+    const beforeStep = (t: number) => {
+      const total = cfg.epochs * stepsPerEpoch;
+      const warmup = cfg.warmupEpochs ? Math.min(total, cfg.warmupEpochs * stepsPerEpoch) : Math.round(0.15 * total);
+      const f = oneCycleFactor(t, total, warmup);
+      for (const g of opt.paramGroups) g.lr = g.initialLr * f;
+    };
+    return { epochEnd: () => s.step(), state: () => s.stateDict(), load: (st) => st && s.loadStateDict(st), recompute: () => {}, beforeStep };
+  }
   if (cfg.schedule === 'plateau') {
     const s = new ReduceLROnPlateau(opt, { factor: 0.1, patience: cfg.plateauPatience, threshold: 1e-3 });
     return { epochEnd: (e) => { s.step(e); }, state: () => s.stateDict(), load: (st) => st && s.loadStateDict(st), recompute: () => {} };
@@ -46,7 +69,7 @@ export function applyResumeChanges(changes: ResumeChanges, opt: SGD, sched: Sche
   const what = Object.entries(changes).map(([k, [a, b]]) => `--${kebabCase(k)} ${JSON.stringify(a)} → ${JSON.stringify(b)}`).join(', ');
   if (!what) return;
   const schedNote = changes.epochs || changes.stepSize
-    ? cfg.schedule === 'cosine' || cfg.schedule === 'step' ? `; the ${cfg.schedule} schedule is rebuilt for ${cfg.epochs} epochs${cfg.schedule === 'step' ? ` (÷10 every ${cfg.stepSize})` : ''}` : `; the ${cfg.schedule} schedule does not depend on the run's length`
+    ? cfg.schedule === 'cosine' || cfg.schedule === 'step' || cfg.schedule === 'onecycle' ? `; the ${cfg.schedule} schedule is rebuilt for ${cfg.epochs} epochs${cfg.schedule === 'step' ? ` (÷10 every ${cfg.stepSize})` : ''}` : `; the ${cfg.schedule} schedule does not depend on the run's length`
     : '';
   log(`resume: ${what}${schedNote}; lr now ${now.toPrecision(4)}${now !== before ? ` (was ${before.toPrecision(4)})` : ''} (recorded in config-history.jsonl)`);
 }

@@ -107,11 +107,13 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
   if (cfg.weights && !resumeFrom) initialiseFromWeights(net, cfg, log);
   const params = biasesWithoutDecay(trainableParameters(net, cfg.freeze, log), 1);
   const opt = new SGD(params, { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay, rule: cfg.sgdRule, backend: cfg.backend });
-  const sched = makeScheduler(cfg, opt);
   const ce = new CrossEntropyLoss();
   ce.backend = cfg.backend;
+  const stepsPerEpoch = Math.floor(ds.trainN / cfg.batchSize);
+  if (stepsPerEpoch < 1) throw new UsageError(`--batch-size ${cfg.batchSize} is larger than the training set (${ds.trainN} images)`);
+  const sched = makeScheduler(cfg, opt, stepsPerEpoch);
 
-  mkdirSync(ckDir, { recursive: true });
+  if (dist.isRoot) mkdirSync(ckDir, { recursive: true });
   const runLog = new RunLog(o.runDir, dist.isRoot, log);
   runLog.clean(ckDir);
   let state: TrainState = {
@@ -138,9 +140,6 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
   dist.attach(net);
   const ck = new Checkpoints(ckDir, o.runDir, dist.isRoot, net, opt, sched, resumeFrom ? state.globalStep : null);
 
-  const trainN = ds.trainN;
-  const stepsPerEpoch = Math.floor(trainN / cfg.batchSize);
-  if (stepsPerEpoch < 1) throw new UsageError(`--batch-size ${cfg.batchSize} is larger than the training set (${trainN} images)`);
   const B = cfg.batchSize;
   // the batch the loader fills; on a device backend pinned memory, uploaded asynchronously each step (device-io.ts)
   const io = deviceInput(cfg.backend, [dist.localBatch, ds.shape[0], geom.crop, geom.crop]);
@@ -185,6 +184,7 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
           dist.beforeBackward();
           net.backward(ce.backward());
           dist.afterBackward();
+          sched.beforeStep?.(state.globalStep);
           opt.step();
           // signal handlers run here; then the global batch's loss and hits, and a stop any rank was asked for
           // (so all ranks stop after the same step)
