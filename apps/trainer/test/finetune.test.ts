@@ -8,8 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Rng, type Tensor } from '@convnet/tensor';
+import { Rng, Tensor } from '@convnet/tensor';
+import { createModel } from '@convnet/alexnet';
 import { loadStateDictFile } from '@convnet/layers';
+
+let ort: typeof import('onnxruntime-node') | null = null;
+try {
+  ort = await import('onnxruntime-node');
+} catch {
+  ort = null;
+}
 
 const cli = new URL('../dist/cli.js', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'convnet-ft-'));
@@ -66,8 +74,22 @@ describe('export, then fine-tune with --weights and --freeze features', () => {
     }
     const bad = run(['export', '--run', a, '--to', join(root, 'a.onnx2')]);
     expect(bad.status).toBe(2);
-    expect(bad.stderr.trim()).toBe(`convnet export: --to: ${join(root, 'a.onnx2')}: unknown extension '.onnx2' (expected .safetensors, .pth or .pt)`);
+    expect(bad.stderr.trim()).toBe(`convnet export: --to: ${join(root, 'a.onnx2')}: unknown extension '.onnx2' (expected .safetensors, .pth, .pt or .onnx)`);
   }, 120_000);
+
+  it.skipIf(!ort)('export --to a.onnx runs in onnxruntime with our logits', async () => {
+    const e = run(['export', '--run', a, '--checkpoint', 'last', '--to', join(root, 'a.onnx')]);
+    expect(e.status, e.stderr).toBe(0);
+    expect(e.stdout).toMatch(/a\.onnx: ONNX opset 13, --model small from .*: input 'input' \[batch, 3, 32, 32\] \(normalised with mean \[.*\], std \[.*\]\), output 'logits' \[batch, 4\]/);
+    const net = createModel('small', { channels: 3, imageSize: 32, numClasses: 4 });
+    net.loadStateDict(loadStateDictFile(join(root, 'a.pth')).stateDict);
+    net.eval();
+    const x = new Tensor(new Rng(9).normal(3 * 3 * 32 * 32), [3, 3, 32, 32]);
+    const ours = Float32Array.from(net.forward(x).data);
+    const session = await ort!.InferenceSession.create(join(root, 'a.onnx'));
+    const got = (await session.run({ input: new ort!.Tensor('float32', x.data, [3, 3, 32, 32]) })).logits.data as Float32Array;
+    ours.forEach((v, i) => expect(Math.abs(got[i] - v), `logit ${i}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(v))));
+  }, 60_000);
 
   it('--weights with 3 classes re-initialises classifier.3; frozen features stay bit-identical; the loss falls; resume keeps them frozen', () => {
     const r = run(['train', '--data', join(root, 'three'), ...common, '--epochs', '3', '--lr', '0.05', '--weights', join(root, 'a.pth'), '--freeze', 'features', '--run', b, '--max-steps', '12']);
