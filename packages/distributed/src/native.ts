@@ -2,7 +2,7 @@
  * Loads the Open MPI binding that `pnpm install` built where an MPI library was found. Without it,
  * `mpiStatus()` says why and what to install; nothing else in the workspace needs it.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -30,9 +30,13 @@ function load(): { addon: MpiAddon | null; status: MpiStatus } {
   const buildDir = fileURLToPath(new URL('../build/', import.meta.url));
   const path = process.env.CONVNET_DISTRIBUTED_NATIVE_PATH ?? `${buildDir}Release/convnet_distributed.node`;
   if (!existsSync(path)) {
-    const why = existsSync(`${buildDir}NOT_BUILT.txt`)
+    // NOT_BUILT.txt: written by CMake (no MPI found) or by the install script (no compiler or cmake)
+    const note = existsSync(`${buildDir}NOT_BUILT.txt`) ? readFileSync(`${buildDir}NOT_BUILT.txt`, 'utf8').trim() : '';
+    const why = note.startsWith('no MPI')
       ? 'no MPI library was found when @convnet/distributed was installed, so its Open MPI binding was not built'
-      : `the Open MPI binding is missing (${path})`;
+      : note
+        ? `its Open MPI binding was not built (${note})`
+        : `the Open MPI binding is missing (${path})`;
     cached = { addon: null, status: { available: false, reason: `${why}; ${INSTALL_HINT}` } };
     return cached;
   }

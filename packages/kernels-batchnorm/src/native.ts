@@ -4,9 +4,8 @@
  * kernels (or, for `cuda-host`, the same launches on the host emulator). Calls follow convnet's native ABI:
  * kernel(attrs, ...inputs, ...outputs), on CUDA after the stream.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Tensor } from '@convnet/tensor';
 
@@ -30,11 +29,10 @@ const cache = new Map<string, unknown>();
 export function loadBatchNormAddon(kind: 'cpu' | 'cuda' | 'cuda-host'): BatchNormCpuAddon | BatchNormCudaAddon | Error {
   const file = { cpu: 'convnet_batchnorm.node', cuda: 'convnet_batchnorm_cuda.node', 'cuda-host': 'convnet_batchnorm_cuda_host.node' }[kind];
   if (cache.has(file)) return cache.get(file) as BatchNormCpuAddon;
-  const candidates = [join(root, 'build', 'Release', file), join(root, 'build', 'Debug', file)];
-  const found = candidates.find((p) => existsSync(p));
-  const r = found
-    ? (createRequire(import.meta.url)(found) as BatchNormCpuAddon)
-    : new Error(`@convnet/kernels-batchnorm: ${file} is missing (looked for ${candidates.join(', ')})${kind === 'cuda' ? '; it is built only where nvcc is found at install' : ''}; build it with: cd ${root} && npx cmake-js compile`);
+  // @convnet/native's loader (contract C5): source build, then a prebuilt package; its error says what to run
+  const { tryLoadAddon } = createRequire(import.meta.url)('@convnet/native/loader') as typeof import('@convnet/native/loader');
+  const l = tryLoadAddon<BatchNormCpuAddon>({ name: '@convnet/kernels-batchnorm', root, file, optional: true });
+  const r = l.error === undefined ? l.addon : new Error(`${l.error}${kind === 'cuda' ? '\n(the CUDA addon is built only where nvcc is found at install)' : ''}`);
   cache.set(file, r);
   return r;
 }

@@ -1,0 +1,4 @@
+/** The directory holding convnet's native headers (convnet/abi.h, convnet/kernels/*.h), for other addons' builds. */
+export declare const include_dir: string;
+/** include_dir in double quotes, for a compiler command line (as node-addon-api's `include`). */
+export declare const include: string;
