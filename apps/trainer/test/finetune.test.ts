@@ -8,16 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ORT_INSTALL, loadOrt } from './ort.js';
 import { Rng, Tensor } from '@convnet/tensor';
 import { createModel } from '@convnet/alexnet';
 import { loadStateDictFile } from '@convnet/layers';
 
-let ort: typeof import('onnxruntime-node') | null = null;
-try {
-  ort = await import('onnxruntime-node');
-} catch {
-  ort = null;
-}
+const ort = await loadOrt();
 
 const cli = new URL('../dist/cli.js', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'convnet-ft-'));
@@ -77,7 +73,7 @@ describe('export, then fine-tune with --weights and --freeze features', () => {
     expect(bad.stderr.trim()).toBe(`convnet export: --to: ${join(root, 'a.onnx2')}: unknown extension '.onnx2' (expected .safetensors, .pth, .pt or .onnx)`);
   }, 120_000);
 
-  it.skipIf(!ort)('export --to a.onnx runs in onnxruntime with our logits', async () => {
+  it.skipIf(!ort)(`export --to a.onnx runs in onnxruntime with our logits${ort ? '' : ` (skipped: no onnxruntime-node; install with ${ORT_INSTALL})`}`, async () => {
     const e = run(['export', '--run', a, '--checkpoint', 'last', '--to', join(root, 'a.onnx')]);
     expect(e.status, e.stderr).toBe(0);
     expect(e.stdout).toMatch(/a\.onnx: ONNX opset 13, --model small from .*: input 'input' \[batch, 3, 32, 32\] \(normalised with mean \[.*\], std \[.*\]\), output 'logits' \[batch, 4\]/);

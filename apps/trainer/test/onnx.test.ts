@@ -3,18 +3,14 @@
 // Weights are He-scaled and inputs large enough that every LRN term matters: exporting the paper's α without the
 // ×size conversion is shown to fail the comparison.
 import { describe, expect, it } from 'vitest';
+import { ORT_INSTALL, loadOrt, type OrtSession } from './ort.js';
 import { Rng, Tensor, softmax } from '@convnet/tensor';
 import { Net, createModel, modelSpec } from '@convnet/alexnet';
 import { onnxModel } from '../src/onnx.js';
 
-let ort: typeof import('onnxruntime-node') | null = null;
-try {
-  ort = await import('onnxruntime-node');
-} catch {
-  ort = null;
-}
+const ort = await loadOrt();
 
-type Session = Awaited<ReturnType<NonNullable<typeof ort>['InferenceSession']['create']>>;
+type Session = OrtSession;
 async function runOrt(model: Uint8Array | Session, x: Tensor, output: string): Promise<Float32Array> {
   const session = model instanceof Uint8Array ? await ort!.InferenceSession.create(model) : model;
   const r = await session.run({ input: new ort!.Tensor('float32', x.data, [...x.shape]) });
@@ -27,7 +23,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-describe.skipIf(!ort)('ONNX export vs onnxruntime-node (install: pnpm add -D onnxruntime-node at the root)', () => {
+describe.skipIf(!ort)(`ONNX export vs onnxruntime-node${ort ? '' : ` (skipped: no onnxruntime-node; install with ${ORT_INSTALL})`}`, () => {
   for (const name of ['paper', 'torchvision'] as const)
     it(`${name}: logits to 1e-4 at batch 1 and 8`, async () => {
       const net = createModel(name, { seed: 3 });
