@@ -94,6 +94,11 @@ export function softmaxCrossEntropy(attrs: { n: number; classes: number; topk: n
 /** In place on w and v. */
 export function sgdUpdate(attrs: { len: number; lr: number; momentum: number; weightDecay: number; dampening: number;
   nesterov: boolean; rule: 'pytorch' | 'paper'; firstStep: boolean }, g: F, w: F, v: F): void;
+/** One Adam/AdamW step in place on w, m, v; stepSize = lr / (1 − β1^step), sqrtBc2 = √(1 − β2^step). */
+export function adamUpdate(attrs: { len: number; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number;
+  decoupled: boolean; step: number; stepSize: number; sqrtBc2: number }, g: F, w: F, m: F, v: F): void;
+/** dx = y ⊙ (dy − Σ_row dy ⊙ y) for y, dy [n, classes]. */
+export function softmaxBackward(attrs: { n: number; classes: number }, y: F, dy: F, dx: F): void;
 export function scale(attrs: { len: number; alpha: number }, x: F, y: F): void;
 export function axpy(attrs: { len: number; alpha: number }, x: F, y: F): void;
 /** y [2] = [Σ x, Σ x²] (accumulated in float64) */

@@ -33,10 +33,7 @@ const ALLOWED: Record<string, (f: string) => boolean> = {
     /^(index\.(cjs|mjs|d\.ts|d\.mts)|(loader|include)\.(cjs|d\.ts)|install\.cjs|CMakeLists\.txt)$/.test(f) ||
     (/^(src\/(cpu|bind)|include\/convnet)\//.test(f) && CPP.test(f)),
   '@convnet/native-linux-x64-gnu': (f) => f === 'convnet_native.node',
-  '@convnet/cuda': (f) => DIST.test(f) || f === 'CMakeLists.txt' || (/^(src|include)\//.test(f) && CPP.test(f)),
-  '@convnet/kernels-batchnorm': (f) => DIST.test(f) || f === 'CMakeLists.txt' || (/^src\/[\w.-]+$/.test(f) && CPP.test(f)),
   '@convnet/trainer': (f) => DIST.test(f) || f === 'config.schema.json',
-  '@convnet/distributed': (f) => DIST.test(f) || f === 'CMakeLists.txt' || (/^src\/native\//.test(f) && CPP.test(f)),
 };
 
 describe.each(ours.map((o) => [o.name, o] as const))('%s tarball', (name, t) => {
@@ -50,7 +47,9 @@ describe.each(ours.map((o) => [o.name, o] as const))('%s tarball', (name, t) => 
   });
 
   it('holds runtime files only, with LICENSE, README and (for built packages) dist with source maps', () => {
-    const allowed = ALLOWED[name] ?? ((f: string) => DIST.test(f));
+    // addon packages (cuda, distributed, kernels-*) also ship what a source build needs
+    const addon = (f: string) => manifest.binary !== undefined && (f === 'CMakeLists.txt' || (/^src\//.test(f) && CPP.test(f)));
+    const allowed = ALLOWED[name] ?? ((f: string) => DIST.test(f) || addon(f));
     expect(files.filter((f) => !COMMON.test(f) && !allowed(f))).toEqual([]);
     for (const f of ['package.json', 'README.md', 'LICENSE']) expect(files).toContain(f);
     expect(execFileSync('tar', ['-xzOf', t.file, 'package/LICENSE'], { encoding: 'utf8' })).toBe(license);
@@ -78,8 +77,9 @@ describe.each(ours.map((o) => [o.name, o] as const))('%s tarball', (name, t) => 
     expect(manifest.keywords).toContain('convnet');
     for (const [dep, range] of Object.entries(manifest.dependencies ?? {}))
       if (dep.startsWith('@convnet/')) expect(range, dep).toBe(`^${version(ours.find((o) => o.name === dep)!.dir)}`);
-    const exchangesTensors = ['layers', 'optim', 'augment', 'imagenet', 'alexnet', 'cuda', 'distributed'].map((n) => `@convnet/${n}`);
-    if (exchangesTensors.includes(name)) {
+    // every package but the addon, the tensor package itself and the application takes @convnet/tensor as a peer
+    const exchangesTensors = !['@convnet/native', '@convnet/tensor', '@convnet/trainer'].includes(name) && !name.startsWith('@convnet/native-');
+    if (exchangesTensors) {
       // a 0.x range wider than ^ (see CONTRIBUTING.md, Releases): a tensor minor must not make dependents major
       const source = JSON.parse(readFileSync(join(root, t.dir, 'package.json'), 'utf8')).peerDependencies['@convnet/tensor'];
       expect(manifest.peerDependencies?.['@convnet/tensor']).toBe(source.replace(/^workspace:/, ''));

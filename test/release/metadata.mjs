@@ -3,7 +3,7 @@
 // license (and the root LICENSE file, copied next to each package.json so every tarball has it), homepage, bugs,
 // keywords, `files` (CHANGELOG.md added) and `publishConfig`. `node test/release/metadata.mjs --check` fails
 // when a package differs (test/pack.test.ts runs it).
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,10 +11,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const repo = rootPkg.repository.url.replace(/^git\+/, '').replace(/\.git$/, '');
 
-/** Published packages: directory → keywords (besides the common ones). */
-export const PACKAGES = {
+/** Keywords of the published packages besides the common ones (a package not listed gets its name's words). */
+const KEYWORDS = {
   native: ['node-api', 'addon', 'simd', 'avx2', 'avx-512', 'gemm', 'convolution'],
-  'native/npm/linux-x64-gnu': ['prebuilt', 'node-api', 'addon'],
   'packages/tensor': ['tensor', 'kernels', 'registry', 'philox', 'rng'],
   'packages/layers': ['layers', 'neural-network', 'conv2d', 'safetensors', 'state-dict'],
   'packages/optim': ['optimizer', 'sgd', 'adam', 'adamw', 'lr-scheduler'],
@@ -23,9 +22,19 @@ export const PACKAGES = {
   'packages/alexnet': ['alexnet', 'model', 'torchvision'],
   'packages/cuda': ['cuda', 'gpu', 'backend'],
   'packages/distributed': ['distributed', 'mpi', 'allreduce', 'data-parallel'],
-  'packages/kernels-batchnorm': ['batchnorm', 'batch-normalization', 'kernels'],
   'apps/trainer': ['cli', 'training', 'imagenet', 'alexnet'],
 };
+
+/** Every published (not private) workspace package: directory → keywords. */
+export const PACKAGES = Object.fromEntries(
+  ['native', ...['native/npm', 'packages', 'apps'].flatMap((g) =>
+    existsSync(join(root, g)) ? readdirSync(join(root, g)).sort().map((d) => `${g}/${d}`) : [])]
+    .filter((dir) => existsSync(join(root, dir, 'package.json')) && !JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')).private)
+    .map((dir) => {
+      const name = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')).name.replace(/^@convnet\//, '');
+      return [dir, KEYWORDS[dir] ?? (dir.startsWith('native/npm/') ? ['prebuilt', 'node-api', 'addon'] : name.split('-'))];
+    }),
+);
 const COMMON = ['convnet', 'deep-learning', 'machine-learning'];
 
 const check = process.argv.includes('--check');

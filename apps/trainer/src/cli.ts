@@ -11,6 +11,7 @@ import { ENV, didYouMean, formatHelp, parse, type Command, type FlagSpec } from 
 import { evalCommand, predictCommand } from './inference.js';
 import { exportCommand } from './export.js';
 import { packCommand } from './cmd-pack.js';
+import { PLUGIN_HELP, loadPlugins, takePlugins } from './plugins.js';
 import { summaryCommand } from './cmd-summary.js';
 import { trainCommand } from './cmd-train.js';
 import { formatVersion, versionInfo } from './version.js';
@@ -33,6 +34,7 @@ function usage(): string {
   return [
     'usage: convnet <command> [options]', '', 'commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}${c.summary}`),
+    '', 'every command:', `  ${PLUGIN_HELP}`,
     '', "run 'convnet <command> --help' for a command's options; 'convnet --version' for versions and what this machine can run",
     '', 'environment:', ...Object.values(ENV).map((e) => `  ${e.name.padEnd(26)}${e.help}`),
   ].join('\n');
@@ -46,8 +48,11 @@ function flagsOf(cmd: Command, argv: string[]): FlagSpec[] {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const [name, ...given] = argv;
   try {
+    // plugins first: their models and kernels are then known to every command's flags
+    const { plugins, rest } = takePlugins(given);
+    await loadPlugins(plugins);
     if (name === undefined) { console.error(usage()); return 2; }
     if (name === '--help' || name === '-h') { console.log(usage()); return 0; }
     if (name === '--version' || name === '-V' || name === 'version') { console.log(formatVersion(await versionInfo())); return 0; }

@@ -11,12 +11,16 @@ import { ENV, camelCase, type Command, type FlagSpec, type Parsed } from './flag
 import { isImageTree, isPackedDataset } from './packsrc.js';
 import { exitCodeFor } from './stop.js';
 import { train } from './train.js';
+import { silentProgress } from './progress.js';
+import type { EpochMetrics } from './report.js';
 
 /** train's own flags (not training settings). */
 export const TRAIN_RUN_FLAGS: FlagSpec[] = [
   { name: 'run', type: 'string', value: 'DIR', group: 'run', help: 'run directory (default runs/<model>-<data>-<time>)' },
   { name: 'resume', type: 'string', value: 'DIR', group: 'run', help: 'continue the run in DIR exactly from its last checkpoint' },
   { name: 'force', type: 'boolean', group: 'run', help: 'start over in an existing --run directory (its checkpoints, metrics and report are deleted)' },
+  { name: 'quiet', type: 'boolean', group: 'output', help: 'no progress or epoch lines: only errors and the final result line' },
+  { name: 'json', type: 'boolean', group: 'output', help: 'for scripts: one JSON object per line on stdout (each epoch, then the result); nothing else but errors' },
   { name: 'config', type: 'string', value: 'FILE', group: 'run', help: 'JSON file of settings (camelCase keys: the flags below; schema: convnet schema); flags override it' },
 ];
 
@@ -82,10 +86,26 @@ async function run(args: Parsed): Promise<number> {
   if (resume && args.values.force) throw new UsageError('--force starts a run over; it cannot go with --resume');
   const dir = resolve(resume ?? runDir ?? defaultRunDir(cfg));
   if (!resume) claimRunDir(dir, !!args.values.force);
-  const r = await train(cfg, { runDir: dir, resume: !!resume, given });
+  const quiet = !!args.values.quiet || !!args.values.json;
+  const json = !!args.values.json;
+  const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
+  const r = await train(cfg, {
+    runDir: dir, resume: !!resume, given,
+    ...(quiet ? { log: () => {}, progress: silentProgress } : {}),
+    ...(json ? { onEpoch: (m: EpochMetrics) => out({ type: 'epoch', ...m }) } : {}),
+  });
   const code = r.stopped?.reason === 'signal' ? exitCodeFor(r.stopped.signal) : 0;
   if (r.rank) return code; // data-parallel: rank 0 alone reports
   const last = r.epochs.at(-1);
+  if (json) {
+    const best = r.epochs.reduce<EpochMetrics | null>((b, m) => (m.valTop1Err !== undefined && (!b || m.valTop1Err < b.valTop1Err!) ? m : b), null);
+    out({
+      type: 'result', runDir: dir, globalStep: r.globalStep, epochs: r.epochs.length, stopped: r.stopped ?? null, exitCode: code,
+      final: last ? { epoch: last.epoch, top1Err: last.valTop1Err, top5Err: last.valTop5Err } : null,
+      best: best ? { epoch: best.epoch, top1Err: best.valTop1Err, top5Err: best.valTop5Err } : null,
+    });
+    return code;
+  }
   if (r.stopped) {
     console.log(`stopped (${r.stopped.reason === 'signal' ? r.stopped.signal : '--max-steps'}) at step ${r.globalStep}; run directory: ${dir}; continue with: convnet train --resume ${dir}`);
     return code;

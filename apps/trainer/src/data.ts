@@ -61,11 +61,15 @@ function read<T>(f: () => T): T {
 export function loadIdxDataset(dir: string, name: string, classes?: string[]): Dataset {
   const train = toSplit(read(() => loadMnist(dir, 'train', classes)));
   const test = toSplit(read(() => loadMnist(dir, 'test', classes)));
-  if (train.h !== test.h || train.w !== test.w) throw new UsageError(`${dir}: train images are ${train.h}×${train.w}, test images ${test.h}×${test.w}`);
-  const nClasses = Math.max(...train.labels, ...test.labels) + 1;
+  if (train.h !== test.h || train.w !== test.w || train.c !== test.c)
+    throw new UsageError(`--data: ${dir}: train images are ${train.h}×${train.w}×${train.c}, test images ${test.h}×${test.w}×${test.c}`);
+  if (train.c !== 1 && train.c !== 3) throw new UsageError(`--data: ${dir}: IDX images have ${train.c} channels; expected 1 (grey) or 3 (RGB)`);
+  // a loop, not Math.max(...labels): that spreads every label onto the stack (250,000 of them overflow it)
+  let top = -1;
+  for (const split of [train, test]) for (let i = 0; i < split.n; i++) if (split.labels[i] > top) top = split.labels[i];
   return {
-    name, classes: classes ?? Array.from({ length: nClasses }, (_, i) => String(i)),
-    shape: [1, train.h, train.w], train, test, ...channelStats(train.images, 1),
+    name, classes: classes ?? Array.from({ length: top + 1 }, (_, i) => String(i)),
+    shape: [train.c, train.h, train.w], train, test, ...channelStats(train.images, train.c),
   };
 }
 

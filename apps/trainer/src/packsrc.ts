@@ -36,6 +36,14 @@ function isDir(p: string): boolean {
   try { return statSync(p).isDirectory(); } catch { return false; }
 }
 
+/** The split folders of `dir` that hold shards of a pack that never finished (no index.json yet). */
+export function unfinishedPack(dir: string): string[] {
+  return ['train', 'val'].filter((s) => {
+    const d = join(dir, s);
+    return isDir(d) && !existsSync(join(d, 'index.json')) && readdirSync(d).some((f) => /^shard-\d+\.(bin|json)$/.test(f));
+  });
+}
+
 /** True when `dir` holds a packed dataset (train/index.json and val/index.json). */
 export function isPackedDataset(dir: string): boolean {
   return existsSync(join(dir, 'train', 'index.json')) && existsSync(join(dir, 'val', 'index.json'));
@@ -77,7 +85,12 @@ export function scanTree(root: string, ilsvrc: IlsvrcOptions = {}): { train: Fil
 
 /** Packs both splits of an image tree into out/train and out/val. */
 export async function packTree(root: string, out: string, o: PackCommandOptions = {}): Promise<{ train: PackReport; val: PackReport }> {
-  const { train, val } = o.lists ?? scanTree(root, o.ilsvrc);
+  const lists = o.lists ?? scanTree(root, o.ilsvrc);
+  // files.txt holds one source name per line: a name with a line break would shift every name after it
+  const odd = [...lists.train.samples, ...lists.val.samples].filter((s) => /[\n\r]/.test(s.path));
+  if (odd.length)
+    throw new UsageError(`${JSON.stringify(odd[0].path)}${odd.length > 1 ? ` and ${odd.length - 1} more` : ''}: file names with a line break cannot be packed (files.txt lists one name per line); rename ${odd.length > 1 ? 'them' : 'it'}`);
+  const { train, val } = lists;
   if (train.samples.length === 0) throw new UsageError(`--data: ${root}: no images in train/`);
   if (val.samples.length === 0) throw new UsageError(`--data: ${root}: no images in val/`);
   const common = {

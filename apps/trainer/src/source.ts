@@ -14,7 +14,7 @@ import { Tensor } from '@convnet/tensor';
 import { modelSpec } from '@convnet/alexnet';
 import { UsageError, type TrainConfig } from './config.js';
 import { openDataset, type Dataset } from './data.js';
-import { cacheDirFor, isImageTree, isPackedDataset, packProgressPrinter, packTree, scanTree, summarizePack } from './packsrc.js';
+import { cacheDirFor, isImageTree, isPackedDataset, packProgressPrinter, packTree, scanTree, summarizePack, unfinishedPack } from './packsrc.js';
 import { join } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 
@@ -225,6 +225,9 @@ export async function openSource(cfg: TrainConfig, geomOf: (shape: [number, numb
   if (isDirectory && existsSync(join(spec, 'index.json')))
     throw new UsageError(`--data: ${spec} is a single pack; give the directory that holds its train/ and val/ packs (convnet pack SRC OUT writes OUT/train and OUT/val)`);
   let packDir: string | null = null;
+  const unfinished = isDirectory && !isPackedDataset(spec) ? unfinishedPack(spec) : [];
+  if (unfinished.length)
+    throw new UsageError(`--data: ${spec} is an unfinished pack (${unfinished.map((s) => `${s}/`).join(' and ')} hold${unfinished.length === 1 ? 's' : ''} shards but no index.json): run the same 'convnet pack SRC ${spec}' again to finish it`);
   if (isDirectory && isPackedDataset(spec)) packDir = spec;
   else if (isDirectory && isImageTree(spec)) {
     const size = o.packSize ?? packSizeFor(cfg);

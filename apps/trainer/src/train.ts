@@ -6,7 +6,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Tensor, listBackends, native, registerBackend, setDefaultBackend, softmax, writeFileAtomic } from '@convnet/tensor';
+import { listBackends, memoryOf, native, registerBackend, setDefaultBackend, softmax, sumAndSquares, toHostTensor, writeFileAtomic } from '@convnet/tensor';
 import { CrossEntropyLoss } from '@convnet/layers';
 import { ReduceLROnPlateau, SGD, StepLR, WarmupCosineLR, ConstantLR, biasesWithoutDecay, type LRScheduler } from '@convnet/optim';
 import { createModel, modelSpec, type Net } from '@convnet/alexnet';
@@ -14,14 +14,19 @@ import { initialiseFromWeights, trainableParameters } from './weights.js';
 import { loadCheckpoint, pruneStepCheckpoints, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { UsageError, type TrainConfig } from './config.js';
 import { RunError } from './errors.js';
+import { pluginsOnBackend } from './plugins.js';
 import { kebabCase } from './flags.js';
 import { mergeResumeConfig, recordConfigHistory, type ResumeChanges } from './resume.js';
 import { openSource, type Geometry, type Source } from './source.js';
-import { Progress } from './progress.js';
-import { writeReport, type EpochMetrics } from './report.js';
+import { Progress, silentProgress } from './progress.js';
+import { reportInfo, writeReport, type EpochMetrics } from './report.js';
+import { createRequire } from 'node:module';
 import { initDistributed, type Distributed } from './distributed.js';
+import { deviceInput, perStep } from './device-io.js';
 import { StopRequest, yieldToEventLoop, type StopSignalName } from './stop.js';
 import { readMetrics, removeStaleTempFiles, truncateMetrics } from './runfiles.js';
+
+const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 
 export interface TrainResult {
@@ -173,6 +178,11 @@ function applyResumeChanges(changes: ResumeChanges, opt: SGD, sched: Schedule, c
 /** True when every parameter is finite (a checkpoint of non-finite weights would resume into NaN). */
 function finiteWeights(net: Net): boolean {
   for (const p of net.parameters()) {
+    // device memory: Σw² on the device is finite iff every weight is (one scalar down, no copy of the weights)
+    if (memoryOf(p.value) !== 'host') {
+      if (!Number.isFinite(sumAndSquares(p.value, { backend: net.backend }).sumSquares)) return false;
+      continue;
+    }
     const d = p.value.data;
     for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return false;
   }
@@ -194,11 +204,13 @@ export async function deviceBackend(device: string): Promise<string> {
   if (listBackends().includes(device)) return device;
   if (device === 'cuda-host') {
     registerBackend(cuda.createCudaBackend({ emulator: true, name: 'cuda-host' }));
+    pluginsOnBackend(device);
     return device;
   }
   const reason = cuda.cudaUnavailableReason(device);
   if (reason) throw new UsageError(`--device ${device}: ${reason}; use --device cpu`);
   registerBackend(cuda.createCudaBackend({ device: Number(device.split(':')[1] ?? 0), name: device }));
+  pluginsOnBackend(device);
   return device;
 }
 
@@ -207,6 +219,8 @@ export interface TrainOptions {
   resume?: boolean;
   /** Where progress goes (stderr by default). */
   progress?: Progress;
+  /** Called with each finished epoch's metrics (rank 0). */
+  onEpoch?: (m: EpochMetrics) => void;
   log?: (line: string) => void;
   /** The settings given on this command line (with resume: applied or refused, see resume.ts). */
   given?: Partial<TrainConfig>;
@@ -298,9 +312,11 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
   const stepsPerEpoch = Math.floor(trainN / cfg.batchSize);
   if (stepsPerEpoch < 1) throw new UsageError(`--batch-size ${cfg.batchSize} is larger than the training set (${trainN} images)`);
   const B = cfg.batchSize;
-  const x = Tensor.zeros([dist.localBatch, ds.shape[0], geom.crop, geom.crop]);
+  // the batch the loader fills; on a device backend pinned memory, uploaded asynchronously each step (device-io.ts)
+  const io = deviceInput(cfg.backend, [dist.localBatch, ds.shape[0], geom.crop, geom.crop]);
+  const x = io.host;
   const labels = new Int32Array(dist.localBatch);
-  const progress = dist.isRoot ? o.progress ?? new Progress() : ({ update() {}, done() {}, log() {} } as unknown as Progress);
+  const progress = dist.isRoot ? o.progress ?? new Progress() : silentProgress;
 
   const stop = new StopRequest(log).install();
   let interrupted = false;
@@ -319,8 +335,8 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
   };
   const report = async () =>
     dist.isRoot && writeReport(join(o.runDir, 'report.html'), {
-      title: `convnet: ${cfg.model} on ${ds.name}`, config: cfg as unknown as Record<string, unknown>, epochs,
-      conv1: (() => { const w = net.firstConvWeight(); return w ? { data: w.data, shape: w.shape } : undefined; })(),
+      title: `convnet: ${cfg.model} on ${ds.name}`, config: cfg as unknown as Record<string, unknown>, epochs, info: reportInfo(PACKAGE_VERSION, native().info().isa),
+      conv1: (() => { const w = net.firstConvWeight(); const h = w && toHostTensor(w); return h ? { data: h.data, shape: h.shape } : undefined; })(),
     });
 
   let stoppedEarly = false;
@@ -332,14 +348,16 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
       const t0 = performance.now();
       const wait0 = ds.waitMs;
       const comm0 = dist.commWaitMs;
-      let lossSum = 0, top1 = 0, top5 = 0, seen = 0;
+      let lossSum = 0, top1 = 0, top5 = 0, seen = 0, steps = 0;
+      const xfer0 = io.transfers();
       const batches = ds.trainBatches(state.epoch, state.stepInEpoch, stepsPerEpoch, state.globalStep, x, labels);
       for (; state.stepInEpoch < stepsPerEpoch; ) {
         if (cfg.maxSteps && state.globalStep >= cfg.maxSteps) { stoppedEarly = true; break; }
+        io.beforeFill();
         if ((await batches.next()).done) throw new Error(`internal: the data source ended at step ${state.stepInEpoch} of ${stepsPerEpoch}`);
         const dataMs = ds.waitMs - wait0;
         net.dropoutRng.counter = state.globalStep * 2 ** 26;
-        const local = ce.forward(net.forward(x), labels);
+        const local = ce.forward(net.forward(io.upload()), labels);
         if (!Number.isFinite(local.loss)) throw diverged(`the loss became ${local.loss}`);
         dist.beforeBackward();
         net.backward(ce.backward());
@@ -352,14 +370,17 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
         interrupted = r.interrupted;
         state.stepInEpoch++;
         state.globalStep++;
-        lossSum += r.loss * B; top1 += r.top1Hits; top5 += r.top5Hits; seen += B;
+        lossSum += r.loss * B; top1 += r.top1Hits; top5 += r.top5Hits; seen += B; steps++;
+        // device runs: host↔device copies per step so far this epoch (images + labels up, scalars down)
+        const xfer = xfer0 && perStep(xfer0, io.transfers()!, steps);
         if (dist.isRoot && cfg.logEvery && state.globalStep % cfg.logEvery === 0)
-          appendFileSync(metricsPath, JSON.stringify({ type: 'step', epoch: state.epoch, step: state.globalStep, loss: r.loss }) + '\n');
+          appendFileSync(metricsPath, JSON.stringify({ type: 'step', epoch: state.epoch, step: state.globalStep, loss: r.loss, seconds: +((performance.now() - t0) / 1000).toFixed(4), ...(xfer ? { transfersPerStep: xfer.transfersPerStep, transferBytesPerStep: xfer.bytesPerStep } : {}) }) + '\n');
         const el = (performance.now() - t0) / 1000;
         progress.update({
           epoch: state.epoch, epochs: cfg.epochs, step: state.stepInEpoch, steps: stepsPerEpoch, loss: lossSum / seen,
           top1Err: 1 - top1 / seen, top5Err: 1 - top5 / seen, imagesPerSec: seen / el, dataWaitShare: dataMs / 1000 / el,
           ...(dist.size > 1 ? { commWaitShare: (dist.commWaitMs - comm0) / 1000 / el } : {}),
+          ...(xfer ? { transfersPerStep: xfer.transfersPerStep, transferBytesPerStep: xfer.bytesPerStep } : {}),
           etaSec: (el / seen) * B * (stepsPerEpoch - state.stepInEpoch),
         });
         if (cfg.checkpointEvery && state.globalStep % cfg.checkpointEvery === 0) {
@@ -371,6 +392,7 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
       }
       await batches.return(undefined);
       const dataMs = ds.waitMs - wait0;
+      const xferEpoch = xfer0 && perStep(xfer0, io.transfers()!, steps);
       progress.done();
       if (interrupted) {
         checkpoint('last.safetensors');
@@ -393,9 +415,11 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
         valLoss: val.loss, valTop1Err: val.top1Err, valTop5Err: val.top5Err, lr, imagesPerSec: seen / seconds,
         dataWaitShare: dataMs / 1000 / seconds, seconds,
         ...(dist.size > 1 ? { commWaitShare: (dist.commWaitMs - comm0) / 1000 / seconds, ranks: dist.size } : {}),
+        ...(xferEpoch ? { transfersPerStep: xferEpoch.transfersPerStep, transferBytesPerStep: xferEpoch.bytesPerStep } : {}),
       };
       epochs.push(m);
       if (dist.isRoot) appendFileSync(metricsPath, JSON.stringify({ type: 'epoch', ...m }) + '\n');
+      if (dist.isRoot) o.onEpoch?.(m);
       log(`epoch ${state.epoch}/${cfg.epochs}: train loss ${m.trainLoss.toFixed(4)}, val loss ${val.loss.toFixed(4)}, val top-1 error ${(100 * val.top1Err).toFixed(2)}% (accuracy ${(100 - 100 * val.top1Err).toFixed(2)}%), top-5 error ${(100 * val.top5Err).toFixed(2)}%, lr ${lr.toPrecision(3)}, ${m.imagesPerSec.toFixed(0)} img/s, ${seconds.toFixed(1)} s`);
       sched.epochEnd(val.top1Err);
       // the checkpoint of a finished epoch resumes at the start of the next one

@@ -169,8 +169,9 @@ describe('convnet pack / train on an ImageNet-layout tree', () => {
     const p = run(['predict', '--run', dir, img]);
     expect(p.status, p.stderr).toBe(0);
     const lines = p.stdout.trim().split('\n');
-    expect(lines).toHaveLength(5);
-    expect(lines[1]).toMatch(/^\s+\d+\.\d+%\s+goldfish, other name$/);
+    expect(lines).toHaveLength(6); // the preprocessing, the file name, then the 4 classes
+    expect(lines[0]).toMatch(/^preprocessing: dataset/);
+    expect(lines[2]).toMatch(/^\s+\d+\.\d+%\s+goldfish, other name$/);
   }, 60_000);
 
   it('--data <image tree> packs into the cache once and trains; bad trees give one-line errors', () => {

@@ -8,6 +8,7 @@
 #include "convnet/kernels/elementwise.h"
 #include "convnet/kernels/geometry.h"
 #include "convnet/kernels/lrn.h"
+#include "convnet/kernels/optim.h"
 
 namespace convnet {
 
@@ -46,6 +47,10 @@ double softmax_cross_entropy(int64_t n, int64_t classes, int64_t topk, const flo
                              float* dlogits, double* hits);
 
 void sgd_update(int64_t len, const SgdParams& p, float* w, float* v, const float* g);
+// One Adam/AdamW step in place on w, m, v (kernels/optim.h, the reference's arithmetic).
+void adam_update(int64_t len, const AdamParams& p, float* w, float* m, float* v, const float* g);
+// dx [n, classes] = y ⊙ (dy − Σ_row dy ⊙ y).
+void softmax_backward(int64_t n, int64_t classes, const float* y, const float* dy, float* dx);
 
 void add(int64_t len, const float* a, const float* b, float* y);
 void mul(int64_t len, const float* a, const float* b, float* y);

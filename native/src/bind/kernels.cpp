@@ -238,6 +238,29 @@ Napi::Value sgd_update_fn(const Info& info) {
   return undefined(a);
 }
 
+// adamUpdate({len, lr, beta1, beta2, eps, weightDecay, decoupled, step, stepSize, sqrtBc2}, g, w, m, v): w, m, v in
+// place; stepSize = lr / (1 − β1^step) and sqrtBc2 = √(1 − β2^step) come from the caller (computed as the reference does)
+Napi::Value adam_update_fn(const Info& info) {
+  Args a(info, "native", "adamUpdate");
+  a.attrs(0);
+  const int64_t len = a.len_attr();
+  const AdamParams p{a.num_attr("lr"), a.num_attr("beta1"), a.num_attr("beta2"), a.num_attr("eps"), a.num_attr("weightDecay"),
+                     a.num_attr("stepSize"), a.num_attr("sqrtBc2"), a.bool_attr("decoupled")};
+  F32 g = a.f32(1, len), w = a.f32(2, len), m = a.f32(3, len), v = a.f32(4, len);
+  adam_update(len, p, w.data, m.data, v.data, g.data);
+  return undefined(a);
+}
+
+// softmaxBackward({n, classes}, y, dy, dx): dx = y ⊙ (dy − Σ_row dy ⊙ y)
+Napi::Value softmax_backward_fn(const Info& info) {
+  Args a(info, "native", "softmaxBackward");
+  a.attrs(0);
+  const int64_t n = a.len_attr("n"), classes = a.int_attr("classes", 1);
+  const size_t len = a.count({n, classes});
+  softmax_backward(n, classes, a.f32(1, len).data, a.f32(2, len).data, a.f32(3, len).data);
+  return undefined(a);
+}
+
 // scale({len, alpha}, x, y) / axpy({len, alpha}, x, y): y = alpha·x / y += alpha·x
 Napi::Value scale_fn(const Info& info) {
   Args a(info, "native", "scale");
@@ -303,7 +326,8 @@ void register_kernels(Napi::Env env, Napi::Object exports) {
       {"mul", guarded<mul_fn>},
       {"softmax", guarded<softmax_fn>},
       {"softmaxCrossEntropy", guarded<softmax_cross_entropy_fn>},
-      {"sgdUpdate", guarded<sgd_update_fn>},
+      {"sgdUpdate", guarded<sgd_update_fn>}, {"adamUpdate", guarded<adam_update_fn>},
+      {"softmaxBackward", guarded<softmax_backward_fn>},
       {"add", guarded<add_fn>},
       {"scale", guarded<scale_fn>},
       {"axpy", guarded<axpy_fn>},

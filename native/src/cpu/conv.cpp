@@ -17,6 +17,7 @@
 #include "convnet/gemm.h"
 #include "convnet/kernels.h"
 #include "convnet/threadpool.h"
+#include "conv_winograd.h"
 #include "workspace.h"
 
 namespace convnet {
@@ -160,6 +161,12 @@ int64_t images_per_thread_split(int64_t n, int T) { return T > 1 ? n - n % T : 0
 void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y) {
   const Shape s(g);
   if (g.n == 0 || s.out_size == 0) return;
+  if (use_winograd(g, false)) {
+    conv_trace("forward", g, "winograd F(4x4,3x3)");
+    winograd_forward(g, x, w, b, y);
+    return;
+  }
+  conv_trace("forward", g, "im2col+gemm");
   const bool pointwise = is_pointwise(g);
   const int T = num_threads();
   const int64_t n_split = images_per_thread_split(g.n, T);
@@ -215,6 +222,12 @@ void conv2d_backward_input(const ConvGeom& g, const float* dy, const float* w, f
     std::memset(dx, 0, sizeof(float) * static_cast<size_t>(g.n * s.in_size));
     return;
   }
+  if (use_winograd(g, true)) {
+    conv_trace("bwd-data", g, "winograd F(4x4,3x3) (flipped filters)");
+    winograd_backward_input(g, dy, w, dx);
+    return;
+  }
+  conv_trace("bwd-data", g, "gemm+col2im");
   const bool pointwise = is_pointwise(g);
   const int T = num_threads();
   const int64_t n_split = images_per_thread_split(g.n, T);
@@ -262,6 +275,7 @@ void conv2d_backward_weight(const ConvGeom& g, const float* x, const float* dy, 
     std::memset(dw, 0, sizeof(float) * static_cast<size_t>(wsize));
     return;
   }
+  conv_trace("bwd-weights", g, "im2col+gemm");
   const bool pointwise = is_pointwise(g);
   const int T = num_threads();
   const int64_t n_split = images_per_thread_split(g.n, T);

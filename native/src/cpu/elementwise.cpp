@@ -140,6 +140,16 @@ void sgd_update(int64_t len, const SgdParams& p, float* w, float* v, const float
   else sgd_loop<false, true, false, false>(len, p, w, v, g);
 }
 
+void adam_update(int64_t len, const AdamParams& p, float* w, float* m, float* v, const float* g) {
+  chunks(len, [&](int64_t b, int64_t e) { for (int64_t i = b; i < e; ++i) adam_element(p, w, m, v, g, i); });
+}
+
+void softmax_backward(int64_t n, int64_t classes, const float* y, const float* dy, float* dx) {
+  chunks(n, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) softmax_backward_row(y + r * classes, dy + r * classes, dx + r * classes, classes);
+  });
+}
+
 void add(int64_t len, const float* a, const float* b, float* y) {
   chunks(len, [&](int64_t s, int64_t e) { for (int64_t i = s; i < e; ++i) y[i] = a[i] + b[i]; });
 }

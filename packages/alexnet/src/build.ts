@@ -61,6 +61,7 @@ export class Net extends Module {
         case 'adaptiveavg': m = new AdaptiveAvgPool2d(l.size); break;
         case 'dropout': m = new Dropout(l.p, { rng: this.dropoutRng }); break;
         case 'flatten': m = new Flatten(); break;
+        case 'module': m = l.build(shape); break;
       }
       shape = m.outputShape(shape);
       return m;

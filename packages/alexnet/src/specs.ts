@@ -3,6 +3,7 @@
  * classifier: torchvision's state-dict layout, so `features.0.weight` means the same thing everywhere).
  * `summary()` reads shapes, parameters and FLOPs off the specs; `build()` turns them into layers.
  */
+import type { Module } from '@convnet/layers';
 import { windowOutputSize, type LrnAlphaMode, type SizeRule } from '@convnet/tensor';
 
 export type Init =
@@ -18,7 +19,13 @@ export type LayerSpec =
   | { type: 'adaptiveavg'; size: number }
   | { type: 'dropout'; p: number }
   | { type: 'flatten' }
-  | { type: 'linear'; out: number; init: Init };
+  | { type: 'linear'; out: number; init: Init }
+  /**
+   * A layer from another package (a plugin's, e.g. BatchNorm2d from @convnet/kernels-batchnorm): `build` makes
+   * it for an input shape [n, c, h, w] (or [n, features]); its output shape and parameters come from the module.
+   * `flops(inputShape)` (per image, forward) is optional.
+   */
+  | { type: 'module'; kind: string; build(inputShape: number[]): Module; flops?(inputShape: number[]): number };
 
 export interface ModelSpec {
   name: string;
@@ -176,6 +183,7 @@ export function cifar80Spec(o: ModelOptions = {}): ModelSpec {
   };
 }
 
+/** The models by name; plugins add theirs with `registerModel`. */
 export const MODELS: Record<string, (o?: ModelOptions) => ModelSpec> = {
   paper: paperSpec,
   torchvision: torchvisionSpec,
@@ -183,6 +191,12 @@ export const MODELS: Record<string, (o?: ModelOptions) => ModelSpec> = {
   'cifar-18pct': cifar18Spec,
   'cifar-80sec': cifar80Spec,
 };
+
+/** Adds a model (a plugin's, e.g. 'alexnet-bn' from @convnet/kernels-batchnorm); the same function again is a no-op. */
+export function registerModel(name: string, spec: (o?: ModelOptions) => ModelSpec): void {
+  if (MODELS[name] && MODELS[name] !== spec) throw new Error(`registerModel: a different model named '${name}' is already registered`);
+  MODELS[name] = spec;
+}
 
 export function modelSpec(name: string, o: ModelOptions = {}): ModelSpec {
   const f = MODELS[name];
@@ -232,6 +246,13 @@ export function summarize(spec: ModelSpec): { layers: LayerSummary[]; params: nu
         params = inF * l.out + l.out;
         flops = 2 * inF * l.out;
         shape = [l.out];
+        break;
+      }
+      case 'module': {
+        const m = l.build([1, ...shape]);
+        params = m.numParameters();
+        flops = l.flops?.(shape) ?? 0;
+        shape = m.outputShape([1, ...shape]).slice(1);
         break;
       }
       default: break;

@@ -91,6 +91,9 @@ export interface CudaAddon {
   softmaxCrossEntropy(s: Ptr, attrs: { n: number; classes: number; topk: number }, logits: Ptr, labels: Ptr, dlogits: Ptr, ws: Ptr, out: Ptr): void;
   /** w and v in place */
   sgdUpdate(s: Ptr, attrs: KernelAttrs<'sgdUpdate'> & { len: number }, g: Ptr, w: Ptr, v: Ptr): void;
+  /** w, m, v in place; stepSize = lr / (1 − β1^step), sqrtBc2 = √(1 − β2^step) computed here, as ref does */
+  adamUpdate(s: Ptr, attrs: KernelAttrs<'adamUpdate'> & { len: number; stepSize: number; sqrtBc2: number }, g: Ptr, w: Ptr, m: Ptr, v: Ptr): void;
+  softmaxBackward(s: Ptr, attrs: { n: number; classes: number }, y: Ptr, dy: Ptr, dx: Ptr): void;
   /** out: 2 doubles (Σ x, Σ x²) */
   sumAndSquares(s: Ptr, attrs: { len: number }, x: Ptr, ws: Ptr, out: Ptr): void;
   augment(s: Ptr, dims: number[], fill: number, top: Ptr, left: Ptr, flip: Ptr, light: Ptr, mean: Ptr, mul: Ptr, padMean: Ptr, meanImage: Ptr, images: Ptr, out: Ptr): void;

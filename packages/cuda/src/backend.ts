@@ -22,6 +22,7 @@ export class Call {
   #staged = new Map<Tensor, { ptr: number; uploaded: boolean }>();
   #downloads: [Tensor, number][] = [];
   #written: CudaTensor[] = [];
+  #used: CudaTensor[] = [];
 
   constructor(dev: CudaDevice) {
     this.dev = dev;
@@ -46,13 +47,16 @@ export class Call {
 
   /** Address of an input. */
   in(t: Tensor): number {
-    return this.#resident(t) ? t.ptr : this.#stage(t, true);
+    if (!this.#resident(t)) return this.#stage(t, true);
+    this.#used.push(t);
+    return t.ptr;
   }
 
   /** Address of an output the kernel overwrites. */
   out(t: Tensor): number {
     if (this.#resident(t)) {
       this.#written.push(t);
+      this.#used.push(t);
       return t.ptr;
     }
     const b = this.#stage(t, false);
@@ -82,6 +86,9 @@ export class Call {
 
   finish(): void {
     for (const t of this.#written) t.markDeviceWritten();
+    // last use of blocks that receive async uploads (the copy stream waits for it before overwriting them)
+    let e: number | null = null;
+    for (const t of this.#used) t.noteUse(() => (e ??= this.dev.recordUse()));
     for (const [t, p] of this.#downloads) if (t.size > 0) this.dev.download(t.data, p);
   }
 
@@ -188,6 +195,11 @@ export function createCudaBackend(opts: CudaBackendOptions = {}): Backend & { de
     }),
     sgdUpdate: ({ g }, p, { w, v }) => run((c) =>
       a.sgdUpdate(s(), { ...p, len: w.size }, c.in(g), c.inout(w), c.inout(v))),
+    adamUpdate: ({ g }, p, { w, m, v }) => run((c) =>
+      a.adamUpdate(s(), { ...p, len: w.size, stepSize: p.lr / (1 - p.beta1 ** p.step), sqrtBc2: Math.sqrt(1 - p.beta2 ** p.step) },
+        c.in(g), c.inout(w), c.inout(m), c.inout(v))),
+    softmaxBackward: ({ y, dy }, _a, { dx }) => run((c) =>
+      a.softmaxBackward(s(), { n: y.shape[0], classes: y.shape[1] }, c.in(y), c.in(dy), c.out(dx))),
     sumAndSquares: ({ x }, _a, { y }) => run((c) => {
       const ws = c.scratch(a.sumAndSquaresWorkspace());
       const out = c.scratch(2 * 8);

@@ -7,6 +7,7 @@
 //                    first chunk), so the result does not depend on the chunk size's scheduling.
 #include <algorithm>
 
+#include "device.h"
 #include "launch.h"
 
 namespace convnet::cuda {
@@ -63,11 +64,17 @@ void conv2d_backward_input(Stream s, const ConvGeom& g, const float* dy, const f
                            size_t ws_bytes) {
   const Dims d = dims(g);
   if (g.n == 0 || g.c == 0 || g.h == 0 || g.w == 0) return;
+  if (d.P == 0 || g.o == 0) {
+    // no output positions or no output channels: nothing reaches dx. (col2im would read columns no GEMM wrote:
+    // with padding, P > 0 while o = 0.)
+    dev::memset_zero(dx, static_cast<size_t>(g.n * g.c * g.h * g.w) * sizeof(float), s);
+    return;
+  }
   float* col = static_cast<float*>(ws);
   const int64_t chunk = conv_workspace_images(g, ws_bytes);
   for (int64_t i0 = 0; i0 < g.n; i0 += chunk) {
     const int64_t m = std::min(chunk, g.n - i0);
-    if (d.P > 0 && g.o > 0) {
+    {
       for (int64_t gr = 0; gr < g.groups; ++gr) {
         SgemmArgs a{};
         a.M = d.Kg; a.N = d.P; a.K = d.og;

@@ -2,6 +2,7 @@
 // launch into a C++ exception (the binding turns it into a JS Error naming the kernel).
 #pragma once
 #include <cuda_runtime.h>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -19,11 +20,34 @@ inline unsigned grid_for(int64_t count) {
   return static_cast<unsigned>(b < 1 ? 1 : (b > 0x7fffffff ? 0x7fffffff : b));
 }
 
+// The synchronising debug mode (CONVNET_CUDA_SYNC=1): every launch waits for its kernel, so a fault is
+// reported by the launch that caused it. Without it kernels run asynchronously and a fault surfaces at a later
+// call, whose error then names the mode.
+inline bool sync_debug() {
+  static const bool on = [] {
+    const char* v = std::getenv("CONVNET_CUDA_SYNC");
+    return v != nullptr && *v != 0 && std::string(v) != "0";
+  }();
+  return on;
+}
+
+inline const char* async_hint() {
+  return sync_debug() ? ""
+                      : " (kernels run asynchronously, so this may be an earlier kernel's fault: rerun with "
+                        "CONVNET_CUDA_SYNC=1, the synchronising debug mode, to name the kernel)";
+}
+
 inline void check_launch(const char* kernel) {
-  const cudaError_t e = cudaGetLastError();
+  cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess)
     throw std::runtime_error(std::string("cuda: launching ") + kernel + " failed: " + cudaGetErrorName(e) + ": " +
-                             cudaGetErrorString(e));
+                             cudaGetErrorString(e) + async_hint());
+  if (sync_debug()) {
+    e = cudaDeviceSynchronize();
+    if (e != cudaSuccess)
+      throw std::runtime_error(std::string("cuda: kernel ") + kernel + " failed while running (CONVNET_CUDA_SYNC=1): " +
+                               cudaGetErrorName(e) + ": " + cudaGetErrorString(e));
+  }
 }
 
 #define CONVNET_GRID_STRIDE(i, count) \

@@ -7,6 +7,16 @@ import { loadAddon, type CudaAddon } from './addon.js';
 import { CachingAllocator, type AllocatorOptions } from './allocator.js';
 import { available } from './availability.js';
 
+/** Host↔device copies made through this device since it was opened (device-to-device copies are not counted). */
+export interface TransferStats {
+  /** Host-to-device copies (uploads, including asynchronous ones) and their bytes. */
+  uploads: number;
+  uploadBytes: number;
+  /** Device-to-host copies (downloads) and their bytes. */
+  downloads: number;
+  downloadBytes: number;
+}
+
 export interface DeviceOptions extends AllocatorOptions {
   /**
    * Run the kernels on the host emulator instead of a GPU (same kernel bodies, run by loops on the CPU):
@@ -27,8 +37,15 @@ export class CudaDevice {
   readonly stream: number;
   /** Copy stream for uploadAsync. */
   readonly copyStream: number;
-  #copyDone: number;
   #closed = false;
+  readonly #transfers: TransferStats = { uploads: 0, uploadBytes: 0, downloads: 0, downloadBytes: 0 };
+  /** Per-upload completion events not yet waited for, by source memory (which they keep alive). */
+  readonly #pending = new Map<ArrayBufferLike, { event: number; src: ArrayBufferView }>();
+  /** Completion events free for reuse. */
+  readonly #events: number[] = [];
+  /** Last-use events (recordUse). */
+  readonly #ring: number[];
+  #ringAt = 0;
 
   private constructor(addon: CudaAddon, index: number, emulated: boolean, opts: AllocatorOptions) {
     this.addon = addon;
@@ -37,7 +54,7 @@ export class CudaDevice {
     this.activate();
     this.stream = addon.streamCreate();
     this.copyStream = addon.streamCreate();
-    this.#copyDone = addon.eventCreate();
+    this.#ring = Array.from({ length: 8 }, () => addon.eventCreate());
     this.allocator = new CachingAllocator({
       malloc: (bytes) => (this.activate(), addon.malloc(bytes)),
       free: (ptr) => (this.activate(), addon.free(ptr)),
@@ -85,29 +102,78 @@ export class CudaDevice {
     }
   }
 
+  /**
+   * Host↔device copies so far (a snapshot). Every copy between host memory and this device goes through
+   * upload/uploadAsync/download, so this counts all of them, on a GPU and on the emulator alike: the
+   * trainer reports it per step and the tests pin it.
+   */
+  transfers(): TransferStats {
+    return { ...this.#transfers };
+  }
+
   /** Copies host bytes to device address `ptr` on the compute stream. */
   upload(ptr: number, src: ArrayBufferView): void {
     this.activate();
+    this.#transfers.uploads++;
+    this.#transfers.uploadBytes += src.byteLength;
     this.addon.upload(ptr, src, this.stream);
   }
 
   /** Copies device bytes at `ptr` into `dst` and waits for them. */
   download(dst: ArrayBufferView, ptr: number): void {
     this.activate();
+    this.#transfers.downloads++;
+    this.#transfers.downloadBytes += dst.byteLength;
     this.addon.download(dst, ptr, this.stream);
     this.addon.streamSynchronize(this.stream);
   }
 
   /**
    * Uploads on the copy stream so the copy overlaps kernels already queued; kernels queued after this call
-   * wait for it (an event). `src` should be page-locked (allocPinned) for the copy to be asynchronous, and
-   * must not be changed until synchronize().
+   * wait for it (a per-upload event). `src` should be page-locked (allocPinned) for the copy to be
+   * asynchronous; it is kept referenced (alive) until its upload is known to be done, and must not be written
+   * before `waitForUpload(src)` (or synchronize()) returns.
+   *
+   * `after` orders the copy after compute-stream work on the destination block (PyTorch's recordStream rule):
+   * 'all' waits for everything queued on the compute stream so far (a fresh block whose previous owner may
+   * still have kernels queued, or a host mirror just uploaded there); an event waits for that block's last use.
    */
-  uploadAsync(ptr: number, src: ArrayBufferView): void {
+  uploadAsync(ptr: number, src: ArrayBufferView, after: 'all' | number | null = 'all'): void {
     this.activate();
-    this.addon.upload(ptr, src, this.copyStream);
-    this.addon.eventRecord(this.#copyDone, this.copyStream);
-    this.addon.streamWaitEvent(this.stream, this.#copyDone);
+    this.#transfers.uploads++;
+    this.#transfers.uploadBytes += src.byteLength;
+    const a = this.addon;
+    if (after === 'all') {
+      const e = this.recordUse();
+      a.streamWaitEvent(this.copyStream, e);
+    } else if (after !== null) a.streamWaitEvent(this.copyStream, after);
+    this.waitForUpload(src);  // an earlier upload from the same memory: its event is reused below
+    a.upload(ptr, src, this.copyStream);
+    const done = this.#events.pop() ?? a.eventCreate();
+    a.eventRecord(done, this.copyStream);
+    a.streamWaitEvent(this.stream, done);
+    this.#pending.set(src.buffer, { event: done, src });
+  }
+
+  /** Waits until the last asynchronous upload from `src`'s memory has been read, so `src` may be written again. */
+  waitForUpload(src: ArrayBufferView): void {
+    const p = this.#pending.get(src.buffer);
+    if (!p) return;
+    this.activate();
+    this.addon.eventSynchronize(p.event);
+    this.#pending.delete(src.buffer);
+    this.#events.push(p.event);
+  }
+
+  /**
+   * Records the compute stream's current position in one of a ring of events and returns it: a block's
+   * "last use". A ring event recorded again later marks a later point, which is still a safe (later) wait.
+   */
+  recordUse(): number {
+    this.activate();
+    const e = this.#ring[this.#ringAt++ % this.#ring.length];
+    this.addon.eventRecord(e, this.stream);
+    return e;
   }
 
   /** A Float32Array in page-locked host memory (freed when garbage-collected). */
@@ -122,6 +188,8 @@ export class CudaDevice {
     this.activate();
     this.addon.streamSynchronize(this.copyStream);
     this.addon.streamSynchronize(this.stream);
+    for (const p of this.#pending.values()) this.#events.push(p.event);
+    this.#pending.clear();
   }
 
   /** [free, total] device bytes (0, 0 on the emulator). */

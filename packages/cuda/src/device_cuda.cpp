@@ -1,15 +1,31 @@
 // device.h on the CUDA runtime (cudart is linked statically, so this loads where no CUDA is installed; with
 // no driver every call reports cudaErrorInsufficientDriver, which probe() turns into a reason).
 #include <cuda_runtime.h>
+#include <cstdlib>
+#include <string>
 
 #include "device.h"
 
 namespace convnet::cuda::dev {
 namespace {
 
+bool sync_debug() {
+  static const bool on = [] {
+    const char* v = std::getenv("CONVNET_CUDA_SYNC");
+    return v != nullptr && *v != 0 && std::string(v) != "0";
+  }();
+  return on;
+}
+
 [[noreturn]] void fail(const char* what, cudaError_t e) {
-  throw std::runtime_error(std::string("cuda: ") + what + " failed: " + cudaGetErrorName(e) + ": " +
-                           cudaGetErrorString(e));
+  // a sticky error from an asynchronous kernel surfaces at the next call: say how to find the kernel
+  const bool async_fault = e != cudaErrorMemoryAllocation && e != cudaErrorInvalidValue && e != cudaErrorInsufficientDriver &&
+                           e != cudaErrorNoDevice && e != cudaErrorInvalidDevice;
+  throw std::runtime_error(std::string("cuda: ") + what + " failed: " + cudaGetErrorName(e) + ": " + cudaGetErrorString(e) +
+                           (async_fault && !sync_debug()
+                                ? " (kernels run asynchronously, so this may be an earlier kernel's fault: rerun with "
+                                  "CONVNET_CUDA_SYNC=1, the synchronising debug mode, to name the kernel)"
+                                : ""));
 }
 void check(const char* what, cudaError_t e) {
   if (e != cudaSuccess) fail(what, e);

@@ -35,6 +35,10 @@ __global__ void sgd_kernel(int64_t len, SgdParams p, float* w, float* v, const f
   }
 }
 
+__global__ void adam_kernel(int64_t len, AdamParams p, float* w, float* m, float* v, const float* g) {
+  CONVNET_GRID_STRIDE(i, len) adam_element(p, w, m, v, g, i);
+}
+
 }  // namespace
 
 void activation_forward(Stream s, Activation fn, int64_t len, const float* x, float* y) {
@@ -90,4 +94,12 @@ void sgd_update(Stream s, int64_t len, const SgdParams& p, float* w, float* v, c
   check_launch("sgd_update");
 }
 
+}  // namespace convnet::cuda
+
+namespace convnet::cuda {
+void adam_update(Stream s, int64_t len, const AdamParams& p, float* w, float* m, float* v, const float* g) {
+  if (len <= 0) return;
+  adam_kernel<<<grid_for(len), kThreads, 0, stream_of(s)>>>(len, p, w, m, v, g);
+  check_launch("adam_update");
+}
 }  // namespace convnet::cuda

@@ -1,7 +1,7 @@
 export { available, cudaUnavailableReason, reasonFromProbe, cudaVersionString, type Availability, type CudaDeviceInfo } from './availability.js';
 export { loadAddon, type BuildInfo, type Probe, type ProbeDevice, type CudaAddon } from './addon.js';
 export { CachingAllocator, CudaOutOfMemoryError, roundSize, type AllocatorStats, type AllocatorOptions, type Block, type DeviceMemory } from './allocator.js';
-export { CudaDevice, type DeviceOptions } from './device.js';
+export { CudaDevice, type DeviceOptions, type TransferStats } from './device.js';
 export { CudaTensor } from './tensor.js';
 export { createCudaBackend, type Call, type CudaBackendOptions } from './backend.js';
 export { augmentBatch, type DeviceAugmentOptions, type DeviceAugmentParams } from './augment.js';

@@ -13,6 +13,7 @@
 #include "convnet/kernels/elementwise.h"
 #include "convnet/kernels/geometry.h"
 #include "convnet/kernels/lrn.h"
+#include "convnet/kernels/optim.h"
 #include "kernels/elementwise.h"
 #include "kernels/sgemm.h"
 
@@ -56,6 +57,10 @@ void softmax_xent(Stream s, int64_t n, int64_t classes, int64_t topk, const floa
                   float* dlogits, void* ws, double* out);
 
 void sgd_update(Stream s, int64_t len, const SgdParams& p, float* w, float* v, const float* g);
+// One Adam/AdamW step in place on w, m, v (kernels/optim.h).
+void adam_update(Stream s, int64_t len, const AdamParams& p, float* w, float* m, float* v, const float* g);
+// dx [n, classes] = y ⊙ (dy − Σ_row dy ⊙ y) (one thread per row).
+void softmax_backward(Stream s, int64_t n, int64_t classes, const float* y, const float* dy, float* dx);
 
 // out[0] = Σ x, out[1] = Σ x² (float64); ws: sum_squares_workspace() bytes.
 size_t sum_squares_workspace();

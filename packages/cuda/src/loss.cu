@@ -3,6 +3,7 @@
 // float64 sum / sum of squares (two-pass deterministic reduction, kernels/reduce.h).
 #include "convnet/kernels/loss.h"
 #include "cuda_util.cuh"
+#include "convnet/kernels/optim.h"
 #include "kernels/reduce.h"
 
 namespace convnet::cuda {
@@ -56,12 +57,22 @@ __global__ void sum_squares_pass2(const double* partial, double* out) {
   out[1] = q;
 }
 
+__global__ void softmax_backward_kernel(int64_t n, int64_t classes, const float* y, const float* dy, float* dx) {
+  CONVNET_GRID_STRIDE(r, n) softmax_backward_row(y + r * classes, dy + r * classes, dx + r * classes, classes);
+}
+
 }  // namespace
 
 void softmax(Stream s, int64_t n, int64_t classes, const float* x, float* y) {
   if (n == 0 || classes == 0) return;
   softmax_kernel<<<grid_for(n), kThreads, 0, stream_of(s)>>>(n, classes, x, y);
   check_launch("softmax");
+}
+
+void softmax_backward(Stream s, int64_t n, int64_t classes, const float* y, const float* dy, float* dx) {
+  if (n == 0 || classes == 0) return;
+  softmax_backward_kernel<<<grid_for(n), kThreads, 0, stream_of(s)>>>(n, classes, y, dy, dx);
+  check_launch("softmax_backward");
 }
 
 size_t softmax_xent_workspace(int64_t n) { return static_cast<size_t>(n) * (sizeof(float) + sizeof(int32_t)); }

@@ -23,6 +23,11 @@ class Storage {
   /** A fresh block holds whatever its previous owner left: the device copy is the one that counts, not the zero mirror. */
   newer: Newer = 'device';
   refs = 1;
+  /** The block may still have compute-stream work queued by a previous owner (until the first ordered async copy). */
+  fresh = true;
+  /** Receives asynchronous uploads: kernels using it record its last use (lastUse) for the copy stream to wait on. */
+  asyncTarget = false;
+  lastUse: number | null = null;
 
   constructor(device: CudaDevice, length: number) {
     this.device = device;
@@ -170,8 +175,20 @@ export class CudaTensor extends Tensor {
     if (src.size !== this.size) throw new OpError('copyFrom', 'src', `${this.size} elements`, `${src.size} (${fmtShape(src.shape)})`);
     const dst = this.ptr;
     if (src instanceof CudaTensor && src.device === this.device) {
-      this.device.activate();
-      this.device.addon.copy(dst, src.ptr, this.size * 4, this.device.stream);
+      if (src === this || (src.#storage === this.#storage && src.#offset === this.#offset)) return this;
+      const d = this.device, bytes = this.size * 4;
+      d.activate();
+      const overlap = src.#storage === this.#storage && src.#offset < this.#offset + this.size && this.#offset < src.#offset + src.size;
+      if (overlap) {
+        // overlapping ranges of one block: cudaMemcpy's result is undefined there, so go through a scratch block
+        const tmp = d.allocator.alloc(bytes);
+        try {
+          d.addon.copy(tmp.ptr, src.ptr, bytes, d.stream);
+          d.addon.copy(dst, tmp.ptr, bytes, d.stream);
+        } finally {
+          d.allocator.release(tmp);  // reused only by work queued later on the same stream
+        }
+      } else d.addon.copy(dst, src.ptr, bytes, d.stream);
     } else this.device.upload(dst, src.data);
     this.markDeviceWritten();
     return this;
@@ -185,9 +202,29 @@ export class CudaTensor extends Tensor {
   copyFromAsync(src: Float32Array): this {
     if (!(src instanceof Float32Array) || src.length !== this.size)
       throw new OpError('copyFromAsync', 'src', `a Float32Array of ${this.size} elements`, src instanceof Float32Array ? `${src.length} elements` : typeof src);
-    this.device.uploadAsync(this.ptr, src);
-    this.markDeviceWritten();
+    this.#live();
+    const st = this.#storage;
+    const whole = this.#offset === 0 && this.size === st.mirror.length;
+    let after: 'all' | number | null = st.fresh ? 'all' : st.lastUse;
+    if (st.newer === 'host') {
+      if (whole) st.newer = 'device';  // every element is replaced: the newer host copy is not uploaded at all
+      else {
+        // the rest of the block goes up first, on the compute stream; the async copy must land after it
+        st.toDevice();
+        after = 'all';
+      }
+    }
+    this.device.uploadAsync(st.block.ptr + this.#offset * 4, src, after);
+    st.fresh = false;
+    st.asyncTarget = true;
+    st.newer = 'device';
     return this;
+  }
+
+  /** Kernels call this after queuing work that uses the tensor: blocks that receive async uploads record it. */
+  noteUse(event: () => number): void {
+    const st = this.#storage;
+    if (st.asyncTarget) st.lastUse = event();
   }
 
   override toString(): string {

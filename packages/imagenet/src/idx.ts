@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { DataError } from './errors.js';
 import type { ImageSet } from './types.js';
 
@@ -82,9 +82,45 @@ export function readBytes(path: string): Uint8Array {
   }
 }
 
-/** Reads an IDX file, gzipped or not. */
+/**
+ * The size an IDX file declares in its header (header + elements), from the first bytes of its (possibly gzipped)
+ * contents, or null when they are not an IDX header. Lets a gzipped file be inflated with that bound, so a gzip
+ * bomb is refused after inflating no more than its header promised.
+ */
+export function declaredIdxSize(buf: Uint8Array): number | null {
+  let head: Uint8Array = buf.subarray(0, 1024);
+  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
+    try {
+      // 256 input bytes inflate to at most ~264 KB (deflate's ratio is below 1032:1)
+      head = gunzipSync(buf.subarray(0, 256), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: 1 << 20 });
+    } catch {
+      return null;
+    }
+  }
+  if (head.length < 4 || head[0] !== 0 || head[1] !== 0 || !TYPES[head[2]]) return null;
+  const rank = head[3], start = 4 + 4 * rank;
+  if (rank < 1 || head.length < start) return null;
+  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let count = 1;
+  for (let i = 0; i < rank; i++) count *= dv.getUint32(4 + 4 * i, false);
+  return start + count * TYPES[head[2]][1];
+}
+
+/** Reads an IDX file, gzipped or not (inflated up to the size its header declares). */
 export function readIdx(path: string): Idx {
-  return parseIdx(maybeGunzip(readBytes(path), path), path);
+  const raw = readBytes(path);
+  const declared = declaredIdxSize(raw);
+  let bytes: Uint8Array;
+  try {
+    bytes = maybeGunzip(raw, path, declared === null ? MAX_DECOMPRESSED : Math.min(MAX_DECOMPRESSED, declared + 1));
+  } catch (e) {
+    if (declared !== null && /Cannot create a Buffer larger|maxOutputLength|buffer.*larger/i.test((e as Error).message))
+      throw new DataError(`decompresses to more than the ${declared} bytes its IDX header declares (a gzip bomb or a damaged file)`, path);
+    throw e;
+  }
+  if (declared !== null && bytes.length > declared)
+    throw new DataError(`decompresses to more than the ${declared} bytes its IDX header declares (a gzip bomb or a damaged file)`, path);
+  return parseIdx(bytes, path);
 }
 
 /** Builds an image set from an IDX image tensor (n×h×w or n×h×w×c, uint8) and an IDX label vector (n). */

@@ -10,3 +10,5 @@ export { registerBatchNorm, registerBatchNormCpu, registerBatchNormCuda } from '
 export { BatchNorm2d, type BatchNorm2dOptions } from './layer.js';
 export { batchNormTrainCore, batchNormBackwardCore, batchNormInferenceCore, updateRunningCore, type BnDims } from './ref.js';
 export { loadBatchNormAddon } from './native.js';
+export { alexnetBnSpec } from './model.js';
+export { convnetPlugin, type PluginApi } from './plugin.js';

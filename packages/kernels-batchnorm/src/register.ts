@@ -27,7 +27,7 @@ export function registerBatchNormCpu(): void {
  * tensors to device addresses (staging host tensors). */
 interface CudaLikeBackend {
   name: string;
-  device: { stream: number };
+  device: { stream: number; emulated: boolean };
   run(body: (c: { in(t: T): number; out(t: T): number; inout(t: T): number }) => void): void;
 }
 const isCuda = (b: unknown): b is CudaLikeBackend =>
@@ -37,7 +37,7 @@ const isCuda = (b: unknown): b is CudaLikeBackend =>
 export function registerBatchNormCuda(backend: string): void {
   const b = getBackend(backend);
   if (!isCuda(b)) throw new Error(`registerBatchNormCuda('${backend}'): not a backend made by @convnet/cuda's createCudaBackend`);
-  const a = loadBatchNormAddon(backend === 'cuda-host' ? 'cuda-host' : 'cuda');
+  const a = loadBatchNormAddon(b.device.emulated ? 'cuda-host' : 'cuda');
   if (a instanceof Error) throw a;
   const k = a as BatchNormCudaAddon;
   const s = () => b.device.stream;

@@ -54,6 +54,17 @@ describe('registration', () => {
     expect(listBackends()).toContain('bare');
   });
 
+  it('a CUDA backend registered later gets the kernels through the plugin hook (the trainer calls it for --device)', async () => {
+    const { convnetPlugin } = await import('../src/index.js');
+    registerBackend(createCudaBackend({ emulator: true, name: 'cuda-host-later' }));
+    expect(hasKernel('batchNorm2d', 'cuda-host-later')).toBe(false);
+    convnetPlugin.onBackend('cuda-host-later');
+    for (const k of KERNELS) expect(hasKernel(k, 'cuda-host-later')).toBe(true);
+    const x = randn([3, 4, 5, 5]), w = randn([4]), b = randn([4]);
+    const ref = batchNorm2d(x, w, b, Tensor.zeros([4]), Tensor.zeros([4]), { backend: 'ref' }).y;
+    expectClose('cuda-host-later', batchNorm2d(x, w, b, Tensor.zeros([4]), Tensor.zeros([4]), { backend: 'cuda-host-later' }).y, ref, 1e-5, 1e-5);
+  });
+
   it('bad arguments are one-line errors naming the op and argument', () => {
     const x = randn([2, 3, 4, 4]);
     expect(() => batchNorm2d(x, randn([2]), randn([3]), randn([3]), randn([3]))).toThrow("batchNorm2d: argument 'weight': expected shape [3] (one value per channel of x), got shape [2]");
@@ -156,5 +167,38 @@ describe('BatchNorm2d in a small conv net', () => {
     net.eval();
     copy.eval();
     expectClose('eval outputs of the reloaded net', copy.forward(x), net.forward(x), 0, 0);
+  });
+});
+
+// ------------------------------------------------------------------ alexnet-bn vs the matching PyTorch module
+describe('alexnet-bn (the trainer plugin) against PyTorch AlexNetBN', () => {
+  const fx = (fixture as unknown as { alexnet_bn: { state_dict: [string, number[]][]; x: Fx; logits: Fx } }).alexnet_bn;
+
+  it('has the PyTorch state dict (names and shapes, less num_batches_tracked) and computes the same logits in eval mode', async () => {
+    const { createModel, registerModel } = await import('@convnet/alexnet');
+    const { convnetPlugin } = await import('../src/index.js');
+    expect(convnetPlugin.register({ registerModel }).models).toEqual(['alexnet-bn']);
+    const net = createModel('alexnet-bn', { channels: 1, imageSize: 28, numClasses: 10, seed: 1 });
+    const sd = net.stateDict();
+    const want = fx.state_dict.filter(([k]) => !k.endsWith('num_batches_tracked'));
+    expect(new Map([...sd].map(([k, v]) => [k, [...v.shape]]))).toEqual(new Map(want));
+    // the fixture's weights: value_i = sin(0.7·i + 1.3·k), k = the key's index in sorted order (make_fixture.py)
+    const keys = [...sd.keys()].sort();
+    const filled = new Map<string, Tensor>();
+    keys.forEach((key, k) => {
+      const t = sd.get(key)!;
+      const n = t.size, fan = n / t.shape[0];
+      const v = Float32Array.from({ length: n }, (_, i) => {
+        const b = Math.sin(0.7 * i + 1.3 * k);
+        if (key.endsWith('running_var')) return 1 + 0.5 * Math.abs(b);
+        if (key.endsWith('running_mean') || key.endsWith('bias')) return 0.1 * b;
+        if (t.rank === 1) return 1 + 0.1 * b;
+        return b / Math.sqrt(fan);
+      });
+      filled.set(key, new Tensor(v, t.shape));
+    });
+    net.loadStateDict(filled);  // strict: every name present, none extra, shapes equal
+    net.eval();
+    expectClose('alexnet-bn logits', net.forward(T(fx.x)), T(fx.logits), 1e-3, 1e-4);
   });
 });

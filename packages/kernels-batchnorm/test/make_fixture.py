@@ -61,3 +61,61 @@ with open(tmp, "w") as f:
     json.dump(out, f)
 os.replace(tmp, path)
 print(f"wrote {path}: {len(cases)} cases")
+
+
+# ---- alexnet-bn: the PyTorch module matching @convnet/kernels-batchnorm's alexnetBnSpec (1×28×28, 10 classes).
+# Its weights and running statistics follow a formula both sides compute (a 20 MB state dict would not belong
+# in the repo): the fixture holds the state dict's names and shapes, an input and the logits in eval mode.
+class AlexNetBN(torch.nn.Module):
+    def __init__(self, channels=1, size=28, classes=10):
+        super().__init__()
+        nn = torch.nn
+
+        def block(cin, cout, k):
+            return [nn.Conv2d(cin, cout, k, padding=(k - 1) // 2), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+        self.features = nn.Sequential(
+            *block(channels, 64, 5), nn.MaxPool2d(3, 2), *block(64, 192, 5), nn.MaxPool2d(3, 2),
+            *block(192, 384, 3), *block(384, 256, 3), *block(256, 256, 3), nn.MaxPool2d(3, 2))
+        s = size
+        for _ in range(3):
+            s = (s - 3) // 2 + 1
+        self.classifier = nn.Sequential(
+            nn.Dropout(0.5), nn.Linear(256 * s * s, 1024), nn.ReLU(inplace=True),
+            nn.Dropout(0.5), nn.Linear(1024, 1024), nn.ReLU(inplace=True), nn.Linear(1024, classes))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+def formula_fill(sd):
+    """value_i = sin(0.7·i + 1.3·k) scaled per kind (k: the key's index in sorted order); see the test."""
+    import math
+    keys = sorted(k for k in sd if not k.endswith("num_batches_tracked"))
+    for k_index, key in enumerate(keys):
+        t = sd[key]
+        n = t.numel()
+        base = torch.sin(0.7 * torch.arange(n, dtype=torch.float64) + 1.3 * k_index)
+        if key.endswith("running_var"):
+            v = 1 + 0.5 * base.abs()
+        elif key.endswith("running_mean") or key.endswith("bias"):
+            v = 0.1 * base
+        elif t.dim() == 1:  # batch-norm weight
+            v = 1 + 0.1 * base
+        else:
+            v = base / math.sqrt(n / t.shape[0])
+        t.copy_(v.float().reshape(t.shape))
+
+
+net = AlexNetBN()
+with torch.no_grad():
+    formula_fill(net.state_dict())
+net.eval()
+x = torch.randn(2, 1, 28, 28)
+with torch.no_grad():
+    logits = net(x.double().float())
+alex = {"state_dict": [[k, list(v.shape)] for k, v in net.state_dict().items()], "x": t(x), "logits": t(logits)}
+out["alexnet_bn"] = alex
+with open(tmp, "w") as f:
+    json.dump(out, f)
+os.replace(tmp, path)
+print(f"wrote alexnet_bn to {path}")

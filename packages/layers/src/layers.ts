@@ -3,7 +3,7 @@ import {
   OpError, Rng, Tensor, activation, activationBackward, adaptiveAvgPool2d, adaptiveAvgPool2dBackward, avgPool2d,
   avgPool2dBackward, biasAdd, conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, conv2dInfo,
   dropout, fmtShape, lrn, lrnBackward, matmul, maxPool2d, maxPool2dBackward, mul, pool2dInfo, scale, softmax,
-  softmaxCrossEntropy, type ActivationFn, type LrnAlphaMode, type Shape, type SizeRule,
+  softmaxBackward, softmaxCrossEntropy, type ActivationFn, type LrnAlphaMode, type Shape, type SizeRule,
 } from '@convnet/tensor';
 import { pytorchDefault } from './init.js';
 import { Module, NO_GRAD, expectRank, reuse, type Parameter } from './module.js';
@@ -386,13 +386,7 @@ export class Softmax extends Module {
     const y = this.#y;
     if (!y) throw new Error('Softmax.backward called before forward');
     this.#dx = reuse(this.#dx, y.shape, this.backend);
-    const [n, c] = y.shape;
-    for (let i = 0; i < n; i++) {
-      let dot = 0;
-      for (let j = 0; j < c; j++) dot += dy.data[i * c + j] * y.data[i * c + j];
-      for (let j = 0; j < c; j++) this.#dx.data[i * c + j] = y.data[i * c + j] * (dy.data[i * c + j] - dot);
-    }
-    return this.#dx;
+    return softmaxBackward(y, dy, { out: this.#dx, backend: this.backend });
   }
 }
 

@@ -2,7 +2,7 @@
  * Optimisers see parameter groups, never layers. Each group has its own lr, momentum and weight decay;
  * a Parameter's lrMult / decayMult scale them (cuda-convnet's per-layer epsW/epsB/wc).
  */
-import { Tensor, alloc, memoryOf, sgdUpdate, toHostTensor, type SgdRule } from '@convnet/tensor';
+import { Tensor, adamUpdate, alloc, memoryOf, sgdUpdate, toHostTensor, type SgdRule } from '@convnet/tensor';
 import type { Parameter } from '@convnet/layers';
 
 export interface GroupOptions {
@@ -180,7 +180,7 @@ export interface AdamOptions extends GroupOptions {
   backend?: string;
 }
 
-/** Adam (Kingma & Ba) with bias correction, as torch.optim.Adam; AdamW with decoupled decay. */
+/** Adam (Kingma & Ba) with bias correction, as torch.optim.Adam; AdamW with decoupled decay; updates run in the `adamUpdate` kernel. */
 export class Adam extends Optimizer {
   protected readonly bufferKinds = ['exp_avg', 'exp_avg_sq'] as const;
   readonly decoupled: boolean;
@@ -196,20 +196,12 @@ export class Adam extends Optimizer {
     let index = 0;
     for (const g of this.paramGroups) {
       const [b1, b2] = g.betas;
-      const bc1 = 1 - b1 ** t, bc2 = 1 - b2 ** t;
       for (const p of g.params) {
-        const m = this.buffer('exp_avg', index, p.value).data, v = this.buffer('exp_avg_sq', index, p.value).data;
-        const w = p.value.data, grad = p.grad.data;
-        const lr = g.lr * p.lrMult, wd = g.weightDecay * p.decayMult;
-        const stepSize = lr / bc1, sqrtBc2 = Math.sqrt(bc2);
-        for (let i = 0; i < w.length; i++) {
-          let gi = grad[i];
-          if (this.decoupled) w[i] = w[i] * (1 - lr * wd);
-          else if (wd) gi += wd * w[i];
-          m[i] = b1 * m[i] + (1 - b1) * gi;
-          v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-          w[i] -= (stepSize * m[i]) / (Math.sqrt(v[i]) / sqrtBc2 + g.eps);
-        }
+        const m = this.buffer('exp_avg', index, p.value), v = this.buffer('exp_avg_sq', index, p.value);
+        adamUpdate(p.value, p.grad, m, v, {
+          lr: g.lr * p.lrMult, beta1: b1, beta2: b2, eps: g.eps, weightDecay: g.weightDecay * p.decayMult,
+          decoupled: this.decoupled, step: t, backend: this.backend,
+        });
         index++;
       }
     }

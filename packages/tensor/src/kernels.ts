@@ -128,6 +128,19 @@ export interface KernelTypes {
   axpy: { inputs: { x: Tensor }; attrs: { alpha: number }; outputs: { y: Tensor } };
   /** y[0] = Σ x, y[1] = Σ x² (accumulated in float64). */
   sumAndSquares: { inputs: { x: Tensor }; attrs: Record<string, never>; outputs: { y: Tensor } };
+  /** Softmax backward from its output: dx = y ⊙ (dy − Σ_row dy ⊙ y), y and dy [n, classes] (row sums in float64). */
+  softmaxBackward: { inputs: { y: Tensor; dy: Tensor }; attrs: Record<string, never>; outputs: { dx: Tensor } };
+  /**
+   * One Adam step (torch.optim.Adam; AdamW with `decoupled`) in place on w and the moments m, v, given g, at
+   * step `step` (1-based, for the bias corrections), per element in float64, stored as float32 in this order:
+   * AdamW: w = w·(1 − lr·wd); Adam: g' = g + wd·w; m = β1·m + (1−β1)·g'; v = β2·v + (1−β2)·g'²;
+   * w −= (lr / (1 − β1^t))·m / (√v / √(1 − β2^t) + eps).
+   */
+  adamUpdate: {
+    inputs: { g: Tensor };
+    attrs: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean; step: number };
+    outputs: { w: Tensor; m: Tensor; v: Tensor };
+  };
 }
 
 export type KernelName = keyof KernelTypes;
@@ -223,6 +236,10 @@ export const BUILTIN_KERNEL_SPECS: readonly KernelSpec[] = [
   spec('scale', { x: 'tensor' }, { alpha: 'number' }, ['y']),
   spec('axpy', { x: 'tensor' }, { alpha: 'number' }, ['y']),
   spec('sumAndSquares', { x: 'tensor' }, {}, ['y']),
+  spec('softmaxBackward', { y: 'tensor', dy: 'tensor' }, {}, ['dx']),
+  spec('adamUpdate', { g: 'tensor' }, {
+    lr: 'number', beta1: 'number', beta2: 'number', eps: 'number', weightDecay: 'number', decoupled: 'boolean', step: INT,
+  }, ['w', 'm', 'v']),
 ];
 
 /** The built-in kernels' names (contributed kernels are listed by `kernelNames()`). */

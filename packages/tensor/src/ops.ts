@@ -366,6 +366,17 @@ export function softmax(x: Tensor, opts: Exec & { out?: Tensor } = {}): Tensor {
   return y;
 }
 
+/** Softmax backward from its output y: dx = y ⊙ (dy − Σ_row dy ⊙ y); y, dy [n, classes]. */
+export function softmaxBackward(y: Tensor, dy: Tensor, opts: Exec & { out?: Tensor } = {}): Tensor {
+  const op = 'softmaxBackward';
+  expectTensor(op, 'y', y, 2);
+  expectTensor(op, 'dy', dy, 2);
+  expectShape(op, 'dy', dy, y.shape);
+  const dx = outTensor(op, 'out', opts.out, y.shape, opts.backend);
+  getKernel('softmaxBackward', opts.backend)({ y, dy }, {}, { dx });
+  return dx;
+}
+
 export interface SoftmaxCrossEntropyResult {
   /** Mean loss over the batch. */
   loss: number;
@@ -433,6 +444,40 @@ export function sgdUpdate(w: Tensor, g: Tensor, v: Tensor, opts: SgdStepOptions)
     throw new OpError(op, 'nesterov', 'momentum > 0 and dampening = 0', `momentum ${attrs.momentum}, dampening ${attrs.dampening}`);
   if (attrs.nesterov && attrs.rule === 'paper') throw new OpError(op, 'nesterov', "rule 'pytorch'", "rule 'paper'");
   getKernel('sgdUpdate', opts.backend)({ g }, attrs, { w, v });
+}
+
+export interface AdamStepOptions extends Exec {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  /** AdamW: w ← w·(1 − lr·wd) instead of adding wd·w to the gradient. */
+  decoupled?: boolean;
+  /** 1-based step number (bias corrections). */
+  step: number;
+}
+
+/** One Adam / AdamW step in place on w and its moment buffers m, v (see the `adamUpdate` kernel). */
+export function adamUpdate(w: Tensor, g: Tensor, m: Tensor, v: Tensor, opts: AdamStepOptions): void {
+  const op = 'adamUpdate';
+  expectTensor(op, 'w', w);
+  expectTensor(op, 'g', g);
+  expectTensor(op, 'm', m);
+  expectTensor(op, 'v', v);
+  for (const [n, t] of [['g', g], ['m', m], ['v', v]] as const) expectShape(op, n, t, w.shape);
+  const nonNeg = (x: number) => x >= 0;
+  const beta = (x: number) => x >= 0 && x < 1;
+  const attrs = {
+    lr: expectNumber(op, 'lr', opts.lr, nonNeg, 'a non-negative number'),
+    beta1: expectNumber(op, 'beta1', opts.beta1 ?? 0.9, beta, 'a number in [0, 1)'),
+    beta2: expectNumber(op, 'beta2', opts.beta2 ?? 0.999, beta, 'a number in [0, 1)'),
+    eps: expectNumber(op, 'eps', opts.eps ?? 1e-8, nonNeg, 'a non-negative number'),
+    weightDecay: expectNumber(op, 'weightDecay', opts.weightDecay ?? 0, nonNeg, 'a non-negative number'),
+    decoupled: !!opts.decoupled,
+    step: expectInt(op, 'step', opts.step, 1),
+  };
+  getKernel('adamUpdate', opts.backend)({ g }, attrs, { w, m, v });
 }
 
 // ---------------------------------------------------------------------------------------------- element-wise

@@ -413,6 +413,24 @@ Napi::Value sgd_update_fn(const Info& info) {
   sgd_update(a.ptr<void>(0), len, p, a.ptr(3), a.ptr(4), a.ptr(2));
   return undefined(a);
 }
+// adamUpdate(stream, {len, lr, beta1, beta2, eps, weightDecay, decoupled, step, stepSize, sqrtBc2}, g, w, m, v):
+// w, m, v in place (stepSize and sqrtBc2 come from the caller, computed as @convnet/tensor's ref does)
+Napi::Value adam_update_fn(const Info& info) {
+  Args a(info, "cuda", "adamUpdate");
+  a.attrs(1);
+  const int64_t len = a.len_attr();
+  AdamParams p{a.num_attr("lr"), a.num_attr("beta1"), a.num_attr("beta2"), a.num_attr("eps"), a.num_attr("weightDecay"),
+               a.num_attr("stepSize"), a.num_attr("sqrtBc2"), a.bool_attr("decoupled")};
+  adam_update(a.ptr<void>(0), len, p, a.ptr(3), a.ptr(4), a.ptr(5), a.ptr(2));
+  return undefined(a);
+}
+// softmaxBackward(stream, {n, classes}, y, dy, dx)
+Napi::Value softmax_backward_fn(const Info& info) {
+  Args a(info, "cuda", "softmaxBackward");
+  a.attrs(1);
+  softmax_backward(a.ptr<void>(0), a.len_attr("n"), a.int_attr("classes", 1), a.ptr(2), a.ptr(3), a.ptr(4));
+  return undefined(a);
+}
 Napi::Value sum_sq_ws_fn(const Info& info) { return Napi::Number::New(info.Env(), static_cast<double>(sum_squares_workspace())); }
 // sumAndSquares(stream, {len}, x, ws, out (2 doubles))
 Napi::Value sum_and_squares_fn(const Info& info) {
@@ -480,6 +498,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
       {"softmaxCrossEntropy", guarded<softmax_cross_entropy_fn>}, {"sgdUpdate", guarded<sgd_update_fn>},
       {"add", guarded<add_fn>}, {"scale", guarded<scale_fn>}, {"axpy", guarded<axpy_fn>},
       {"sumAndSquares", guarded<sum_and_squares_fn>},
+      {"adamUpdate", guarded<adam_update_fn>}, {"softmaxBackward", guarded<softmax_backward_fn>},
       {"augment", guarded<augment_fn>},
 #endif
   };

@@ -1,5 +1,5 @@
 // device.h for the host emulator: "device" memory is 256-byte aligned host memory, copies are memcpy, and
-// streams and events are tokens (everything runs synchronously on the calling thread). The probe reports
+// streams and events are distinct tokens (everything runs synchronously on the calling thread). The probe reports
 // one emulated device, so the whole TypeScript backend (allocator, device tensors, staging, streams) runs.
 #include <cstdlib>
 #include <cstring>
@@ -37,17 +37,16 @@ void copy_d2h(void* dst, const void* src, size_t bytes, Stream) { if (bytes) std
 void copy_d2d(void* dst, const void* src, size_t bytes, Stream) { if (bytes) std::memmove(dst, src, bytes); }
 void memset_zero(void* dst, size_t bytes, Stream) { if (bytes) std::memset(dst, 0, bytes); }
 
-namespace {
-int token;  // streams and events are non-null tokens
-}
-Stream stream_create() { return &token; }
-void stream_destroy(Stream) {}
+// Streams and events are distinct non-null tokens (so the TypeScript side's stream/event bookkeeping can be
+// checked here); the work itself runs synchronously on the calling thread.
+Stream stream_create() { return new char(0); }
+void stream_destroy(Stream s) { delete static_cast<char*>(s); }
 void stream_synchronize(Stream) {}
-void* event_create() { return &token; }
+void* event_create() { return new char(0); }
 void event_record(void*, Stream) {}
 void stream_wait_event(Stream, void*) {}
 void event_synchronize(void*) {}
-void event_destroy(void*) {}
+void event_destroy(void* e) { delete static_cast<char*>(e); }
 void* host_alloc(size_t bytes) { return std::malloc(bytes ? bytes : 1); }
 void host_free(void* p) { std::free(p); }
 

@@ -139,6 +139,14 @@ void sgd_update(Stream, int64_t len, const SgdParams& p, float* w, float* v, con
   }
 }
 
+void adam_update(Stream, int64_t len, const AdamParams& p, float* w, float* m, float* v, const float* g) {
+  for (int64_t i = 0; i < len; ++i) adam_element(p, w, m, v, g, i);
+}
+
+void softmax_backward(Stream, int64_t n, int64_t classes, const float* y, const float* dy, float* dx) {
+  for (int64_t r = 0; r < n; ++r) softmax_backward_row(y + r * classes, dy + r * classes, dx + r * classes, classes);
+}
+
 void softmax(Stream, int64_t n, int64_t classes, const float* x, float* y) {
   for (int64_t r = 0; r < n; ++r) softmax_row(x + r * classes, classes, y + r * classes);
 }

@@ -47,6 +47,10 @@ const kernels: KernelTable = {
   scale: ({ x }, { alpha }, { y }) => native().scale({ len: x.size, alpha }, x.data, y.data),
   axpy: ({ x }, { alpha }, { y }) => native().axpy({ len: x.size, alpha }, x.data, y.data),
   sumAndSquares: ({ x }, _a, { y }) => native().sumAndSquares({ len: x.size }, x.data, y.data),
+  // the reference's arithmetic in C++ (convnet/kernels/optim.h), with the bias corrections computed here as ref does
+  softmaxBackward: ({ y, dy }, _a, { dx }) => native().softmaxBackward({ n: y.shape[0], classes: y.shape[1] }, y.data, dy.data, dx.data),
+  adamUpdate: ({ g }, a, { w, m, v }) =>
+    native().adamUpdate({ ...a, len: w.size, stepSize: a.lr / (1 - a.beta1 ** a.step), sqrtBc2: Math.sqrt(1 - a.beta2 ** a.step) }, g.data, w.data, m.data, v.data),
 };
 export const cpuBackend: Backend = {
   name: 'cpu',

@@ -9,7 +9,8 @@ import { biasAdd, conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwar
 import { dropout } from './dropout.js';
 import { add, axpy, mul, scale, sumAndSquares } from './elementwise.js';
 import { gemm } from './gemm.js';
-import { softmax, softmaxCrossEntropy } from './loss.js';
+import { adamUpdate } from './adam.js';
+import { softmax, softmaxBackward, softmaxCrossEntropy } from './loss.js';
 import { lrn, lrnBackward } from './lrn.js';
 import { adaptiveAvgPool2d, adaptiveAvgPool2dBackward, avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';
 import { sgdUpdate } from './sgd.js';
@@ -21,6 +22,6 @@ export const refBackend: Backend = {
     gemm, conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias, biasAdd,
     maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward, adaptiveAvgPool2d, adaptiveAvgPool2dBackward,
     lrn, lrnBackward, activation, activationBackward, dropout, mul, softmax, softmaxCrossEntropy, sgdUpdate,
-    add, scale, axpy, sumAndSquares,
+    add, scale, axpy, sumAndSquares, softmaxBackward, adamUpdate,
   },
 };

@@ -60,3 +60,15 @@ export const softmaxCrossEntropy: KernelImpl<'softmaxCrossEntropy'> = ({ logits,
   hits.data[0] = top1;
   hits.data[1] = topK;
 };
+
+/** dx = y ⊙ (dy − Σ_row dy ⊙ y) (softmax backward from its output), row dot products in float64. */
+export function softmaxBackwardCore(y: Arr, dy: Arr, dx: Arr, n: number, c: number): void {
+  for (let i = 0; i < n; i++) {
+    let dot = 0;
+    for (let j = 0; j < c; j++) dot += dy[i * c + j] * y[i * c + j];
+    for (let j = 0; j < c; j++) dx[i * c + j] = y[i * c + j] * (dy[i * c + j] - dot);
+  }
+}
+
+export const softmaxBackward: KernelImpl<'softmaxBackward'> = ({ y, dy }, _a, { dx }) =>
+  softmaxBackwardCore(y.data, dy.data, dx.data, y.shape[0], y.shape[1]);

@@ -6,7 +6,7 @@ import {
   Rng, Tensor, activation, activationBackward, adaptiveAvgPool2d, adaptiveAvgPool2dBackward, add,
   avgPool2d, avgPool2dBackward, axpy, biasAdd, conv2d, conv2dBackwardBias, conv2dBackwardInput,
   conv2dBackwardWeight, dropout, lrn, lrnBackward, matmul, maxPool2d, maxPool2dBackward,
-  mul, scale, sgdUpdate, softmax, softmaxCrossEntropy, sumAndSquares, type ActivationFn, type KernelName,
+  mul, scale, sgdUpdate, softmax, softmaxCrossEntropy, sumAndSquares, softmaxBackward, adamUpdate, type ActivationFn, type KernelName,
 } from '../index.js';
 import { expectClose, type ConformanceCase } from './compare.js';
 
@@ -201,6 +201,31 @@ export function builtinConformanceCases(seed = 77): ConformanceCase[] {
       // float32 vs float64 on terms of order 1 that may cancel: the error scales with the terms, not the result
       expectClose(`sgd w ${JSON.stringify(o)}`, w, wr, 1e-6, 1e-6);
       expectClose(`sgd v ${JSON.stringify(o)}`, v, vr, 1e-6, 1e-6);
+    }
+  });
+
+  it('softmaxBackward: odd class counts, batch 1', ['softmaxBackward'], (backend) => {
+    for (const [n, c] of [[1, 1], [3, 10], [17, 1000]]) {
+      const y = softmax(randn([n, c], 3), { backend: 'ref' }), dy = randn([n, c]);
+      expectClose(`softmaxBackward ${n}x${c}`, softmaxBackward(y, dy, { backend }), softmaxBackward(y, dy, { backend: 'ref' }), 1e-6, 1e-5);
+    }
+  });
+
+  it('adamUpdate: Adam and AdamW, first and later steps', ['adamUpdate'], (backend) => {
+    const cases = [
+      { lr: 1e-3, weightDecay: 0, step: 1 },
+      { lr: 1e-2, weightDecay: 1e-2, step: 7 },
+      { lr: 1e-3, beta1: 0.5, beta2: 0.99, eps: 1e-6, weightDecay: 1e-2, decoupled: true, step: 3 },
+    ];
+    for (const o of cases) {
+      const w = randn([1003]), g = randn([1003]), m = randn([1003], 0.1);
+      const v = new Tensor(randn([1003], 0.1).data.map((x) => x * x), [1003]);
+      const [wr, mr, vr] = [w.clone(), m.clone(), v.clone()];
+      adamUpdate(w, g, m, v, { ...o, backend });
+      adamUpdate(wr, g, mr, vr, { ...o, backend: 'ref' });
+      expectClose(`adam w ${JSON.stringify(o)}`, w, wr, 1e-6, 1e-6);
+      expectClose(`adam m ${JSON.stringify(o)}`, m, mr, 1e-6, 1e-6);
+      expectClose(`adam v ${JSON.stringify(o)}`, v, vr, 1e-6, 1e-6);
     }
   });
 

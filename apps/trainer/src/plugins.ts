@@ -1,0 +1,77 @@
+/**
+ * `--plugin <package>` (any command, repeatable): loads a package that contributes kernels, backends or models.
+ * The package is resolved from the current directory first, then from the trainer's own install, and must export
+ * `convnetPlugin = { name, register(api) }`; `register` gets the trainer's model registry (`registerModel` of
+ * @convnet/alexnet) and registers its kernels with @convnet/tensor. Example: `--plugin @convnet/kernels-batchnorm
+ * --model alexnet-bn`. Plugins load before the command's flags are read, so their models are valid `--model`s.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { registerModel } from '@convnet/alexnet';
+import { UsageError } from './errors.js';
+
+export const PLUGIN_HELP = '--plugin P   load a package of kernels/models first (repeatable), e.g. @convnet/kernels-batchnorm';
+
+/** Takes every `--plugin X` / `--plugin=X` out of argv. */
+export function takePlugins(argv: string[]): { plugins: string[]; rest: string[] } {
+  const plugins: string[] = [], rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') { rest.push(...argv.slice(i)); break; }
+    if (a === '--plugin') {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new UsageError('--plugin: expected a package name, got nothing');
+      plugins.push(v);
+    } else if (a.startsWith('--plugin=')) plugins.push(a.slice('--plugin='.length));
+    else rest.push(a);
+  }
+  return { plugins, rest };
+}
+
+/** The plugin's ESM entry (so it shares the trainer's ESM copies of @convnet/* packages, not their CJS builds). */
+function resolvePlugin(name: string): string {
+  for (const from of [join(process.cwd(), 'package.json'), fileURLToPath(import.meta.url)]) {
+    let pkgFile: string;
+    try {
+      pkgFile = createRequire(from).resolve(`${name}/package.json`);
+    } catch {
+      continue;
+    }
+    const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { exports?: unknown; module?: string; main?: string };
+    const dot = (pkg.exports as Record<string, unknown> | undefined)?.['.'] ?? pkg.exports;
+    const imp = typeof dot === 'string' ? dot : (dot as { import?: unknown } | undefined)?.import;
+    const entry = typeof imp === 'string' ? imp : (imp as { default?: string } | undefined)?.default ?? pkg.module ?? pkg.main ?? 'index.js';
+    return join(dirname(pkgFile), entry);
+  }
+  throw new UsageError(`--plugin: cannot find the package '${name}' from ${process.cwd()} or the trainer's install (npm install ${name})`);
+}
+
+type Plugin = { register?: (api: { registerModel: typeof registerModel }) => unknown; onBackend?: (name: string) => void };
+const loaded: Plugin[] = [];
+
+/** Tells the loaded plugins about a backend registered after them (the trainer's --device), so they bind kernels to it. */
+export function pluginsOnBackend(name: string): void {
+  for (const p of loaded) p.onBackend?.(name);
+}
+
+/** Imports and registers each plugin; returns what each registered. */
+export async function loadPlugins(names: string[]): Promise<{ name: string; registered: unknown }[]> {
+  const out: { name: string; registered: unknown }[] = [];
+  for (const name of names) {
+    const file = resolvePlugin(name);
+    let mod: { convnetPlugin?: Plugin };
+    try {
+      mod = await import(pathToFileURL(file).href);
+    } catch (e) {
+      throw new UsageError(`--plugin ${name}: loading ${file} failed: ${(e as Error).message.split('\n')[0]}`);
+    }
+    const p = mod.convnetPlugin;
+    if (!p || typeof p.register !== 'function')
+      throw new UsageError(`--plugin ${name}: the package exports no convnetPlugin = { register(api) } (is it a convnet plugin?)`);
+    out.push({ name, registered: p.register({ registerModel }) });
+    loaded.push(p);
+  }
+  return out;
+}

@@ -1,0 +1,38 @@
+/**
+ * `alexnet-bn`: AlexNet's five convolutions (torchvision's widths 64-192-384-256-256, 5×5/3×3 kernels for small
+ * images) with a BatchNorm2d after each, and a 3-layer classifier (1024 hidden units, dropout 0.5), for
+ * [channels, size, size] inputs (default 3×32×32; 28×28 greyscale works). State-dict names are those of the
+ * PyTorch module `AlexNetBN` in test/make_fixture.py (`features.1.running_mean`, ...).
+ */
+import type { LayerSpec, ModelOptions, ModelSpec } from '@convnet/alexnet';
+import { BatchNorm2d } from './layer.js';
+
+const pytorch = { kind: 'pytorch' } as const;
+const bn: LayerSpec = {
+  type: 'module', kind: 'batchnorm2d',
+  build: (s: number[]) => new BatchNorm2d(s[1]),
+  flops: (s: number[]) => 2 * s[0] * s[1] * s[2],
+};
+
+export function alexnetBnSpec(o: ModelOptions = {}): ModelSpec {
+  const c = o.channels ?? 3, s = o.imageSize ?? 32;
+  const pool: LayerSpec = { type: 'maxpool', kernel: 3, stride: 2 };
+  const conv = (out: number, kernel: number): LayerSpec => ({ type: 'conv', out, kernel, padding: (kernel - 1) / 2, init: pytorch });
+  return {
+    name: 'alexnet-bn',
+    description: 'AlexNet with batch normalisation after every convolution, for small images (@convnet/kernels-batchnorm)',
+    input: [c, s, s],
+    features: [
+      conv(64, 5), bn, { type: 'relu' }, pool,
+      conv(192, 5), bn, { type: 'relu' }, pool,
+      conv(384, 3), bn, { type: 'relu' },
+      conv(256, 3), bn, { type: 'relu' },
+      conv(256, 3), bn, { type: 'relu' }, pool,
+    ],
+    classifier: [
+      { type: 'dropout', p: 0.5 }, { type: 'linear', out: 1024, init: pytorch }, { type: 'relu' },
+      { type: 'dropout', p: 0.5 }, { type: 'linear', out: 1024, init: pytorch }, { type: 'relu' },
+      { type: 'linear', out: o.numClasses ?? 10, init: pytorch },
+    ],
+  };
+}
