@@ -1,6 +1,7 @@
 // Direct convolution on channel-blocked layouts (native/src/cpu/conv_direct*.{h,cpp}), forward (any stride) and input
 // gradient (stride 1), forced with CONVNET_CONV_ALGO=direct on odd shapes (channels that are not a multiple of the
-// block, groups, padding, stride 2, the ceil rule, batch 1 split over output-channel tiles), against float64 direct
+// block, groups, padding, stride 2 and 4, the ceil rule, batch 1 split over output-channel tiles, fewer channels than
+// a block with the row's taps folded into the channels), against float64 direct
 // convolution; its error next to im2col + GEMM's on a conv2-sized layer; the AVX-512 blocking (16-channel blocks,
 // 4×6 tiles) emulated on AVX2 (CONVNET_GEMM_EMULATE_AVX512=1) and the portable path (CONVNET_ISA=generic, which has
 // no direct kernels and falls back to im2col + GEMM) pass the same checks; 1 and 2 threads agree bit for bit; the
@@ -88,7 +89,8 @@ const runChecks = (nat: any, withConv2 = false) => {
     ['rectangular 3x2 kernel, pad (1, 0)', { n: 2, c: 9, h: 8, w: 7, o: 10, kh: 3, kw: 2, sh: 1, sw: 1, ph: 1, pw: 0, groups: 1, oh: 8, ow: 6 }, true],
     ['stride 2, 11 -> 17, 3x3 pad 1 (forward only)', geom(2, 11, 10, 10, 17, 3, 2, 1, 1), false],
     ['stride 2, ceil rule, 5x5 (forward only)', geom(1, 8, 12, 12, 8, 5, 2, 0, 1, true), false],
-    ['stride 4, 11x11 (conv1-like, forward only)', geom(1, 3, 31, 31, 20, 11, 4, 2, 1), false],
+    ['stride 4, 11x11 (conv1-like: taps folded into channels, forward only)', geom(1, 3, 31, 31, 20, 11, 4, 2, 1), false],
+    ['groups 2, 3 channels each, 4x4 stride 3 pad 1, ceil rule (folded, forward only)', geom(2, 6, 13, 13, 10, 4, 3, 1, 2, true), false],
   ];
   const failures: string[] = [];
   const digests: number[] = [];

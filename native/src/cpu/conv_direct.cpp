@@ -22,6 +22,7 @@
 
 #include "convnet/cpu_features.h"
 #include "convnet/gemm.h"
+#include "convnet/kernels/conv.h"
 #include "convnet/threadpool.h"
 #include "workspace.h"
 
@@ -45,8 +46,12 @@ const DirectKernels* kernels() {
 
 // A correlation in [n, C, H, W] → out [n, O, OH, OW], stride (sh, sw), padding (ph, pw), kernel kh × kw, `groups`
 // groups; filt(gi, o, c, ky, kx): the tap of group gi's output channel o and input channel c (both within the group).
+// fold: the kw taps of a row are folded into the channels (lane j = c·kw + kx of column ox holds
+// x[c][iy][ox·sw − pw + kx]), leaving a kh × 1, column-stride-1 correlation over cg·kw channels: for layers with few
+// input channels (conv1: 3 channels would fill 3 of 8 lanes; 3·11 = 33 folded ones fill 33 of 40).
 struct Problem {
   int64_t n, C, H, W, O, OH, OW, kh, kw, sh, sw, ph, pw, groups;
+  bool fold;
 };
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -56,12 +61,14 @@ void run(const Problem& p, const float* in, Filt filt, const float* bias, float*
   const DirectKernels& K = *kernels();
   const int64_t W = K.W, OB = K.OB, NP = K.NP;
   const int64_t cg = p.C / p.groups, og = p.O / p.groups;
-  const int64_t ncb = ceil_div(cg, W), nob = ceil_div(og, W), ntile = ceil_div(nob, OB);
-  const int64_t taps = p.kh * p.kw;
+  // the tile's view: channels, kernel width and column stride after folding
+  const int64_t fc = p.fold ? cg * p.kw : cg, fkw = p.fold ? 1 : p.kw, fsw = p.fold ? 1 : p.sw;
+  const int64_t ncb = ceil_div(fc, W), nob = ceil_div(og, W), ntile = ceil_div(nob, OB);
+  const int64_t taps = p.kh * fkw;
   // the blocked input covers every row / column a window reads (padding, and windows past the edge under the
   // ceil rule, are zeros)
   const int64_t rows = std::max(p.H + 2 * p.ph, (p.OH - 1) * p.sh + p.kh);
-  const int64_t cols = std::max(p.W + 2 * p.pw, (p.OW - 1) * p.sw + p.kw);
+  const int64_t cols = p.fold ? p.OW : std::max(p.W + 2 * p.pw, (p.OW - 1) * p.sw + p.kw);
   const int64_t x_row = cols * W, x_cb = rows * x_row;
   // weights [ob][cb][ky][kx][ci][oi]: the tile reads ob0 .. ob0 + OB of one cb, w_ob apart
   const int64_t w_ob = ncb * taps * W * W, w_group = nob * w_ob;
@@ -90,7 +97,8 @@ void run(const Problem& p, const float* in, Filt filt, const float* bias, float*
       for (int64_t c = 0; c < cg; ++c)
         for (int64_t ky = 0; ky < p.kh; ++ky)
           for (int64_t kx = 0; kx < p.kw; ++kx) {
-            float* d = dst + (((c / W) * taps + ky * p.kw + kx) * W + c % W) * W;
+            const int64_t j = p.fold ? c * p.kw + kx : c, t = p.fold ? ky : ky * p.kw + kx;
+            float* d = dst + (((j / W) * taps + t) * W + j % W) * W;
             for (int64_t oi = 0; oi < on; ++oi) d[oi] = filt(gi, ob * W + oi, c, ky, kx);
           }
     }
@@ -106,12 +114,25 @@ void run(const Problem& p, const float* in, Filt filt, const float* bias, float*
     std::memset(xb, 0, sizeof(float) * static_cast<size_t>(ncb * x_cb));
     for (int64_t c = 0; c < cg; ++c) {
       const float* src = in + ((img * p.C) + gi * cg + c) * p.H * p.W;
-      float* dst = xb + (c / W) * x_cb + (p.ph * cols + p.pw) * W + c % W;
-      for (int64_t y = 0; y < p.H; ++y)
-        for (int64_t x = 0; x < p.W; ++x) dst[(y * cols + x) * W] = src[y * p.W + x];
+      if (!p.fold) {
+        float* dst = xb + (c / W) * x_cb + (p.ph * cols + p.pw) * W + c % W;
+        for (int64_t y = 0; y < p.H; ++y)
+          for (int64_t x = 0; x < p.W; ++x) dst[(y * cols + x) * W] = src[y * p.W + x];
+        continue;
+      }
+      for (int64_t kx = 0; kx < p.kw; ++kx) {
+        const int64_t j = c * p.kw + kx;
+        float* dst = xb + (j / W) * x_cb + p.ph * x_row + j % W;
+        const ValidRange xr = conv_valid_outputs(p.W, p.OW, p.sw, p.pw, kx);
+        for (int64_t y = 0; y < p.H; ++y) {
+          const float* row = src + y * p.W + kx - p.pw;
+          float* d = dst + y * x_row;
+          for (int64_t ox = xr.lo; ox < xr.hi; ++ox) d[ox * W] = row[ox * p.sw];
+        }
+      }
     }
     const float* wg = wb + gi * w_group;
-    DirectTileArgs a{nullptr, x_row, p.sw, p.kh, p.kw, nullptr, w_ob, nullptr, row_floats, false};
+    DirectTileArgs a{nullptr, x_row, fsw, p.kh, fkw, nullptr, w_ob, nullptr, row_floats, false};
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t ob0 = t * OB, obn = std::min(OB, nob - ob0);
       const int64_t o_lo = ob0 * W, o_hi = std::min(og, (ob0 + obn) * W);
@@ -123,9 +144,9 @@ void run(const Problem& p, const float* in, Filt filt, const float* bias, float*
           a.accumulate = cb > 0;
           for (int64_t q = 0, ox0 = 0; q < row_tiles; ++q) {
             const int64_t np = row_base + (q < row_extra ? 1 : 0);
-            a.x = xb + cb * x_cb + (oy * p.sh) * x_row + ox0 * p.sw * W;
+            a.x = xb + cb * x_cb + (oy * p.sh) * x_row + ox0 * fsw * W;
             a.out = res + ox0 * W;
-            K.tile[p.sw == 1][obn - 1][np - 1](a);
+            K.tile[fsw == 1][obn - 1][np - 1](a);
             ox0 += np;
           }
         }
@@ -141,6 +162,9 @@ void run(const Problem& p, const float* in, Filt filt, const float* bias, float*
     }
   });
 }
+
+// Forward only: fold the taps of a row into the channels when the group has fewer channels than a block.
+bool fold_taps(const ConvGeom& g) { return g.c / g.groups < kernels()->W; }
 
 }  // namespace
 
@@ -175,7 +199,7 @@ bool use_direct(const ConvGeom& g, bool backward_input) {
 }
 
 void direct_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y) {
-  const Problem p{g.n, g.c, g.h, g.w, g.o, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.groups};
+  const Problem p{g.n, g.c, g.h, g.w, g.o, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.groups, fold_taps(g)};
   const int64_t cg = g.c / g.groups, taps = g.kh * g.kw;
   const int64_t og = g.o / g.groups;
   run(p, x, [&](int64_t gi, int64_t o, int64_t c, int64_t ky, int64_t kx) {
@@ -186,7 +210,7 @@ void direct_forward(const ConvGeom& g, const float* x, const float* w, const flo
 void direct_backward_input(const ConvGeom& g, const float* dy, const float* w, float* dx) {
   // dx [n, c, h, w] = correlation of dy [n, o, oh, ow] (padding k − 1 − p) with w'[c][o] = w[o][c] flipped, per
   // group: dx channel c of group gi reads the group's og channels o of dy.
-  const Problem p{g.n, g.o, g.oh, g.ow, g.c, g.h, g.w, g.kh, g.kw, 1, 1, g.kh - 1 - g.ph, g.kw - 1 - g.pw, g.groups};
+  const Problem p{g.n, g.o, g.oh, g.ow, g.c, g.h, g.w, g.kh, g.kw, 1, 1, g.kh - 1 - g.ph, g.kw - 1 - g.pw, g.groups, false};
   const int64_t cg = g.c / g.groups, og = g.o / g.groups, taps = g.kh * g.kw;
   run(p, dy,
       [&](int64_t gi, int64_t c, int64_t o, int64_t ky, int64_t kx) {
