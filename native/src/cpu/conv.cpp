@@ -17,6 +17,7 @@
 #include "convnet/gemm.h"
 #include "convnet/kernels.h"
 #include "convnet/threadpool.h"
+#include "conv_direct.h"
 #include "conv_winograd.h"
 #include "workspace.h"
 
@@ -166,6 +167,11 @@ void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const flo
     winograd_forward(g, x, w, b, y);
     return;
   }
+  if (use_direct(g, false)) {
+    conv_trace("forward", g, direct_name());
+    direct_forward(g, x, w, b, y);
+    return;
+  }
   conv_trace("forward", g, "im2col+gemm");
   const bool pointwise = is_pointwise(g);
   const int T = num_threads();
@@ -227,6 +233,11 @@ void conv2d_backward_input(const ConvGeom& g, const float* dy, const float* w, f
     winograd_backward_input(g, dy, w, dx);
     return;
   }
+  if (use_direct(g, true)) {
+    conv_trace("bwd-data", g, direct_name());
+    direct_backward_input(g, dy, w, dx);
+    return;
+  }
   conv_trace("bwd-data", g, "gemm+col2im");
   const bool pointwise = is_pointwise(g);
   const int T = num_threads();
@@ -273,6 +284,11 @@ void conv2d_backward_weight(const ConvGeom& g, const float* x, const float* dy, 
   if (wsize == 0) return;
   if (g.n == 0 || s.P == 0) {  // no output, no gradient
     std::memset(dw, 0, sizeof(float) * static_cast<size_t>(wsize));
+    return;
+  }
+  if (use_winograd_weight(g)) {
+    conv_trace("bwd-weights", g, "winograd F(4x4,3x3) (transformed-domain sums)");
+    winograd_backward_weight(g, x, dy, dw);
     return;
   }
   conv_trace("bwd-weights", g, "im2col+gemm");
