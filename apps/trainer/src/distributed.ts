@@ -117,9 +117,9 @@ export class Distributed {
       get testN() { return src.testN; },
       get waitMs() { return src.waitMs; },
       trainBatches: (...a) => src.trainBatches(...a),
-      async *testBatches(n, batch) {
+      async *testBatches(n, batch, into) {
         let k = 0;
-        for await (const b of src.testBatches(n, batch)) if (k++ % size === rank) yield b;
+        for await (const b of src.testBatches(n, batch, into)) if (k++ % size === rank) yield b;
       },
       viewBatch: (indices, view) => src.viewBatch(indices, view),
       setTrainSlice: (sl) => src.setTrainSlice(sl),

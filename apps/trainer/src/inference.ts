@@ -7,7 +7,8 @@ import { loadCheckpoint } from './checkpoint.js';
 import { UsageError } from './errors.js';
 import { ENV, type Command, type FlagSpec, type Parsed } from './flags.js';
 import { openSource, type Geometry } from './source.js';
-import { buildModel, inputGeometry, predictViews, type DataInfo } from './train.js';
+import { buildModel, deviceBackend, inputGeometry, predictViews, type DataInfo } from './train.js';
+import { deviceTransfers, perStep } from './device-io.js';
 import { decodeOriented, parsePreprocess, torchvisionTransform, type PreprocessName } from './preprocess.js';
 import { checkWeights, defaultClassNames, loadWeights, readWeights, specParamShapes } from './weights.js';
 
@@ -39,15 +40,18 @@ export const evalCommand: Command = {
     ...RUN_FLAGS,
     { name: 'views', type: 'string', enum: ['1', '10'], default: '1', help: "1: the centre crop; 10: the paper's 4 corners + centre, each also flipped, softmax averaged" },
     { name: 'limit', type: 'integer', min: 1, help: 'only the first N test images' },
+    { name: 'device', type: 'string', value: 'DEV', default: 'cpu', help: 'cpu, cuda, cuda:N or cuda-host (the CUDA kernels on the host emulator)' },
   ],
   env: [ENV.CONVNET_NUM_THREADS, ENV.CONVNET_ISA],
   run: evalRun,
 };
 
 async function evalRun(args: Parsed): Promise<number> {
-  const values = { checkpoint: 'best', views: '1', ...args.values } as { run?: string; checkpoint: string; views: string; limit?: number };
+  const values = { checkpoint: 'best', views: '1', device: 'cpu', ...args.values } as { run?: string; checkpoint: string; views: string; limit?: number; device: string };
   const views = Number(values.views);
-  const { ck, cfg, file } = openRun(values.run, values.checkpoint);
+  const { ck, cfg: trained, file } = openRun(values.run, values.checkpoint);
+  // the run's kernels on the cpu (a device-trained run too), or --device's backend
+  const cfg = { ...trained, device: values.device, backend: values.device !== 'cpu' ? await deviceBackend(values.device) : trained.device === 'cpu' ? trained.backend : 'cpu' };
   let geom: Geometry = { crop: 0, pad: 0 };
   const ds = await openSource(cfg, (shape, name) => (geom = inputGeometry(cfg, shape, name)));
   try {
@@ -57,7 +61,9 @@ async function evalRun(args: Parsed): Promise<number> {
     let top1 = 0, top5 = 0;
     const k = ds.classes.length;
     const chunk = ds.shape[1] > 64 ? 32 : 250;
-    for (let s = 0; s < n; s += chunk) {
+    const xfer0 = deviceTransfers(cfg.backend);
+    let chunks = 0;
+    for (let s = 0; s < n; s += chunk, chunks++) {
       const idx = Array.from({ length: Math.min(chunk, n - s) }, (_, i) => s + i);
       const { probs: p, labels } = await predictViews(net, ds, idx, geom, views as 1 | 10);
       idx.forEach((_, b) => {
@@ -68,6 +74,9 @@ async function evalRun(args: Parsed): Promise<number> {
         if (larger < 5) top5++;
       });
     }
+    // device runs: the views go up, the averaged probabilities come down, once per chunk of images
+    const xfer = xfer0 && perStep(xfer0, deviceTransfers(cfg.backend)!, chunks);
+    if (xfer) console.error(`${cfg.device}: host↔device ${+xfer.uploadsPerStep.toFixed(2)} up + ${+xfer.downloadsPerStep.toFixed(2)} down per batch of ${Math.min(chunk, n)} images, ${xfer.bytesPerStep} bytes per batch`);
     console.log(`${file}: ${n} test images, ${views} view${views > 1 ? 's' : ''}: top-1 error ${(100 * (1 - top1 / n)).toFixed(2)}%, top-5 error ${(100 * (1 - top5 / n)).toFixed(2)}% (accuracy ${(100 * top1 / n).toFixed(2)}%)`);
   } finally {
     await ds.close();

@@ -6,7 +6,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listBackends, memoryOf, native, registerBackend, setDefaultBackend, softmax, sumAndSquares, toHostTensor, writeFileAtomic } from '@convnet/tensor';
+import { alloc, axpy, defaultBackend, listBackends, memoryOf, native, registerBackend, setDefaultBackend, softmax, sumAndSquares, toHostTensor, writeFileAtomic } from '@convnet/tensor';
 import { CrossEntropyLoss } from '@convnet/layers';
 import { ReduceLROnPlateau, SGD, StepLR, WarmupCosineLR, ConstantLR, biasesWithoutDecay, type LRScheduler } from '@convnet/optim';
 import { createModel, modelSpec, type Net } from '@convnet/alexnet';
@@ -22,7 +22,7 @@ import { Progress, silentProgress } from './progress.js';
 import { reportInfo, writeReport, type EpochMetrics } from './report.js';
 import { createRequire } from 'node:module';
 import { initDistributed, type Distributed } from './distributed.js';
-import { deviceInput, perStep } from './device-io.js';
+import { deviceBatches, deviceInput, perStep } from './device-io.js';
 import { StopRequest, yieldToEventLoop, type StopSignalName } from './stop.js';
 import { readMetrics, removeStaleTempFiles, truncateMetrics } from './runfiles.js';
 
@@ -85,26 +85,37 @@ export function buildModel(cfg: TrainConfig, ds: DataInfo, crop: number): Net {
   }
 }
 
-/** Loss and top-1/top-5 error of `net` on the first `limit` (0: all) test images (centre views, eval mode). */
-export async function evaluate(net: Net, src: Source, limit = 0, batch = 0): Promise<{ loss: number; top1Err: number; top5Err: number; n: number }> {
+/**
+ * Loss and top-1/top-5 error of `net` on the first `limit` (0: all) test images (centre views, eval mode).
+ * On a device backend each batch goes up from pinned memory asynchronously and only the loss/hit scalars come
+ * down (device-io.ts); `transfers` then gives the host↔device copies per batch.
+ */
+export async function evaluate(net: Net, src: Source, limit = 0, batch = 0): Promise<{ loss: number; top1Err: number; top5Err: number; n: number; transfers?: { perBatch: number; bytesPerBatch: number } }> {
   const n = limit ? Math.min(limit, src.testN) : src.testN;
   const b = batch || (src.shape[1] > 64 ? 64 : 500);
   net.eval();
   const ce = new CrossEntropyLoss();
   ce.backend = net.backend;
-  let loss = 0, top1 = 0, top5 = 0, seen = 0;
+  const io = deviceBatches(net.backend ?? defaultBackend());
+  const xfer0 = io.transfers();
+  let loss = 0, top1 = 0, top5 = 0, seen = 0, batches = 0;
   try {
-    for await (const { x, labels } of src.testBatches(n, b)) {
-      const r = ce.forward(net.forward(x), labels);
+    for await (const { x, labels } of src.testBatches(n, b, io.host)) {
+      const r = ce.forward(net.forward(io.upload(x)), labels);
       loss += r.loss * labels.length;
       top1 += r.top1Hits;
       top5 += r.top5Hits;
       seen += labels.length;
+      batches++;
     }
   } finally {
     net.train();
   }
-  return { loss: loss / seen, top1Err: 1 - top1 / seen, top5Err: 1 - top5 / seen, n: seen };
+  const xfer = xfer0 && perStep(xfer0, io.transfers()!, batches);
+  return {
+    loss: loss / seen, top1Err: 1 - top1 / seen, top5Err: 1 - top5 / seen, n: seen,
+    ...(xfer ? { transfers: { perBatch: xfer.transfersPerStep, bytesPerBatch: xfer.bytesPerStep } } : {}),
+  };
 }
 
 /** Averaged softmax over views: the centre (1) or 4 corners + centre, each also flipped (10). */
@@ -116,17 +127,26 @@ export async function predictViews(net: Net, src: Source, indices: number[], geo
   const span = h + 2 * geom.pad - geom.crop;
   const offsets = views === 1 ? [[span >> 1, span >> 1]] : [[0, 0], [0, span], [span, 0], [span, span], [span >> 1, span >> 1]];
   const nViews = offsets.length * (views === 1 ? 1 : 2);
+  // on a device: each view goes up from pinned memory, the views' softmax is averaged there, one download at the end
+  const backend = net.backend ?? defaultBackend();
+  const io = deviceBatches(backend);
+  const sum = io.transfers() ? alloc([B, k], backend) : null;
   net.eval();
   try {
     for (const flip of views === 1 ? [false] : [false, true]) {
       for (const [oy, ox] of offsets) {
         const b = await src.viewBatch(indices, { oy, ox, flip });
         labels = b.labels;
-        const p = softmax(net.forward(b.x));
-        for (let i = 0; i < p.size; i++) probs[i] += p.data[i] / nViews;
+        const p = softmax(net.forward(io.upload(b.x)), sum ? { backend } : {});
+        if (sum) {
+          axpy(1 / nViews, p, sum, { backend });
+          p.dispose();
+        } else for (let i = 0; i < p.size; i++) probs[i] += p.data[i] / nViews;
       }
     }
+    if (sum) probs.set(toHostTensor(sum).data);
   } finally {
+    sum?.dispose();
     net.train();
   }
   return { probs, labels };
@@ -325,14 +345,15 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
   const diverged = (what: string) => new RunError(
     `${what} at epoch ${state.epoch}, step ${state.stepInEpoch} (global ${state.globalStep}): training stopped. ` +
     (lastGood >= 0 ? `${lastFile} (global step ${lastGood}) has the last finite weights; continue from it with a lower learning rate: convnet train --resume ${o.runDir} --lr ${(opt.paramGroups[0].initialLr / 10).toPrecision(2)}` : 'no checkpoint was written yet; start again with a lower --lr'));
-  const checkpoint = (name: string) => {
+  // a checkpoint's copies (finiteness scalars, one download per tensor) are not counted in the per-step transfers
+  const checkpoint = (name: string) => io.aside(() => {
     if (!finiteWeights(net)) throw diverged('the weights became non-finite');
     if (name === 'last.safetensors') lastGood = state.globalStep;
     if (!dist.isRoot) return;
     state.optimizer = { step: opt.stepCount, groups: opt.paramGroups.map((g) => ({ lr: g.lr, initialLr: g.initialLr })) };
     state.scheduler = sched.state();
     saveCheckpoint(join(ckDir, name), net, opt, state);
-  };
+  });
   const report = async () =>
     dist.isRoot && writeReport(join(o.runDir, 'report.html'), {
       title: `convnet: ${cfg.model} on ${ds.name}`, config: cfg as unknown as Record<string, unknown>, epochs, info: reportInfo(PACKAGE_VERSION, native().info().isa),
@@ -408,7 +429,8 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
         break;
       }
       const seconds = (performance.now() - t0) / 1000;
-      const val = dist.reduceEval(await evaluate(net, ds, cfg.limitTest));
+      const ev = await evaluate(net, ds, cfg.limitTest);
+      const val = dist.reduceEval(ev);
       const lr = opt.paramGroups[0].lr;
       const m: EpochMetrics = {
         epoch: state.epoch, trainLoss: lossSum / seen, trainTop1Err: 1 - top1 / seen, trainTop5Err: 1 - top5 / seen,
@@ -416,6 +438,7 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
         dataWaitShare: dataMs / 1000 / seconds, seconds,
         ...(dist.size > 1 ? { commWaitShare: (dist.commWaitMs - comm0) / 1000 / seconds, ranks: dist.size } : {}),
         ...(xferEpoch ? { transfersPerStep: xferEpoch.transfersPerStep, transferBytesPerStep: xferEpoch.bytesPerStep } : {}),
+        ...(ev.transfers ? { valTransfersPerBatch: ev.transfers.perBatch, valTransferBytesPerBatch: ev.transfers.bytesPerBatch } : {}),
       };
       epochs.push(m);
       if (dist.isRoot) appendFileSync(metricsPath, JSON.stringify({ type: 'epoch', ...m }) + '\n');
