@@ -2,12 +2,10 @@
 // transpose combination, odd sizes, alpha/beta, K past one depth block; on the engine this CPU picks
 // (AVX512-BF16 hardware where present) and on the emulation (CONVNET_BF16_ENGINE=emulated, CONVNET_ISA=avx2
 // and generic); the same digest for 1 and 2 threads; the switch and its errors.
-import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { addonPath, inChild, runSource } from './child';
 
-const addonPath = fileURLToPath(new URL('../index.cjs', import.meta.url));
 const native = createRequire(import.meta.url)('../index.cjs');
 
 // Self-contained: also sent as source text to child processes.
@@ -64,12 +62,7 @@ const runChecks = (nat: any) => {
   return { cases, failures, roundedSomewhere, digest: hash.toString(16), engine: nat.matmulPrecision().bf16Engine };
 };
 
-const child = (env: Record<string, string>) => {
-  const src = `const nat = require(${JSON.stringify(addonPath)}); const run = ${runChecks.toString()}; console.log(JSON.stringify(run(nat)));`;
-  const r = spawnSync(process.execPath, ['-e', src], { encoding: 'utf8', env: { ...process.env, ...env } });
-  if (r.status !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!);
-};
+const child = (env: Record<string, string>) => inChild(runChecks, env);
 
 describe('bf16 matmul precision', () => {
   it('matches bf16-rounded inputs summed in float64 on this CPU\'s engine, and really rounds', () => {
@@ -93,8 +86,7 @@ describe('bf16 matmul precision', () => {
   });
   it('is opt-in: fp32 by default, CONVNET_MATMUL_PRECISION=bf16 or setMatmulPrecision turn it on', () => {
     const src = `const n = require(${JSON.stringify(addonPath)}); console.log(n.matmulPrecision().precision)`;
-    const run = (env: Record<string, string>) =>
-      spawnSync(process.execPath, ['-e', src], { encoding: 'utf8', env: { ...process.env, ...env } }).stdout.trim();
+    const run = (env: Record<string, string>) => runSource(src, env).stdout.trim();
     expect(run({ CONVNET_MATMUL_PRECISION: '' })).toBe('fp32');
     expect(run({ CONVNET_MATMUL_PRECISION: 'bf16' })).toBe('bf16');
     const before = native.matmulPrecision().precision;

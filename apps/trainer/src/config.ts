@@ -47,6 +47,8 @@ export interface TrainConfig {
   weights: string;
   /** Parameters the optimiser leaves alone: 'none' or 'features' (fine-tuning the classifier only). */
   freeze: 'none' | 'features';
+  /** Input normalisation: 'dataset' (the training set's mean/std) or 'torchvision' (ImageNet's, what torchvision weights expect). */
+  preprocess: 'dataset' | 'torchvision';
 }
 
 /**
@@ -84,6 +86,7 @@ export const BASE_CONFIG: TrainConfig = {
   workers: 1,
   weights: '',
   freeze: 'none',
+  preprocess: 'dataset',
 };
 
 /** The paper's recipe for ImageNet-sized data. */
@@ -113,6 +116,7 @@ export const CONFIG_SPECS: { [K in keyof TrainConfig]: SettingSpec } = {
   data: { type: 'string', value: 'D', group: 'data', help: "'default' (Fashion-MNIST), 'fashion-mnist', 'mnist', 'synthetic', an IDX or CIFAR folder, an image tree (train/ + val/) or a packed dataset" },
   limitTrain: { type: 'integer', min: 0, group: 'data', help: 'use only the first N training examples (0: all)' },
   limitTest: { type: 'integer', min: 0, group: 'data', help: 'use only the first N test examples (0: all)' },
+  preprocess: { type: 'string', enum: ['dataset', 'torchvision'], group: 'data', help: "input normalisation: dataset (the training set's mean/std) or torchvision (ImageNet's 0.485/0.456/0.406 and 0.229/0.224/0.225, for torchvision weights); recorded with the run, and predict/eval use it" },
   workers: { type: 'integer', min: 0, max: 256, group: 'data', help: 'data-loader worker threads for packed data (0: load in this thread)' },
   model: { type: 'string', value: 'M', group: 'model and optimiser', help: 'paper | torchvision | small | cifar-18pct | cifar-80sec (paper for image data)' },
   epochs: { type: 'integer', min: 1, max: 1_000_000, group: 'model and optimiser', help: 'number of epochs' },
@@ -202,7 +206,7 @@ export function readConfigFile(path: string): Partial<TrainConfig> {
 export function validateConfig(c: TrainConfig, who = 'configuration'): TrainConfig {
   for (const k of Object.keys(CONFIG_SPECS) as (keyof TrainConfig)[]) {
     // settings added later: checkpoints written before them hold their defaults
-    if (!(k in c) && (k === 'weights' || k === 'freeze')) (c as unknown as Record<string, unknown>)[k] = BASE_CONFIG[k];
+    if (!(k in c) && (k === 'weights' || k === 'freeze' || k === 'preprocess')) (c as unknown as Record<string, unknown>)[k] = BASE_CONFIG[k];
     if (!(k in c)) throw new UsageError(`${who}: missing key '${k}'`);
     checkValue(CONFIG_SPECS[k], c[k], who === 'configuration' ? `--${kebabCase(k)}` : `${who}: '${k}'`);
   }

@@ -1,5 +1,5 @@
 /** `convnet eval` (centre or 10-view test error) and `convnet predict` (top-5 classes of image files). */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tensor, softmax } from '@convnet/tensor';
 import { createModel, modelSpec, type Net } from '@convnet/alexnet';
@@ -7,6 +7,8 @@ import { loadCheckpoint } from './checkpoint.js';
 import { UsageError } from './errors.js';
 import { ENV, type Command, type FlagSpec, type Parsed } from './flags.js';
 import { openSource, type Geometry } from './source.js';
+import { isImageTree, scanTree } from './packsrc.js';
+import { DataError, ILSVRC2012_WNIDS, isIlsvrc2012Wnid, scanImageFolder, type FileList } from '@convnet/imagenet';
 import { buildModel, deviceBackend, inputGeometry, predictViews, type DataInfo } from './train.js';
 import { deviceTransfers, perStep } from './device-io.js';
 import { decodeOriented, parsePreprocess, torchvisionTransform, type PreprocessName } from './preprocess.js';
@@ -34,29 +36,70 @@ const RUN_FLAGS: FlagSpec[] = [
 
 export const evalCommand: Command = {
   name: 'eval',
-  summary: 'top-1/top-5 error of a run on its test split (1 or 10 views)',
-  usage: 'convnet eval --run DIR [options]',
+  summary: 'top-1/top-5 error of a run on its test split (1 or 10 views), or of --weights on an image folder',
+  usage: 'convnet eval (--run DIR | --weights FILE [--model torchvision|paper] --data DIR) [options]',
+  description: "With --run: the run's model on its test split (or --data), prepared as the run was trained (--preprocess). " +
+    'With --weights and no run: a PyTorch state dict (safetensors, .pth/.pt written by torch.save, or a checkpoint) for --model, ' +
+    "on --data: class folders (DIR/<class>/<images> or DIR/val/<class>/...; ImageNet WordNet-id folders map to torchvision's " +
+    "1000 outputs, other folders in sorted order as torchvision's ImageFolder), prepared by torchvision's eval transform.",
   flags: [
     ...RUN_FLAGS,
-    { name: 'views', type: 'string', enum: ['1', '10'], default: '1', help: "1: the centre crop; 10: the paper's 4 corners + centre, each also flipped, softmax averaged" },
+    ...WEIGHTS_FLAGS,
+    { name: 'data', type: 'string', value: 'DIR', help: "the images to evaluate: with --weights, class folders of image files; with --run, default the run's --data" },
+    { name: 'views', type: 'string', enum: ['1', '10'], default: '1', help: "1: the centre crop; 10: the paper's 4 corners + centre, each also flipped, softmax averaged (--preprocess dataset)" },
     { name: 'limit', type: 'integer', min: 1, help: 'only the first N test images' },
-    { name: 'device', type: 'string', value: 'DEV', default: 'cpu', help: 'cpu, cuda, cuda:N or cuda-host (the CUDA kernels on the host emulator)' },
+    { name: 'device', type: 'string', value: 'DEV', help: "with --run and --preprocess dataset: cpu (default), cuda, cuda:N or cuda-host (the CUDA kernels on the host emulator)" },
   ],
   env: [ENV.CONVNET_NUM_THREADS, ENV.CONVNET_ISA],
   run: evalRun,
 };
 
+interface EvalValues { run?: string; checkpoint: string; views: string; limit?: number; weights?: string; model?: string; preprocess?: string; data?: string; device?: string }
+
 async function evalRun(args: Parsed): Promise<number> {
-  const values = { checkpoint: 'best', views: '1', device: 'cpu', ...args.values } as { run?: string; checkpoint: string; views: string; limit?: number; device: string };
-  const views = Number(values.views);
+  const values = { checkpoint: 'best', views: '1', ...args.values } as EvalValues;
+  const views = Number(values.views) as 1 | 10;
+  if (!values.run && !values.weights) throw new UsageError('give --run DIR (a run of convnet train) or --weights FILE [--model torchvision|paper] --data DIR');
+  let preprocess = parsePreprocess(values.preprocess);
+  if (!values.run) {
+    if (preprocess === 'dataset') throw new UsageError("--preprocess dataset needs a run (--run DIR) for the training set's statistics; without one use --preprocess torchvision");
+    if (!values.data) throw new UsageError('--data: the images to evaluate --weights on are required (class folders: DIR/<class>/<images>)');
+    if (views !== 1) throw new UsageError('--views 10: the 10 views are crops of the stored images of a run; with --weights use --views 1');
+    if (values.device && values.device !== 'cpu') throw new UsageError(`--device ${values.device}: goes with --run (a run's test split); --weights alone runs on the cpu`);
+    if (!existsSync(values.data) || !statSync(values.data).isDirectory()) evalFileList(values.data, 0);
+    const w = netFromWeights(values.weights!, values.model, (n) => evalFileList(values.data!, n));
+    const m = await evalFiles(w.net, values.data, { numClasses: w.numClasses, resize: 256, crop: w.inputSize, limit: values.limit });
+    console.log(describePreprocess('torchvision', { resize: 256, crop: w.inputSize }));
+    console.log(`${values.weights} (--model ${w.model}) on ${values.data}: ${m.line}`);
+    return 0;
+  }
+  if (values.model) throw new UsageError('--model: a run knows its model; --model goes with --weights and no --run');
   const { ck, cfg: trained, file } = openRun(values.run, values.checkpoint);
+  preprocess ??= trained.preprocess ?? 'dataset';
+  if (values.device && values.device !== 'cpu' && preprocess !== 'dataset') throw new UsageError(`--device ${values.device}: goes with --preprocess dataset (the run's test split)`);
   // the run's kernels on the cpu (a device-trained run too), or --device's backend
-  const cfg = { ...trained, device: values.device, backend: values.device !== 'cpu' ? await deviceBackend(values.device) : trained.device === 'cpu' ? trained.backend : 'cpu' };
+  const device = values.device ?? 'cpu';
+  const cfg = { ...trained, device, backend: device !== 'cpu' ? await deviceBackend(device) : trained.device === 'cpu' ? trained.backend : 'cpu' };
+  const data = values.data ?? cfg.data;
+  const st = ck.state.dataset;
+  if (preprocess === 'torchvision') {
+    if (views !== 1) throw new UsageError('--views 10 goes with --preprocess dataset (the stored images of the run); --preprocess torchvision takes the one centre crop');
+    if (st.shape[0] !== 3) throw new UsageError(`--preprocess torchvision: the model takes ${st.shape[0]}-channel images; use --preprocess dataset`);
+    const geom = inputGeometry(cfg, st.shape as [number, number, number], st.name);
+    const net = buildModel(cfg, { name: st.name, classes: st.classes, shape: st.shape as [number, number, number] }, geom.crop);
+    net.loadStateDict(ck.model);
+    if (values.weights) loadWeights(net, readWeights(values.weights).stateDict, values.weights, { model: cfg.model });
+    const m = await evalFiles(net, data, { numClasses: st.classes.length, resize: st.shape[1], crop: geom.crop, limit: values.limit });
+    console.log(describePreprocess('torchvision', { resize: st.shape[1], crop: geom.crop, trained: cfg.preprocess }));
+    console.log(`${file} on ${data}: ${m.line}`);
+    return 0;
+  }
   let geom: Geometry = { crop: 0, pad: 0 };
-  const ds = await openSource(cfg, (shape, name) => (geom = inputGeometry(cfg, shape, name)));
+  const ds = await openSource({ ...cfg, data }, (shape, name) => (geom = inputGeometry(cfg, shape, name)));
   try {
     const net = buildModel(cfg, ds, geom.crop);
     net.loadStateDict(ck.model);
+    if (values.weights) loadWeights(net, readWeights(values.weights).stateDict, values.weights, { model: cfg.model });
     const n = values.limit ? Math.min(Number(values.limit), ds.testN) : ds.testN;
     let top1 = 0, top5 = 0;
     const k = ds.classes.length;
@@ -65,23 +108,121 @@ async function evalRun(args: Parsed): Promise<number> {
     let chunks = 0;
     for (let s = 0; s < n; s += chunk, chunks++) {
       const idx = Array.from({ length: Math.min(chunk, n - s) }, (_, i) => s + i);
-      const { probs: p, labels } = await predictViews(net, ds, idx, geom, views as 1 | 10);
+      const { probs: p, labels } = await predictViews(net, ds, idx, geom, views);
       idx.forEach((_, b) => {
-        const target = p[b * k + labels[b]];
-        let larger = 0;
-        for (let j = 0; j < k; j++) if (p[b * k + j] > target) larger++;
-        if (larger === 0) top1++;
-        if (larger < 5) top5++;
+        const r = rankOf(p, b * k, k, labels[b]);
+        if (r === 0) top1++;
+        if (r < 5) top5++;
       });
     }
+    console.log(describePreprocess('dataset', { resize: ds.shape[1], crop: geom.crop, trained: cfg.preprocess }));
     // device runs: the views go up, the averaged probabilities come down, once per chunk of images
     const xfer = xfer0 && perStep(xfer0, deviceTransfers(cfg.backend)!, chunks);
     if (xfer) console.error(`${cfg.device}: host↔device ${+xfer.uploadsPerStep.toFixed(2)} up + ${+xfer.downloadsPerStep.toFixed(2)} down per batch of ${Math.min(chunk, n)} images, ${xfer.bytesPerStep} bytes per batch`);
-    console.log(`${file}: ${n} test images, ${views} view${views > 1 ? 's' : ''}: top-1 error ${(100 * (1 - top1 / n)).toFixed(2)}%, top-5 error ${(100 * (1 - top5 / n)).toFixed(2)}% (accuracy ${(100 * top1 / n).toFixed(2)}%)`);
+    console.log(`${file}: ${n} test images, ${views} view${views > 1 ? 's' : ''}: ${errorLine(top1, top5, n)}`);
   } finally {
     await ds.close();
   }
   return 0;
+}
+
+/** How many classes score above the target (0: a top-1 hit; < 5: a top-5 hit). */
+function rankOf(p: ArrayLike<number>, off: number, k: number, label: number): number {
+  const target = p[off + label];
+  let larger = 0;
+  for (let j = 0; j < k; j++) if (p[off + j] > target) larger++;
+  return larger;
+}
+
+const errorLine = (top1: number, top5: number, n: number) =>
+  `top-1 error ${(100 * (1 - top1 / n)).toFixed(2)}%, top-5 error ${(100 * (1 - top5 / n)).toFixed(2)}% (accuracy ${(100 * top1 / n).toFixed(2)}%)`;
+
+/** The line predict and eval print first: what was done to each image before the net saw it. */
+function describePreprocess(p: PreprocessName, o: { resize: number; crop: number; trained?: PreprocessName }): string {
+  const line = p === 'torchvision'
+    ? `preprocessing: torchvision (EXIF orientation, Resize(${o.resize}) bilinear as PIL, CenterCrop(${o.crop}), ImageNet mean/std)`
+    : `preprocessing: dataset (EXIF orientation, resize to ${o.resize}×${o.resize}, centre ${o.crop}×${o.crop}, ${o.trained === 'torchvision' ? "the run's ImageNet mean/std" : "the training set's mean/std"})`;
+  return p === 'torchvision' && o.trained === 'dataset' ? `${line}; note: the run was trained on its own mean/std (--preprocess dataset)` : line;
+}
+
+/**
+ * The labelled image files of --data for eval: an image tree (train/ + val/: its val split, labelled as training
+ * labels it) or class folders (DIR/<class>/<images>; ImageNet WordNet-id folders with a 1000-output net get
+ * ImageNet's indices, as torchvision's models do; otherwise the sorted folder names, as ImageFolder).
+ */
+export function evalFileList(dir: string, numClasses: number): FileList {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--data: ${dir} is not a directory (eval with --preprocess torchvision reads image files in class folders: DIR/<class>/<images>)`);
+  let list: FileList;
+  try {
+    if (isImageTree(dir)) list = scanTree(dir).val;
+    else {
+      const folders = readdirSync(dir).filter((d) => !d.startsWith('.') && statSync(join(dir, d)).isDirectory());
+      const imagenet = numClasses === 1000 && folders.length > 0 && folders.every(isIlsvrc2012Wnid);
+      list = scanImageFolder(dir, imagenet ? { classes: [...ILSVRC2012_WNIDS] } : {});
+    }
+  } catch (e) {
+    if (e instanceof DataError) throw new UsageError(`--data: ${e.message}`);
+    throw e;
+  }
+  if (list.classes.length !== numClasses)
+    throw new UsageError(`--data: ${dir} has ${list.classes.length} class folders, the model has ${numClasses} outputs (folders map to outputs in sorted order; ImageNet WordNet ids map to a 1000-output net's indices)`);
+  if (!list.samples.length) throw new UsageError(`--data: ${dir}: no image files in its class folders`);
+  return list;
+}
+
+/** eval over image files with the torchvision transform; undecodable files are counted and reported, not fatal. */
+async function evalFiles(net: Net, dir: string, o: { numClasses: number; resize: number; crop: number; limit?: number }): Promise<{ n: number; top1: number; top5: number; line: string }> {
+  const list = evalFileList(dir, o.numClasses);
+  const samples = o.limit ? list.samples.slice(0, o.limit) : list.samples;
+  net.eval();
+  const per = 3 * o.crop * o.crop, chunk = 16, k = o.numClasses;
+  let top1 = 0, top5 = 0, n = 0;
+  const skipped: string[] = [];
+  for (let s = 0; s < samples.length; s += chunk) {
+    const inputs: Float32Array[] = [], labels: number[] = [];
+    for (const sm of samples.slice(s, s + chunk)) {
+      try {
+        inputs.push(torchvisionTransform(await decodeOriented(sm.path, 3), { resize: o.resize, crop: o.crop }).x);
+        labels.push(sm.label);
+      } catch (e) {
+        if (!(e instanceof UsageError)) throw e;
+        skipped.push(e.message);
+      }
+    }
+    if (!inputs.length) continue;
+    const x = Tensor.zeros([inputs.length, 3, o.crop, o.crop]);
+    inputs.forEach((v, i) => x.data.set(v, i * per));
+    const p = softmax(net.forward(x)).data;
+    labels.forEach((label, b) => {
+      const r = rankOf(p, b * k, k, label);
+      if (r === 0) top1++;
+      if (r < 5) top5++;
+    });
+    n += inputs.length;
+  }
+  if (!n) throw new UsageError(`--data: ${dir}: none of its ${samples.length} image files could be decoded (${skipped[0]})`);
+  const skip = skipped.length ? ` (${skipped.length} skipped: ${skipped.slice(0, 2).join('; ')}${skipped.length > 2 ? '; ...' : ''})` : '';
+  return { n, top1, top5, line: `${n} images${skip}, 1 view: ${errorLine(top1, top5, n)}` };
+}
+
+/** A net for --model built from --weights alone (no run): the class count is read from the file's last layer. */
+function netFromWeights(file: string, modelName: string | undefined, checkClasses?: (numClasses: number) => void): { net: Net; model: string; numClasses: number; classes: string[]; inputSize: number; channels: number } {
+  const model = modelName ?? 'torchvision';
+  const { stateDict } = readWeights(file);
+  let spec;
+  try {
+    spec = modelSpec(model);
+  } catch (e) {
+    throw new UsageError(`--model: ${(e as Error).message}`);
+  }
+  const headKey = `classifier.${spec.classifier.length - 1}.weight`;
+  const numClasses = stateDict.get(headKey)?.shape[0] ?? 1000;
+  checkClasses?.(numClasses);
+  // shapes first: a wrong file fails before 61M parameters are allocated and initialised
+  checkWeights(specParamShapes(modelSpec(model, { numClasses })), stateDict, file, { model });
+  const net = createModel(model, { numClasses });
+  loadWeights(net, stateDict, file, { model });
+  return { net, model, numClasses, classes: defaultClassNames(numClasses), inputSize: spec.input[1], channels: spec.input[0] };
 }
 
 /** Decodes an image file (EXIF orientation applied), resized to cover the dataset's stored size: the `dataset` preset. */
@@ -123,8 +264,9 @@ async function predictRun(args: Parsed): Promise<number> {
   const positionals = args.positionals;
   if (!positionals.length) throw new UsageError('give one or more image files: convnet predict --run DIR photo.jpg (or --weights FILE --model torchvision photo.jpg)');
   let preprocess = parsePreprocess(values.preprocess);
-  let net: Net, classes: string[], inputSize: number, channels: number;
+  let net: Net, classes: string[], inputSize: number, channels: number, resize = 256;
   let stats: { mean: number[]; std: number[]; shape: [number, number, number] } | null = null;
+  let trained: PreprocessName | undefined;
   if (values.run || !values.weights) {
     if (values.model) throw new UsageError('--model: a run knows its model; --model goes with --weights and no --run');
     const { ck, cfg } = openRun(values.run, values.checkpoint!);
@@ -138,32 +280,18 @@ async function predictRun(args: Parsed): Promise<number> {
     inputSize = geom.crop;
     channels = ds.shape[0];
     stats = ds;
-    preprocess ??= (ck.state as { preprocess?: PreprocessName }).preprocess ?? 'dataset';
+    resize = ds.shape[1];
+    trained = cfg.preprocess;
+    // what the run was trained with (runs from before the setting: dataset)
+    preprocess ??= cfg.preprocess ?? 'dataset';
   } else {
-    const model = values.model ?? 'torchvision';
-    const { stateDict } = readWeights(values.weights);
-    let spec;
-    try {
-      spec = modelSpec(model);
-    } catch (e) {
-      throw new UsageError(`--model: ${(e as Error).message}`);
-    }
-    const headKey = `classifier.${spec.classifier.length - 1}.weight`;
-    const numClasses = stateDict.get(headKey)?.shape[0] ?? 1000;
-    // shapes first: a wrong file fails before 61M parameters are allocated and initialised
-    checkWeights(specParamShapes(modelSpec(model, { numClasses })), stateDict, values.weights, { model });
-    net = createModel(model, { numClasses });
-    loadWeights(net, stateDict, values.weights, { model });
-    classes = defaultClassNames(numClasses);
-    inputSize = spec.input[1];
-    channels = spec.input[0];
+    const w = netFromWeights(values.weights, values.model);
+    ({ net, classes, inputSize, channels } = w);
     if (preprocess === 'dataset') throw new UsageError('--preprocess dataset needs a run (--run DIR) for the training set\'s size and statistics; without one use --preprocess torchvision');
     preprocess ??= 'torchvision';
   }
   if (preprocess === 'torchvision' && channels !== 3) throw new UsageError(`--preprocess torchvision: the model takes ${channels}-channel images; use --preprocess dataset`);
-  console.log(preprocess === 'torchvision'
-    ? `preprocessing: torchvision (EXIF orientation, Resize(256) bilinear as PIL, CenterCrop(${inputSize}), ImageNet mean/std)`
-    : `preprocessing: dataset (EXIF orientation, resize to ${stats!.shape[1]}×${stats!.shape[2]}, centre ${inputSize}×${inputSize}, the training set's mean/std)`);
+  console.log(describePreprocess(preprocess, { resize, crop: inputSize, trained }));
   net.eval();
   const tops: number[][] = [];
   for (const file of positionals) {
@@ -171,7 +299,7 @@ async function predictRun(args: Parsed): Promise<number> {
     if (preprocess === 'torchvision') {
       const img = await decodeOriented(file, 3);
       if (values.invert) for (let i = 0; i < img.data.length; i++) img.data[i] = 255 - img.data[i];
-      x.data.set(torchvisionTransform(img, { crop: inputSize }).x);
+      x.data.set(torchvisionTransform(img, { resize, crop: inputSize }).x);
     } else {
       const ds = stats!;
       const pixels = await decode(file, ds);

@@ -25,6 +25,16 @@ export function parsePreprocess(v: string | undefined): PreprocessName | undefin
   return v;
 }
 
+/**
+ * The per-channel mean/std (in [0, 1] units) a run normalises with: the training set's (`dataset`, or when
+ * `preprocess` is undefined: a run from before the setting) or ImageNet's (`torchvision`, RGB only).
+ */
+export function normalisation(preprocess: PreprocessName | undefined, channels: number, stats: { mean: number[]; std: number[] }): { mean: number[]; std: number[] } {
+  if (preprocess !== 'torchvision') return stats;
+  if (channels !== 3) throw new UsageError(`--preprocess torchvision: ImageNet's mean/std are for RGB images; this data has ${channels} channel${channels === 1 ? '' : 's'} (use --preprocess dataset)`);
+  return { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] };
+}
+
 /** An image as uint8 HWC. */
 export interface Pixels { data: Uint8Array; width: number; height: number; channels: number }
 

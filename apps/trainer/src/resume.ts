@@ -17,7 +17,7 @@ const OPTIMISER = "the optimiser's state was built with the saved value";
 export const ON_RESUME: { [K in keyof TrainConfig]: true | string } = {
   epochs: true, lr: true, maxSteps: true, logEvery: true, checkpointEvery: true, keepCheckpoints: true, threads: true, workers: true,
   limitTest: true, device: true, backend: true, plateauPatience: true, stepSize: true,
-  data: WEIGHTS, model: WEIGHTS, crop: WEIGHTS,
+  data: WEIGHTS, model: WEIGHTS, crop: WEIGHTS, preprocess: 'the weights were trained on inputs normalised the saved way',
   batchSize: SAME_RUN, seed: SAME_RUN, limitTrain: SAME_RUN, cropPadding: SAME_RUN, flip: SAME_RUN, lighting: SAME_RUN,
   momentum: OPTIMISER, weightDecay: OPTIMISER, sgdRule: OPTIMISER,
   schedule: "the scheduler's state is for the saved schedule", warmupEpochs: 'the warm-up is part of the schedule already run',

@@ -14,6 +14,7 @@ import { Tensor } from '@convnet/tensor';
 import { modelSpec } from '@convnet/alexnet';
 import { UsageError, type TrainConfig } from './config.js';
 import { openDataset, type Dataset } from './data.js';
+import { normalisation } from './preprocess.js';
 import { cacheDirFor, isImageTree, isPackedDataset, packProgressPrinter, packTree, scanTree, summarizePack, unfinishedPack } from './packsrc.js';
 import { join } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
@@ -183,7 +184,8 @@ export function memorySource(ds: Dataset, geom: Geometry, cfg: TrainConfig): Loa
   });
   const nTrain = cfg.limitTrain ? Math.min(cfg.limitTrain, ds.train.n) : ds.train.n;
   if (ds.test.n === 0) throw new UsageError(`--data: ${ds.name} has no test images (training reports the test error every epoch)`);
-  return new LoaderSource(ds.name, set(ds.train, nTrain), set(ds.test, ds.test.n), ds.classes, ds.mean, ds.std, geom, cfg);
+  const n = normalisation(cfg.preprocess, ds.shape[0], ds);
+  return new LoaderSource(ds.name, set(ds.train, nTrain), set(ds.test, ds.test.n), ds.classes, n.mean, n.std, geom, cfg);
 }
 
 /** A packed dataset (DIR/train and DIR/val packs) as a Source, with PCA lighting from the pack's statistics. */
@@ -195,7 +197,8 @@ export function packedSource(dir: string, train: PackedDataset, val: PackedDatas
   if (cfg.limitTrain) throw new UsageError('--limit-train works with in-memory datasets only (a packed dataset is used whole; use --max-steps)');
   if (val.length === 0) throw new UsageError(`--data: ${dir}: the val pack has no images (training reports the validation error every epoch)`);
   const st = train.stats;
-  return new LoaderSource(dir, train, val, train.classNames, ti.stats.mean.map((m) => m / 255), ti.stats.std.map((s) => Math.max(s, 1e-3) / 255), geom, cfg, { eigvals: st.eigvals, eigvecs: st.eigvecs });
+  const n = normalisation(cfg.preprocess, ti.channels, { mean: ti.stats.mean.map((m) => m / 255), std: ti.stats.std.map((s) => Math.max(s, 1e-3) / 255) });
+  return new LoaderSource(dir, train, val, train.classNames, n.mean, n.std, geom, cfg, { eigvals: st.eigvals, eigvecs: st.eigvecs });
 }
 
 /** Resolves --data to the stored image shape and classes without reading pixels (for predict/summary). */

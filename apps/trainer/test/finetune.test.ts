@@ -8,8 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Rng, type Tensor } from '@convnet/tensor';
-import { loadStateDictFile } from '@convnet/layers';
+import { ORT_INSTALL, loadOrt } from './ort.js';
+import { Rng, Tensor } from '@convnet/tensor';
+import { createModel } from '@convnet/alexnet';
+import { loadStateDictFile, savePth } from '@convnet/layers';
+
+const ort = await loadOrt();
 
 const cli = new URL('../dist/cli.js', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'convnet-ft-'));
@@ -66,8 +70,22 @@ describe('export, then fine-tune with --weights and --freeze features', () => {
     }
     const bad = run(['export', '--run', a, '--to', join(root, 'a.onnx2')]);
     expect(bad.status).toBe(2);
-    expect(bad.stderr.trim()).toBe(`convnet export: --to: ${join(root, 'a.onnx2')}: unknown extension '.onnx2' (expected .safetensors, .pth or .pt)`);
+    expect(bad.stderr.trim()).toBe(`convnet export: --to: ${join(root, 'a.onnx2')}: unknown extension '.onnx2' (expected .safetensors, .pth, .pt or .onnx)`);
   }, 120_000);
+
+  it.skipIf(!ort)(`export --to a.onnx runs in onnxruntime with our logits${ort ? '' : ` (skipped: no onnxruntime-node; install with ${ORT_INSTALL})`}`, async () => {
+    const e = run(['export', '--run', a, '--checkpoint', 'last', '--to', join(root, 'a.onnx')]);
+    expect(e.status, e.stderr).toBe(0);
+    expect(e.stdout).toMatch(/a\.onnx: ONNX opset 13, --model small from .*: input 'input' \[batch, 3, 32, 32\] \(normalised with mean \[.*\], std \[.*\]\), output 'logits' \[batch, 4\]/);
+    const net = createModel('small', { channels: 3, imageSize: 32, numClasses: 4 });
+    net.loadStateDict(loadStateDictFile(join(root, 'a.pth')).stateDict);
+    net.eval();
+    const x = new Tensor(new Rng(9).normal(3 * 3 * 32 * 32), [3, 3, 32, 32]);
+    const ours = Float32Array.from(net.forward(x).data);
+    const session = await ort!.InferenceSession.create(join(root, 'a.onnx'));
+    const got = (await session.run({ input: new ort!.Tensor('float32', x.data, [3, 3, 32, 32]) })).logits.data as Float32Array;
+    ours.forEach((v, i) => expect(Math.abs(got[i] - v), `logit ${i}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(v))));
+  }, 60_000);
 
   it('--weights with 3 classes re-initialises classifier.3; frozen features stay bit-identical; the loss falls; resume keeps them frozen', () => {
     const r = run(['train', '--data', join(root, 'three'), ...common, '--epochs', '3', '--lr', '0.05', '--weights', join(root, 'a.pth'), '--freeze', 'features', '--run', b, '--max-steps', '12']);
@@ -95,5 +113,81 @@ describe('export, then fine-tune with --weights and --freeze features', () => {
     expect(r.status).toBe(2);
     // (packing the tree at 24 px is reported first)
     expect(r.stderr.trim().split('\n').at(-1)).toMatch(new RegExp(`^convnet train: --weights: ${join(root, 'a.pth')}: 'classifier.0.weight' is \\[256,\\d+\\], --model small needs \\[256,\\d+\\]$`));
+  }, 60_000);
+});
+
+describe('preprocessing recorded with the run; EXIF orientation in both presets', () => {
+  const t = join(root, 't');
+  const figures = (out: string) => /: (\d+) (?:test )?images, 1 view: (top-1 error .*)$/m.exec(out)?.slice(1);
+
+  it('train --preprocess torchvision records it; eval and predict of the run use it by default', () => {
+    const r = run(['train', '--data', join(root, 'four'), '--model', 'small', '--batch-size', '16', '--seed', '5', '--lighting', '0', '--epochs', '1', '--max-steps', '4', '--preprocess', 'torchvision', '--run', t]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(t, 'config.json'), 'utf8')).preprocess).toBe('torchvision');
+    const state = JSON.parse(loadStateDictFile(join(t, 'checkpoints', 'last.safetensors')).metadata.state!);
+    expect(state.config.preprocess).toBe('torchvision');
+    expect(state.dataset.mean).toEqual([0.485, 0.456, 0.406]);
+    expect(state.dataset.std).toEqual([0.229, 0.224, 0.225]);
+    // eval decodes the tree's val files (torchvision's transform at the run's 32 px); --preprocess dataset reads the
+    // pack of the same 32×32 PNGs with the run's (ImageNet) normalisation: the same pixels, so the same figures
+    const e = run(['eval', '--run', t, '--checkpoint', 'last']);
+    expect(e.status, e.stderr).toBe(0);
+    expect(e.stdout.split('\n')[0]).toBe('preprocessing: torchvision (EXIF orientation, Resize(32) bilinear as PIL, CenterCrop(32), ImageNet mean/std)');
+    const d = run(['eval', '--run', t, '--checkpoint', 'last', '--preprocess', 'dataset']);
+    expect(d.status, d.stderr).toBe(0);
+    expect(d.stdout.split('\n')[0]).toBe("preprocessing: dataset (EXIF orientation, resize to 32×32, centre 32×32, the run's ImageNet mean/std)");
+    expect(figures(e.stdout)?.[0]).toBe('32');
+    expect(figures(e.stdout)).toEqual(figures(d.stdout));
+    const p = run(['predict', '--run', t, '--checkpoint', 'last', join(root, 'four', 'val', 'c0', '0.png')]);
+    expect(p.status, p.stderr).toBe(0);
+    expect(p.stdout.split('\n')[0]).toBe('preprocessing: torchvision (EXIF orientation, Resize(32) bilinear as PIL, CenterCrop(32), ImageNet mean/std)');
+    // a dataset-preset run asked for torchvision's transform says its normalisation differs
+    const q = run(['predict', '--run', join(root, 'a'), '--preprocess', 'torchvision', join(root, 'four', 'val', 'c0', '0.png')]);
+    expect(q.stdout.split('\n')[0]).toMatch(/; note: the run was trained on its own mean\/std \(--preprocess dataset\)$/);
+    const bad = run(['train', '--resume', t, '--preprocess', 'dataset']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim()).toBe(`convnet train: --preprocess cannot change when resuming ${t} (saved: "torchvision", given: "dataset"): the weights were trained on inputs normalised the saved way; start a new run instead`);
+  }, 120_000);
+
+  it('a JPEG stored rotated with EXIF orientation 6 predicts as the upright image, in both presets', async () => {
+    // a horizontal red bar (class c0 of run a); stored turned 90° counter-clockwise, EXIF says turn it back
+    const src = join(root, 'four', 'val', 'c0', '0.png');
+    const q = { quality: 100, chromaSubsampling: '4:4:4' } as const;
+    const up = join(root, 'up.jpg'), turned = join(root, 'exif6.jpg'), bare = join(root, 'no-exif.jpg');
+    await sharp(src).jpeg(q).toFile(up);
+    const raw = await sharp(src).rotate(270).raw().toBuffer({ resolveWithObject: true });
+    const rawImg = () => sharp(raw.data, { raw: { width: raw.info.width, height: raw.info.height, channels: 3 } });
+    await rawImg().withMetadata({ orientation: 6 }).jpeg(q).toFile(turned);
+    await rawImg().jpeg(q).toFile(bare);
+    expect((await sharp(turned).metadata()).orientation).toBe(6);
+    const probs = (out: string) => Object.fromEntries(out.split('\n').map((l) => /^\s+([\d.]+)%\s+(.*)$/.exec(l)).filter((m) => m).map((m) => [m![2], Number(m![1])]));
+    for (const preset of ['dataset', 'torchvision']) {
+      const r = run(['predict', '--run', join(root, 'a'), '--checkpoint', 'last', '--preprocess', preset, up, turned, bare]);
+      expect(r.status, r.stderr).toBe(0);
+      const parts = r.stdout.split(/^(?=\/)/m).slice(1);
+      const [pu, pt, pb] = parts.map(probs);
+      // the same answer as upright (measured: within 0.03 points, JPEG rounding); the same pixels without the tag
+      // are another picture (measured: 2 to 5 points away)
+      for (const c of Object.keys(pu)) expect(Math.abs(pt[c] - pu[c]), `${preset} ${c}`).toBeLessThan(0.2);
+      expect(Math.max(...Object.keys(pu).map((c) => Math.abs(pb[c] - pu[c]))), `${preset}: no-EXIF copy`).toBeGreaterThan(1);
+    }
+  }, 60_000);
+
+  it("predict says so when a model's outputs do not depend on the input (the same top-5 for different images)", () => {
+    const imgs = [join(root, 'four', 'val', 'c0', '0.png'), join(root, 'four', 'val', 'c1', '0.png'), join(root, 'four', 'val', 'c2', '0.png')];
+    const note = "note: every image got the same top-5 in the same order: this model's outputs do not depend on its input yet (trained only a few steps?)";
+    const ok = run(['predict', '--run', join(root, 'a'), '--checkpoint', 'last', ...imgs]);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).not.toContain('note:');
+    // the same net with its last layer's weights zeroed: only the bias is left, whatever the image
+    const sd = loadStateDictFile(join(root, 'a.pth')).stateDict;
+    sd.get('classifier.3.weight')!.data.fill(0);
+    savePth(join(root, 'flat.pth'), sd);
+    const flat = run(['predict', '--run', join(root, 'a'), '--checkpoint', 'last', '--weights', join(root, 'flat.pth'), ...imgs]);
+    expect(flat.status, flat.stderr).toBe(0);
+    expect(flat.stdout.trim().split('\n').at(-1)).toBe(note);
+    // one image (or the same one twice) proves nothing either way
+    const one = run(['predict', '--run', join(root, 'a'), '--checkpoint', 'last', '--weights', join(root, 'flat.pth'), imgs[0], imgs[0]]);
+    expect(one.stdout).not.toContain('note:');
   }, 60_000);
 });

@@ -2,7 +2,7 @@
 // (test/pytorch/make_torchvision_fixture.py): the same top-5 in the same order, probabilities within 1e-3.
 // The weights are the fixture's integer hash (He-uniform bounds), written here as a .pth by our writer.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -72,6 +72,48 @@ describe('predict --weights vs PyTorch', () => {
       mine.forEach(([v], j) => expect(Math.abs(v - want[j][0]), `${n} #${j + 1}`).toBeLessThan(1e-3 + 5e-5));
     }
   });
+
+  it("eval --weights on ImageNet WordNet-id folders: top-1/top-5 error as PyTorch's logits give it", () => {
+    const { ILSVRC2012_WNIDS } = awaitImagenet;
+    // each photo filed under the class PyTorch ranks 0, 0, 2, 4, 5, 30 (hits and misses for both errors)
+    const ranks = [0, 0, 2, 4, 5, 30];
+    const data = join(tmp, 'val-wnids');
+    let top1 = 0, top5 = 0;
+    names.forEach((n, i) => {
+      const order = fx.photos[n].logits.map((v, j) => [v, j] as const).sort((a, b) => b[0] - a[0]);
+      const label = order[ranks[i]][1];
+      // the same count the other way: classes scoring above the label's (ties would count as hits)
+      const above = fx.photos[n].logits.filter((v) => v > fx.photos[n].logits[label]).length;
+      if (above === 0) top1++;
+      if (above < 5) top5++;
+      mkdirSync(join(data, ILSVRC2012_WNIDS[label]), { recursive: true });
+      copyFileSync(join(fixtures, 'photos', n), join(data, ILSVRC2012_WNIDS[label], n));
+    });
+    expect([top1, top5]).toEqual([2, 4]);
+    const r = run(['eval', '--weights', pth, '--model', 'torchvision', '--data', data]);
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe('preprocessing: torchvision (EXIF orientation, Resize(256) bilinear as PIL, CenterCrop(224), ImageNet mean/std)');
+    const pct = (k: number) => (100 * (1 - k / 6)).toFixed(2);
+    expect(lines[1]).toBe(`${pth} (--model torchvision) on ${data}: 6 images, 1 view: top-1 error ${pct(top1)}%, top-5 error ${pct(top5)}% (accuracy ${(100 * top1 / 6).toFixed(2)}%)`);
+    // refusals: no --data; folders that do not map to the outputs; --preprocess dataset without a run
+    const plain = join(tmp, 'val-plain');
+    for (const c of ['cat', 'dog']) {
+      mkdirSync(join(plain, c), { recursive: true });
+      copyFileSync(join(fixtures, 'photos', names[0]), join(plain, c, names[0]));
+    }
+    const cases: [string[], string][] = [
+      [['--weights', pth], 'convnet eval: --data: the images to evaluate --weights on are required (class folders: DIR/<class>/<images>)'],
+      [['--weights', pth, '--data', plain], `convnet eval: --data: ${plain} has 2 class folders, the model has 1000 outputs (folders map to outputs in sorted order; ImageNet WordNet ids map to a 1000-output net's indices)`],
+      [['--weights', pth, '--data', data, '--preprocess', 'dataset'], "convnet eval: --preprocess dataset needs a run (--run DIR) for the training set's statistics; without one use --preprocess torchvision"],
+      [['--weights', pth, '--data', join(tmp, 'nope')], `convnet eval: --data: ${join(tmp, 'nope')} is not a directory (eval with --preprocess torchvision reads image files in class folders: DIR/<class>/<images>)`],
+    ];
+    for (const [args, want] of cases) {
+      const e = run(['eval', ...args]);
+      expect(e.status, args.join(' ')).toBe(2);
+      expect(e.stderr.trim()).toBe(want);
+    }
+  }, 120_000);
 
   it('the same weights as safetensors with a checkpoint-style model. prefix read to the same state dict', () => {
     const st = join(tmp, 'alexnet.safetensors');

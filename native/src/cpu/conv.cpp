@@ -17,6 +17,7 @@
 #include "convnet/gemm.h"
 #include "convnet/kernels.h"
 #include "convnet/threadpool.h"
+#include "conv_direct.h"
 #include "conv_winograd.h"
 #include "workspace.h"
 
@@ -166,6 +167,11 @@ void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const flo
     winograd_forward(g, x, w, b, y);
     return;
   }
+  if (use_direct(g, false)) {
+    conv_trace("forward", g, direct_name());
+    direct_forward(g, x, w, b, y);
+    return;
+  }
   conv_trace("forward", g, "im2col+gemm");
   const bool pointwise = is_pointwise(g);
   const int T = num_threads();
@@ -225,6 +231,11 @@ void conv2d_backward_input(const ConvGeom& g, const float* dy, const float* w, f
   if (use_winograd(g, true)) {
     conv_trace("bwd-data", g, "winograd F(4x4,3x3) (flipped filters)");
     winograd_backward_input(g, dy, w, dx);
+    return;
+  }
+  if (use_direct(g, true)) {
+    conv_trace("bwd-data", g, direct_name());
+    direct_backward_input(g, dy, w, dx);
     return;
   }
   conv_trace("bwd-data", g, "gemm+col2im");

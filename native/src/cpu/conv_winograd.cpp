@@ -30,6 +30,7 @@
 
 #include "convnet/gemm.h"
 #include "convnet/threadpool.h"
+#include "conv_direct.h"
 #include "workspace.h"
 
 namespace convnet {
@@ -106,15 +107,6 @@ void run(const Problem& p, const float* in, Filt filt, const float* bias, float*
   });
 }
 
-// CONVNET_CONV_ALGO=gemm|winograd overrides the rule (for tests and comparisons); read on every call.
-int forced() {
-  const char* e = std::getenv("CONVNET_CONV_ALGO");
-  if (!e) return 0;
-  if (!std::strcmp(e, "winograd")) return 1;
-  if (!std::strcmp(e, "gemm")) return -1;
-  return 0;
-}
-
 }  // namespace
 
 bool winograd_applies(const ConvGeom& g) {
@@ -132,10 +124,11 @@ bool winograd_applies(const ConvGeom& g) {
 constexpr int64_t kMinChannels = 32;
 bool use_winograd(const ConvGeom& g, bool backward_input) {
   if (!winograd_applies(g)) return false;
-  const int f = forced();
-  if (f) return f > 0;
+  const ConvAlgo f = conv_algo_forced();  // CONVNET_CONV_ALGO=gemm|winograd|direct overrides the rule
+  if (f == ConvAlgo::Winograd) return true;
+  if (f == ConvAlgo::Gemm || (f == ConvAlgo::Direct && direct_applies(g, backward_input))) return false;
   const int64_t cg = g.c / g.groups, og = g.o / g.groups;
-  (void)backward_input;  // the same rule measured for both directions
+  // (the same rule measured for both directions)
   return cg >= kMinChannels && og >= kMinChannels && g.n >= num_threads();
 }
 

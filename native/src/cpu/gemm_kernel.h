@@ -257,27 +257,38 @@ __attribute__((noinline)) static void pack_transpose(float* __restrict dst,
                                                      int64_t kc, int64_t nv) {
   constexpr int G = P / 8, T = P % 8;
   const int64_t k8 = kc & ~int64_t(7);
-  for (int64_t k = 0; k < k8; k += 8) {
-    // The same rows of the next panel (P rows on), one line per 16 floats: rows are long strides
-    // apart and short (kc floats), too short for the hardware prefetcher to catch on.
-    if ((k & 15) == 0 && nv == P) {
-#pragma GCC unroll 32
-      for (int i = 0; i < P; ++i)
-        _mm_prefetch(reinterpret_cast<const char*>(src + (i + P) * ld + k), _MM_HINT_T0);
+  // Group by group of 8 rows, each along all of k: a group's 8 source lines are used up (two 8-float
+  // reads each) before the next group's are touched. Rows a multiple of 4 KiB apart (K = 1024,
+  // 9216, ...) fall in the same L1 set, which holds only 8 lines: touching all P rows at each k
+  // would evict every line between its two reads.
+  // Along the way, the same rows of the next panel (P rows on), one line per 16 floats, are
+  // prefetched: rows are long strides apart and short (kc floats), too short for the hardware
+  // prefetcher to catch on.
+  const bool pf = nv == P;
+  // The partial group (P % 8 rows) first: its spilling stores land in the next k row, at the
+  // start of the panel row, which the full groups (or the next chunk, or the k tail) rewrite.
+  // Only the panel's very last row is stored exactly.
+  if constexpr (T != 0) {
+    int64_t rows = nv - 8 * G;
+    rows = rows < 0 ? 0 : rows > 8 ? 8 : rows;
+    for (int64_t k = 0; k < k8; k += 8) {
+      if ((k & 15) == 0 && pf) {
+#pragma GCC unroll 8
+        for (int i = 8 * G; i < P; ++i)
+          _mm_prefetch(reinterpret_cast<const char*>(src + (i + P) * ld + k), _MM_HINT_T0);
+      }
+      transpose_group<P, T, true>(dst + k * P + 8 * G, src + 8 * G * ld, ld, k, rows, k + 8 < kc);
     }
-    // The partial group (P % 8 rows) first: its spilling stores land in the next k row, at the
-    // start of the panel row, which the full groups (or the next chunk, or the k tail) rewrite.
-    // Only the panel's very last row is stored exactly.
-    if constexpr (T != 0) {
-      int64_t rows = nv - 8 * G;
-      rows = rows < 0 ? 0 : rows > 8 ? 8 : rows;
-      transpose_group<P, T, true>(dst + k * P + 8 * G, src + 8 * G * ld, ld, k, rows,
-                                  k + 8 < kc);
-    }
-#pragma GCC unroll 4
-    for (int g = 0; g < G; ++g) {
-      int64_t rows = nv - 8 * g;
-      rows = rows < 0 ? 0 : rows > 8 ? 8 : rows;
+  }
+  for (int g = 0; g < G; ++g) {
+    int64_t rows = nv - 8 * g;
+    rows = rows < 0 ? 0 : rows > 8 ? 8 : rows;
+    for (int64_t k = 0; k < k8; k += 8) {
+      if ((k & 15) == 0 && pf) {
+#pragma GCC unroll 8
+        for (int i = 8 * g; i < 8 * g + 8; ++i)
+          _mm_prefetch(reinterpret_cast<const char*>(src + (i + P) * ld + k), _MM_HINT_T0);
+      }
       transpose_group<P, 8, false>(dst + k * P + 8 * g, src + 8 * g * ld, ld, k, rows, false);
     }
   }

@@ -1,0 +1,222 @@
+// Direct convolution on channel-blocked layouts, forward and (stride 1) input gradient: no column matrix.
+//
+// Per call, the filters are reordered once into blocks wb[group][ob][cb][ky][kx][W ci][W oi] (W = 8 channels on
+// AVX2, 16 on AVX-512; channels past a group's end are zeros), shared by the threads. A task is one image, one
+// group and a range of output-channel tiles: it reorders that image's group of input channels into
+// xb[cb][rows][cols][W] with the padding written as zeros (so the register tile needs no bounds tests), then for
+// each tile of OB·W output channels, each output row and each run of NP pixels of it runs the ISA's register tile
+// (conv_direct_kernel.h: OB·NP vector accumulators over all input channels and taps, one broadcast input value
+// times OB weight vectors per step), and writes the OB·W × NP results back to NCHW with the bias added.
+// The input gradient of a stride-1 convolution is the same correlation of dy (padding k − 1 − p) with the filters
+// flipped and transposed, so it runs the same code (as Winograd does).
+//
+// Determinism: each output is one tile's sum in a fixed (cb, ky, kx, ci) order, computed by one task; results do
+// not depend on the thread count or the scheduling.
+// Numerical error: a plain float32 dot product per output (sums of K = cg·kh·kw terms, as im2col + GEMM; measured
+// against float64 in native/test/conv_direct.test.ts).
+#include "conv_direct.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "convnet/cpu_features.h"
+#include "convnet/gemm.h"
+#include "convnet/kernels/conv.h"
+#include "convnet/threadpool.h"
+#include "workspace.h"
+
+namespace convnet {
+namespace {
+
+const DirectKernels* choose_kernels() {
+  const CpuFeatures& f = cpu_features();
+  if (f.avx512) return &direct_kernels_avx512();
+  if (f.avx2) {
+    const char* emu = std::getenv("CONVNET_GEMM_EMULATE_AVX512");
+    if (emu && std::strcmp(emu, "1") == 0) return &direct_kernels_avx2_emulating_avx512();
+    return &direct_kernels_avx2();
+  }
+  return nullptr;  // generic: no direct kernels (im2col + the portable GEMM)
+}
+const DirectKernels* kernels() {
+  static const DirectKernels* k = choose_kernels();
+  return k;
+}
+
+// A correlation in [n, C, H, W] → out [n, O, OH, OW], stride (sh, sw), padding (ph, pw), kernel kh × kw, `groups`
+// groups; filt(gi, o, c, ky, kx): the tap of group gi's output channel o and input channel c (both within the group).
+// fold: the kw taps of a row are folded into the channels (lane j = c·kw + kx of column ox holds
+// x[c][iy][ox·sw − pw + kx]), leaving a kh × 1, column-stride-1 correlation over cg·kw channels: for layers with few
+// input channels (conv1: 3 channels would fill 3 of 8 lanes; 3·11 = 33 folded ones fill 33 of 40).
+struct Problem {
+  int64_t n, C, H, W, O, OH, OW, kh, kw, sh, sw, ph, pw, groups;
+  bool fold;
+};
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+template <typename Filt>
+void run(const Problem& p, const float* in, Filt filt, const float* bias, float* out) {
+  const DirectKernels& K = *kernels();
+  const int64_t W = K.W, OB = K.OB, NP = K.NP;
+  const int64_t cg = p.C / p.groups, og = p.O / p.groups;
+  // the tile's view: channels, kernel width and column stride after folding
+  const int64_t fc = p.fold ? cg * p.kw : cg, fkw = p.fold ? 1 : p.kw, fsw = p.fold ? 1 : p.sw;
+  const int64_t ncb = ceil_div(fc, W), nob = ceil_div(og, W), ntile = ceil_div(nob, OB);
+  const int64_t taps = p.kh * fkw;
+  // the blocked input covers every row / column a window reads (padding, and windows past the edge under the
+  // ceil rule, are zeros)
+  const int64_t rows = std::max(p.H + 2 * p.ph, (p.OH - 1) * p.sh + p.kh);
+  const int64_t cols = p.fold ? p.OW : std::max(p.W + 2 * p.pw, (p.OW - 1) * p.sw + p.kw);
+  const int64_t x_row = cols * W, x_cb = rows * x_row;
+  // weights [ob][cb][ky][kx][ci][oi]: the tile reads ob0 .. ob0 + OB of one cb, w_ob apart
+  const int64_t w_ob = ncb * taps * W * W, w_group = nob * w_ob;
+  // tasks: (image, group, run of output tiles); split an image's tiles only when there are too few images to
+  // give every thread two tasks (batch 1 inference)
+  const int T = num_threads();
+  const int64_t per_image = std::min(ntile, std::max<int64_t>(1, ceil_div(2 * T, p.n * p.groups)));
+  const int64_t tiles_per_task = ceil_div(ntile, per_image);
+  const int64_t tasks = p.n * p.groups * per_image;
+  const int slots = static_cast<int>(std::min<int64_t>(T, tasks));
+  const size_t wb_floats = slice_stride(p.groups * w_group);
+  // a row's pixels in row_tiles runs of nearly equal length (27 = 6 + 6 + 5 + 5 + 5 rather than 6 + 6 + 6 + 6 + 3:
+  // a short run has too few accumulators to hide the FMA latency)
+  const int64_t row_tiles = ceil_div(p.OW, NP), row_base = p.OW / row_tiles, row_extra = p.OW % row_tiles;
+  const int64_t row_floats = p.OW * W;                                // one output row of one block
+  const size_t xb_stride = slice_stride(ncb * x_cb + OB * row_floats);  // the input blocks, then a row of results
+  float* wb = workspace(wb_floats + xb_stride * static_cast<size_t>(slots));
+  float* scratch = wb + wb_floats;
+
+  // wb[gi][ob][cb][ky][kx][ci][oi] = filt(gi, ob·W + oi, cb·W + ci, ky, kx), zeros past the group's channels
+  parallel_for(p.groups * nob, [&](int64_t b, int64_t e, int) {
+    for (int64_t gob = b; gob < e; ++gob) {
+      const int64_t gi = gob / nob, ob = gob % nob, on = std::min(W, og - ob * W);
+      float* dst = wb + gi * w_group + ob * w_ob;
+      std::memset(dst, 0, sizeof(float) * static_cast<size_t>(w_ob));
+      for (int64_t c = 0; c < cg; ++c)
+        for (int64_t ky = 0; ky < p.kh; ++ky)
+          for (int64_t kx = 0; kx < p.kw; ++kx) {
+            const int64_t j = p.fold ? c * p.kw + kx : c, t = p.fold ? ky : ky * p.kw + kx;
+            float* d = dst + (((j / W) * taps + t) * W + j % W) * W;
+            for (int64_t oi = 0; oi < on; ++oi) d[oi] = filt(gi, ob * W + oi, c, ky, kx);
+          }
+    }
+  });
+
+  parallel_tasks(tasks, [&](int64_t task, int tid) {
+    const int64_t img = task / (p.groups * per_image), gi = (task / per_image) % p.groups, part = task % per_image;
+    const int64_t t0 = part * tiles_per_task, t1 = std::min(ntile, t0 + tiles_per_task);
+    if (t0 >= t1) return;
+    float* xb = scratch + static_cast<size_t>(tid) * xb_stride;
+    float* res = xb + ncb * x_cb;
+    // xb[cb][r][c][ci]: zeros, then the group's channels
+    std::memset(xb, 0, sizeof(float) * static_cast<size_t>(ncb * x_cb));
+    for (int64_t c = 0; c < cg; ++c) {
+      const float* src = in + ((img * p.C) + gi * cg + c) * p.H * p.W;
+      if (!p.fold) {
+        float* dst = xb + (c / W) * x_cb + (p.ph * cols + p.pw) * W + c % W;
+        for (int64_t y = 0; y < p.H; ++y)
+          for (int64_t x = 0; x < p.W; ++x) dst[(y * cols + x) * W] = src[y * p.W + x];
+        continue;
+      }
+      for (int64_t kx = 0; kx < p.kw; ++kx) {
+        const int64_t j = c * p.kw + kx;
+        float* dst = xb + (j / W) * x_cb + p.ph * x_row + j % W;
+        const ValidRange xr = conv_valid_outputs(p.W, p.OW, p.sw, p.pw, kx);
+        for (int64_t y = 0; y < p.H; ++y) {
+          const float* row = src + y * p.W + kx - p.pw;
+          float* d = dst + y * x_row;
+          for (int64_t ox = xr.lo; ox < xr.hi; ++ox) d[ox * W] = row[ox * p.sw];
+        }
+      }
+    }
+    const float* wg = wb + gi * w_group;
+    DirectTileArgs a{nullptr, x_row, fsw, p.kh, fkw, nullptr, w_ob, nullptr, row_floats, false};
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t ob0 = t * OB, obn = std::min(OB, nob - ob0);
+      const int64_t o_lo = ob0 * W, o_hi = std::min(og, (ob0 + obn) * W);
+      for (int64_t oy = 0; oy < p.OH; ++oy) {
+        // res[ob][ox][oi]: one output row of this tile, summed one input channel block at a time (its weights,
+        // OB·W·W·kh·kw floats, stay in L1 over the row)
+        for (int64_t cb = 0; cb < ncb; ++cb) {
+          a.w = wg + ob0 * w_ob + cb * taps * W * W;
+          a.accumulate = cb > 0;
+          for (int64_t q = 0, ox0 = 0; q < row_tiles; ++q) {
+            const int64_t np = row_base + (q < row_extra ? 1 : 0);
+            a.x = xb + cb * x_cb + (oy * p.sh) * x_row + ox0 * fsw * W;
+            a.out = res + ox0 * W;
+            K.tile[fsw == 1][obn - 1][np - 1](a);
+            ox0 += np;
+          }
+        }
+        // res → out[img][gi·og + o][oy][·] (+ bias)
+        for (int64_t o = o_lo; o < o_hi; ++o) {
+          const int64_t oc = gi * og + o;
+          const float bv = bias ? bias[oc] : 0.f;
+          const float* r = res + ((o - o_lo) / W) * row_floats + (o % W);
+          float* dst = out + ((img * p.O + oc) * p.OH + oy) * p.OW;
+          for (int64_t ox = 0; ox < p.OW; ++ox) dst[ox] = r[ox * W] + bv;
+        }
+      }
+    }
+  });
+}
+
+// Forward only: fold the taps of a row into the channels when the group has fewer channels than a block.
+bool fold_taps(const ConvGeom& g) { return g.c / g.groups < kernels()->W; }
+
+}  // namespace
+
+ConvAlgo conv_algo_forced() {
+  const char* e = std::getenv("CONVNET_CONV_ALGO");
+  if (!e) return ConvAlgo::Rule;
+  if (!std::strcmp(e, "gemm")) return ConvAlgo::Gemm;
+  if (!std::strcmp(e, "winograd")) return ConvAlgo::Winograd;
+  if (!std::strcmp(e, "direct")) return ConvAlgo::Direct;
+  return ConvAlgo::Rule;
+}
+
+const char* direct_name() { return kernels() ? kernels()->name : "direct (none on this ISA)"; }
+
+bool direct_applies(const ConvGeom& g, bool backward_input) {
+  // bf16 matrix products are the GEMM engine's; the direct kernels are float32 only
+  if (!kernels() || matmul_precision() != MatmulPrecision::fp32) return false;
+  if (g.n <= 0 || g.oh <= 0 || g.ow <= 0 || g.c <= 0 || g.o <= 0) return false;
+  if (!backward_input) return true;
+  // dx is a stride-1 correlation of dy only for stride 1 with floor-rule sizes and padding < kernel size
+  return g.sh == 1 && g.sw == 1 && g.ph < g.kh && g.pw < g.kw && g.oh == g.h + 2 * g.ph - g.kh + 1 &&
+         g.ow == g.w + 2 * g.pw - g.kw + 1;
+}
+
+// The measured rule (apps/trainer/bench/layers.mjs prints the choice per shape): see ARCHITECTURE.md.
+bool use_direct(const ConvGeom& g, bool backward_input) {
+  if (!direct_applies(g, backward_input)) return false;
+  const ConvAlgo f = conv_algo_forced();
+  if (f != ConvAlgo::Rule) return f == ConvAlgo::Direct;
+  const int64_t cg = g.c / g.groups, og = g.o / g.groups, W = kernels()->W;
+  return g.kh * g.kw >= 25 && g.sh == 1 && g.sw == 1 && cg >= 2 * W && og >= 2 * W;
+}
+
+void direct_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y) {
+  const Problem p{g.n, g.c, g.h, g.w, g.o, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.groups, fold_taps(g)};
+  const int64_t cg = g.c / g.groups, taps = g.kh * g.kw;
+  const int64_t og = g.o / g.groups;
+  run(p, x, [&](int64_t gi, int64_t o, int64_t c, int64_t ky, int64_t kx) {
+    return w[((gi * og + o) * cg + c) * taps + ky * g.kw + kx];
+  }, b, y);
+}
+
+void direct_backward_input(const ConvGeom& g, const float* dy, const float* w, float* dx) {
+  // dx [n, c, h, w] = correlation of dy [n, o, oh, ow] (padding k − 1 − p) with w'[c][o] = w[o][c] flipped, per
+  // group: dx channel c of group gi reads the group's og channels o of dy.
+  const Problem p{g.n, g.o, g.oh, g.ow, g.c, g.h, g.w, g.kh, g.kw, 1, 1, g.kh - 1 - g.ph, g.kw - 1 - g.pw, g.groups, false};
+  const int64_t cg = g.c / g.groups, og = g.o / g.groups, taps = g.kh * g.kw;
+  run(p, dy,
+      [&](int64_t gi, int64_t c, int64_t o, int64_t ky, int64_t kx) {
+        return w[((gi * og + o) * cg + c) * taps + (g.kh - 1 - ky) * g.kw + (g.kw - 1 - kx)];
+      },
+      nullptr, dx);
+}
+
+}  // namespace convnet

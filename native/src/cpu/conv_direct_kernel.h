@@ -1,0 +1,138 @@
+// Direct convolution register tiles (see DirectTileArgs in conv_direct.h), written once and instantiated per ISA:
+// conv_direct_avx2.cpp (-mavx2 -mfma: W = 8, and W = 16 lowered to pairs of ymm registers to test the AVX-512
+// blocking on AVX2) and conv_direct_avx512.cpp (W = 16), each in its own namespace CONVNET_DIRECT_NS, so that no
+// inline function is shared between translation units built for different ISAs. GCC vector extensions: Vec<W> is
+// a W-float vector (one ymm / zmm register).
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+#include <utility>
+
+#include "conv_direct.h"
+
+#ifndef CONVNET_DIRECT_NS
+#error "define CONVNET_DIRECT_NS before including conv_direct_kernel.h"
+#endif
+
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace convnet {
+namespace CONVNET_DIRECT_NS {
+
+template <int W>
+struct VecT {
+  typedef float type __attribute__((vector_size(W * 4)));
+};
+template <int W>
+using Vec = typename VecT<W>::type;
+
+template <int W>
+static inline __attribute__((always_inline)) Vec<W> vfma(Vec<W> a, Vec<W> b, Vec<W> c) {
+#if defined(__AVX512F__)
+  if constexpr (W == 16) return (Vec<W>)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+#endif
+#if defined(__FMA__)
+  if constexpr (W == 8) return (Vec<W>)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+#if !defined(__AVX512F__)
+  if constexpr (W == 16) {  // the AVX-512 blocking emulated on AVX2: two explicit FMAs
+    __m256 x[2], y[2], z[2];
+    __builtin_memcpy(x, &a, sizeof(a));
+    __builtin_memcpy(y, &b, sizeof(b));
+    __builtin_memcpy(z, &c, sizeof(c));
+    z[0] = _mm256_fmadd_ps(x[0], y[0], z[0]);
+    z[1] = _mm256_fmadd_ps(x[1], y[1], z[1]);
+    Vec<W> r;
+    __builtin_memcpy(&r, z, sizeof(r));
+    return r;
+  }
+#endif
+#endif
+  return a * b + c;
+}
+
+template <int W>
+static inline __attribute__((always_inline)) Vec<W> vload(const float* p) {
+#if defined(__AVX512F__)
+  if constexpr (W == 16) return (Vec<W>)_mm512_loadu_ps(p);
+#endif
+  if constexpr (W == 8) {
+    return (Vec<W>)_mm256_loadu_ps(p);
+  } else {
+    Vec<W> r;
+    __builtin_memcpy(&r, p, sizeof(r));
+    return r;
+  }
+}
+template <int W>
+static inline __attribute__((always_inline)) Vec<W> vbroadcast(const float* p) {
+#if defined(__AVX512F__)
+  if constexpr (W == 16) return (Vec<W>)_mm512_set1_ps(*p);
+#endif
+  if constexpr (W == 8) {
+    return (Vec<W>)_mm256_broadcast_ss(p);
+  } else {
+    const __m256 h = _mm256_broadcast_ss(p);
+    Vec<W> r;
+    __builtin_memcpy(&r, &h, 32);
+    __builtin_memcpy(reinterpret_cast<char*>(&r) + 32, &h, 32);
+    return r;
+  }
+}
+
+// Within one filter row ky, tap kx and channel ci of the block are one flat index j = kx·W + ci: the input of pixel p
+// is x[ky·x_row + p·sw·W + j] and the weights w[ob][ky][j][·], so each row is one simple loop over j (as the GEMM
+// micro-kernel's loop over k). S1: stride 1, the pixels' offsets compile-time constants.
+template <int W, int OB, int NP, bool S1>
+__attribute__((noinline)) void tile(const DirectTileArgs& a) {
+  using V = Vec<W>;
+  V acc[OB][NP];
+#pragma GCC unroll 8
+  for (int o = 0; o < OB; ++o)
+#pragma GCC unroll 16
+    for (int p = 0; p < NP; ++p) acc[o][p] = a.accumulate ? vload<W>(a.out + o * a.out_ob + p * W) : V{};
+  const int64_t px = S1 ? W : a.sw * W, row = a.kw * W;
+  for (int64_t ky = 0; ky < a.kh; ++ky) {
+    const float* xp = a.x + ky * a.x_row;
+    const float* wp = a.w + ky * row * W;
+#pragma GCC unroll 4
+    for (int64_t j = 0; j < row; ++j) {
+      V wv[OB];
+#pragma GCC unroll 8
+      for (int o = 0; o < OB; ++o) wv[o] = vload<W>(wp + o * a.w_ob);
+#pragma GCC unroll 16
+      for (int p = 0; p < NP; ++p) {
+        const V b = vbroadcast<W>(xp + p * px);
+#pragma GCC unroll 8
+        for (int o = 0; o < OB; ++o) acc[o][p] = vfma<W>(wv[o], b, acc[o][p]);
+      }
+      xp += 1;
+      wp += W;
+    }
+  }
+#pragma GCC unroll 8
+  for (int o = 0; o < OB; ++o)
+#pragma GCC unroll 16
+    for (int p = 0; p < NP; ++p) __builtin_memcpy(a.out + o * a.out_ob + p * W, &acc[o][p], sizeof(V));
+}
+
+// The tables tile[s1][ob − 1][np − 1] of a kernel set with tiles up to OB × NP.
+template <int W, int OB, int NP, int... P>
+void fill_row(DirectKernels& k, std::integer_sequence<int, P...>) {
+  ((k.tile[0][OB - 1][P] = &tile<W, OB, P + 1, false>), ...);
+  ((k.tile[1][OB - 1][P] = &tile<W, OB, P + 1, true>), ...);
+}
+template <int W, int NP, int... O>
+void fill(DirectKernels& k, std::integer_sequence<int, O...>) {
+  (fill_row<W, O + 1, NP>(k, std::make_integer_sequence<int, NP>{}), ...);
+}
+template <int W, int OB, int NP>
+DirectKernels make(const char* name) {
+  static_assert(OB <= kDirectMaxOB && NP <= kDirectMaxNP, "tile too large for the table");
+  DirectKernels k{name, W, OB, NP, {}};
+  fill<W, NP>(k, std::make_integer_sequence<int, OB>{});
+  return k;
+}
+
+}  // namespace CONVNET_DIRECT_NS
+}  // namespace convnet
