@@ -1,8 +1,9 @@
-// Winograd F(4×4, 3×3) (native/src/cpu/conv_winograd.cpp), forward and input gradient, forced with
+// Winograd F(4×4, 3×3) (native/src/cpu/conv_winograd.cpp), forward, input and weight gradients, forced with
 // CONVNET_CONV_ALGO=winograd on odd shapes (batch 1, odd sizes, groups, padding 0/1/2, more images than threads and
 // not a multiple of them), against float64 direct convolution; its error next to im2col + GEMM's on a conv3-sized
 // layer (stated in ARCHITECTURE.md); the same checks on the portable engine (CONVNET_ISA=generic) and the AVX-512
-// GEMM geometry (CONVNET_GEMM_EMULATE_AVX512=1); bit-identical results for 1 and 2 threads; the rule picks it
+// GEMM geometry (CONVNET_GEMM_EMULATE_AVX512=1); bit-identical forward / input gradient for 1 and 2 threads, and
+// weight gradients identical from run to run; the rule picks it
 // for AlexNet's conv3-5 and not for few channels or fewer images than threads.
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
@@ -63,10 +64,31 @@ const runChecks = (nat: any) => {
     }
     return dx;
   };
+  // weight gradient: dw[oc][ic][ky][kx] = Σ over images and outputs of dy · x
+  const dw64 = (g: number[], x: Float32Array, dy: Float32Array) => {
+    const [n, c, h, wd, o, kh, kw, , , ph, pw, G, oh, ow] = g, cg = c / G, og = o / G;
+    const dw = new Float64Array(o * cg * kh * kw);
+    for (let i = 0; i < n; i++) for (let oc = 0; oc < o; oc++) {
+      const gi = Math.floor(oc / og);
+      for (let oy = 0; oy < oh; oy++) for (let ox = 0; ox < ow; ox++) {
+        const d = dy[((i * o + oc) * oh + oy) * ow + ox];
+        for (let ic = 0; ic < cg; ic++) for (let ky = 0; ky < kh; ky++) {
+          const iy = oy - ph + ky;
+          if (iy < 0 || iy >= h) continue;
+          for (let kx = 0; kx < kw; kx++) {
+            const ix = ox - pw + kx;
+            if (ix < 0 || ix >= wd) continue;
+            dw[((oc * cg + ic) * kh + ky) * kw + kx] += d * x[((i * c + gi * cg + ic) * h + iy) * wd + ix];
+          }
+        }
+      }
+    }
+    return dw;
+  };
   const err = (got: Float32Array, want: Float64Array) => {
     let max = 0, scale = 0;
     for (let i = 0; i < got.length; i++) { max = Math.max(max, Math.abs(got[i] - want[i])); scale = Math.max(scale, Math.abs(want[i])); }
-    return { max, rel: max / scale };
+    return { max, rel: max / scale, scale };
   };
   const geom = (n: number, c: number, h: number, w: number, o: number, p: number, G: number) => [n, c, h, w, o, 3, 3, 1, 1, p, p, G, h + 2 * p - 2, w + 2 * p - 2];
   const failures: string[] = [];
@@ -80,8 +102,12 @@ const runChecks = (nat: any) => {
     const y = new Float32Array(n * o * oh * ow).fill(NaN), dx = new Float32Array(n * c * h * wd).fill(NaN);
     nat.conv2d(attrs(g), x, w, b, y);
     nat.conv2dBackwardInput(attrs(g), dy, w, dx);
+    const dw = new Float32Array(w.length).fill(NaN), dw2 = new Float32Array(w.length).fill(NaN);
+    nat.conv2dBackwardWeight(attrs(g), x, dy, dw);
+    nat.conv2dBackwardWeight(attrs(g), x, dy, dw2);
+    for (let i = 0; i < dw.length; i++) if (!Object.is(dw[i], dw2[i])) { failures.push(`${algo} ${g}: weight gradient differs between two runs`); break; }
     delete process.env.CONVNET_CONV_ALGO;
-    return { y, dx };
+    return { y, dx, dw };
   };
   const cases: [string, number[]][] = [
     ['batch 1, 7x9, pad 1', geom(1, 5, 7, 9, 3, 1, 1)],
@@ -96,7 +122,11 @@ const runChecks = (nat: any) => {
   for (const [name, g] of cases) {
     const [n, c, h, wd, o, , , , , , , G, oh, ow] = g;
     const x = fill(n * c * h * wd), w = fill(o * (c / G) * 9, 0.3), b = fill(o), dy = fill(n * o * oh * ow);
-    const { y, dx } = run('winograd', g, x, w, b, dy);
+    const { y, dx, dw } = run('winograd', g, x, w, b, dy);
+    // the conformance suite's weight-gradient tolerance: atol 1e-5·√(n·oh·ow) plus rtol 1e-4
+    const ew = err(dw, dw64(g, x, dy));
+    if (!(ew.max <= 1e-5 * Math.sqrt(n * oh * ow) + 1e-4 * ew.scale)) failures.push(`${name}: weight gradient error ${ew.max}`);
+    for (const v of dw) if (!Number.isFinite(v)) { failures.push(`${name}: non-finite weight gradient`); break; }
     const K = (c / G) * 9;
     const ey = err(y, fwd64(g, x, w, b)), ed = err(dx, bwd64(g, dy, w));
     // the conformance suite's tolerances: atol 1e-5·√K (forward), 1e-4 (input gradient) plus rtol 1e-4
@@ -110,22 +140,25 @@ const runChecks = (nat: any) => {
   const x3 = fill(2 * 192 * 169), w3 = fill(64 * 192 * 9, 0.05), b3 = fill(64), dy3 = fill(2 * 64 * 169);
   const y64 = fwd64(g3, x3, w3, b3), dx64 = bwd64(g3, dy3, w3);
   const win = run('winograd', g3, x3, w3, b3, dy3), gem = run('gemm', g3, x3, w3, b3, dy3);
-  const conv3 = { winograd: { fwd: err(win.y, y64), bwd: err(win.dx, dx64) }, gemm: { fwd: err(gem.y, y64), bwd: err(gem.dx, dx64) } };
-  if (!(conv3.winograd.fwd.rel < 1e-5 && conv3.winograd.bwd.rel < 1e-5)) failures.push(`conv3: relative error ${JSON.stringify(conv3.winograd)}`);
+  const w64 = dw64(g3, x3, dy3);
+  const conv3 = { winograd: { fwd: err(win.y, y64), bwd: err(win.dx, dx64), bww: err(win.dw, w64) }, gemm: { fwd: err(gem.y, y64), bwd: err(gem.dx, dx64), bww: err(gem.dw, w64) } };
+  if (!(conv3.winograd.fwd.rel < 1e-5 && conv3.winograd.bwd.rel < 1e-5 && conv3.winograd.bww.rel < 1e-5)) failures.push(`conv3: relative error ${JSON.stringify(conv3.winograd)}`);
   return { failures, conv3, digest: digests.map((d) => d.toFixed(3)).join(',') };
 };
 
 describe('Winograd F(4x4,3x3) convolution', () => {
-  it('matches float64 on odd shapes (forward and input gradient), error near im2col + GEMM on conv3', () => {
+  it('matches float64 on odd shapes (forward, input and weight gradients), error near im2col + GEMM on conv3', () => {
     const r = runChecks(native);
     expect(r.failures).toEqual([]);
     const { winograd, gemm } = r.conv3;
     // stated in ARCHITECTURE.md: Winograd F(4x4,3x3) errs ~20-30× more than im2col + GEMM (both far below 1e-5 of max |y|)
     expect(winograd.fwd.max).toBeLessThan(Math.max(gemm.fwd.max, 1e-7) * 64);
     expect(winograd.bwd.max).toBeLessThan(Math.max(gemm.bwd.max, 1e-7) * 64);
+    expect(winograd.bww.max).toBeLessThan(Math.max(gemm.bww.max, 1e-7) * 64);
     console.log(`conv3-sized (192→64, 13×13, batch 2) max |error| vs float64: winograd fwd ${winograd.fwd.max.toExponential(2)} ` +
-      `(${winograd.fwd.rel.toExponential(2)} of max |y|), bwd-data ${winograd.bwd.max.toExponential(2)}; im2col+gemm fwd ` +
-      `${gemm.fwd.max.toExponential(2)}, bwd-data ${gemm.bwd.max.toExponential(2)}`);
+      `(${winograd.fwd.rel.toExponential(2)} of max |y|), bwd-data ${winograd.bwd.max.toExponential(2)}, bwd-weights ` +
+      `${winograd.bww.max.toExponential(2)} (${winograd.bww.rel.toExponential(2)} of max |dw|); im2col+gemm fwd ` +
+      `${gemm.fwd.max.toExponential(2)}, bwd-data ${gemm.bwd.max.toExponential(2)}, bwd-weights ${gemm.bww.max.toExponential(2)}`);
   });
 
   it('the portable engine and the AVX-512 GEMM geometry pass the same checks', () => {
@@ -134,7 +167,8 @@ describe('Winograd F(4x4,3x3) convolution', () => {
     }
   });
 
-  it('results depend on nothing but the inputs: 1 and 2 threads agree bit for bit', () => {
+  // (the weight gradient sums fixed per-thread ranges of images: the same for a given thread count, checked in runChecks)
+  it('forward and input gradient depend on nothing but the inputs: 1 and 2 threads agree bit for bit', () => {
     expect(inChild(runChecks, {}, 1).digest).toBe(inChild(runChecks, {}, 2).digest);
   });
 
@@ -143,10 +177,14 @@ describe('Winograd F(4x4,3x3) convolution', () => {
       const src = `const nat = require(${JSON.stringify(addonPath)}); nat.setNumThreads(2); const g = ${JSON.stringify(g)};
         const [n, c, h, w, o, kh, kw, , , , , G, oh, ow] = g;
         const [, , , , , , , sh, sw, ph, pw] = g;
-        nat.conv2d({ n, c, h, w, o, kh, kw, sh, sw, ph, pw, groups: G, oh, ow }, new Float32Array(n*c*h*w), new Float32Array(o*(c/G)*kh*kw), null, new Float32Array(n*o*oh*ow));`;
+        const a = { n, c, h, w, o, kh, kw, sh, sw, ph, pw, groups: G, oh, ow };
+        nat.conv2d(a, new Float32Array(n*c*h*w), new Float32Array(o*(c/G)*kh*kw), null, new Float32Array(n*o*oh*ow));
+        nat.conv2dBackwardWeight(a, new Float32Array(n*c*h*w), new Float32Array(n*o*oh*ow), new Float32Array(o*(c/G)*kh*kw));`;
       return runSource(src, { CONVNET_CONV_TRACE: '1' }).stderr.trim();
     };
     expect(trace([4, 192, 13, 13, 384, 3, 3, 1, 1, 1, 1, 1, 13, 13])).toContain('-> winograd');
+    expect(trace([4, 192, 13, 13, 384, 3, 3, 1, 1, 1, 1, 1, 13, 13])).toMatch(/bwd-weights .* -> winograd/);
+    expect(trace([1, 192, 13, 13, 384, 3, 3, 1, 1, 1, 1, 1, 13, 13])).toMatch(/bwd-weights .* -> im2col\+gemm/);
     expect(trace([4, 384, 13, 13, 384, 3, 3, 1, 1, 1, 1, 2, 13, 13])).toContain('-> winograd');
     expect(trace([4, 8, 13, 13, 8, 3, 3, 1, 1, 1, 1, 1, 13, 13])).toContain('-> im2col+gemm');
     expect(trace([1, 192, 13, 13, 384, 3, 3, 1, 1, 1, 1, 1, 13, 13])).toContain('-> im2col+gemm');

@@ -10,6 +10,7 @@ import { Tensor } from '@convnet/tensor';
 import { savePth, saveSafetensors } from '@convnet/layers';
 import { createModel, modelSpec } from '@convnet/alexnet';
 import { readWeights, specParamShapes } from '../src/weights.js';
+import { fillFixtureHash as fill } from '../../../test/helpers/fixture-hash.js';
 
 const cli = new URL('../dist/cli.js', import.meta.url).pathname;
 const fixtures = new URL('../../../test/fixtures/', import.meta.url).pathname;
@@ -17,18 +18,6 @@ const fx: { photos: Record<string, { logits: number[] }> } = JSON.parse(readFile
 const tmp = mkdtempSync(join(tmpdir(), 'convnet-tv-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const run = (args: string[]) => spawnSync('node', [cli, ...args], { encoding: 'utf8', env: { ...process.env, CONVNET_NUM_THREADS: '2' } });
-
-/** The fixture's integer hash (test/pytorch/make_alexnet_fixture.py), bit for bit. */
-function fill(t: Tensor, k: number, scale: number): void {
-  const kk = Math.imul(k + 1, 2246822519);
-  for (let j = 0; j < t.size; j++) {
-    let h = (Math.imul(j + 1, 2654435761) + kk) >>> 0;
-    h = (h ^ (h >>> 15)) >>> 0;
-    h = Math.imul(h, 2246822519) >>> 0;
-    h = (h ^ (h >>> 13)) >>> 0;
-    t.data[j] = scale * ((h / 4294967296) * 2 - 1);
-  }
-}
 
 function softmax(l: number[]): number[] {
   const m = Math.max(...l), e = l.map((v) => Math.exp(v - m)), s = e.reduce((a, b) => a + b, 0);

@@ -286,6 +286,11 @@ void conv2d_backward_weight(const ConvGeom& g, const float* x, const float* dy, 
     std::memset(dw, 0, sizeof(float) * static_cast<size_t>(wsize));
     return;
   }
+  if (use_winograd_weight(g)) {
+    conv_trace("bwd-weights", g, "winograd F(4x4,3x3) (transformed-domain sums)");
+    winograd_backward_weight(g, x, dy, dw);
+    return;
+  }
   conv_trace("bwd-weights", g, "im2col+gemm");
   const bool pointwise = is_pointwise(g);
   const int T = num_threads();

@@ -40,7 +40,8 @@ constexpr int kM = 4, kXi = 36;  // output tile, transformed positions
 
 const WinoTransforms& transforms() {
   static const WinoTransforms generic{"generic", wino_generic::input_plane_impl<4>, wino_generic::output_plane_impl<4>,
-                                      wino_generic::filter_row_impl<4>};
+                                      wino_generic::filter_row_impl<4>, wino_generic::dy_plane_impl<4>,
+                                      wino_generic::filter_grad_row_impl<4>};
   return cpu_features().avx2 ? wino_transforms_avx2() : generic;
 }
 
@@ -120,7 +121,8 @@ bool winograd_applies(const ConvGeom& g) {
 // Winograd: 13×13 192→384 batch 32: 1.89× / 1.83×; 384→256: 2.04× / 2.16×; 384→384 groups 2: 2.02× / 1.83×;
 // batch 8: 1.70× / 1.59×; batch 2 (one image per thread): 1.06× / 0.95×; 32→32 channels: 1.30× / 1.37×;
 // 16→16: 1.12× / 1.00× (the transforms cost as much as the GEMM saves). Below one image per thread a task would
-// idle a thread, while the GEMM path splits a lone image over all threads.
+// idle a thread, while the GEMM path splits a lone image over all threads. The weight gradient uses the same rule
+// (use_winograd_weight; measured below it).
 constexpr int64_t kMinChannels = 32;
 bool use_winograd(const ConvGeom& g, bool backward_input) {
   if (!winograd_applies(g)) return false;
@@ -149,6 +151,64 @@ void winograd_backward_input(const ConvGeom& g, const float* dy, const float* w,
         return w[((oc * cg + ic) * 3 + (2 - ky)) * 3 + (2 - kx)];
       },
       nullptr, dx);
+}
+
+// Weight gradient: dw = Σ over images and tiles of Gᵀ [ (A e Aᵀ) ⊙ (Bᵀ d B) ] G (e: a 4×4 tile of dy, zeros past the
+// output; d: the 6×6 input patch), the sum over tiles taken in the transformed domain: per ξ, M[ξ] [og, cg] +=
+// E[ξ] [og, tiles] · V[ξ]ᵀ [tiles, cg] (36 GEMMs over chunks of images), then Gᵀ M G per filter.
+// Determinism: the images are split into R = min(T, n) fixed contiguous ranges, each summed into its own M; the
+// ranges' filter gradients are added in range order, so results depend on the thread count only (as im2col + GEMM's).
+constexpr int64_t kWeightChunkTiles = 128;  // tiles per GEMM depth chunk (images × tiles per image)
+bool use_winograd_weight(const ConvGeom& g) {
+  if (!winograd_applies(g)) return false;
+  const ConvAlgo f = conv_algo_forced();
+  if (f != ConvAlgo::Rule) return f == ConvAlgo::Winograd;
+  const int64_t cg = g.c / g.groups, og = g.o / g.groups;
+  return cg >= kMinChannels && og >= kMinChannels && g.n >= num_threads();
+}
+
+void winograd_backward_weight(const ConvGeom& g, const float* x, const float* dy, float* dw) {
+  const Problem p{g.n, g.c, g.h, g.w, g.o, g.oh, g.ow, g.ph, g.pw, g.groups};
+  const int64_t cg = g.c / g.groups, og = g.o / g.groups, Ti = tiles_per_image(p);
+  const WinoPlane plane{p.H, p.W, p.OH, p.OW, p.ph, p.pw, (p.OH + kM - 1) / kM, (p.OW + kM - 1) / kM};
+  const int R = static_cast<int>(std::min<int64_t>(num_threads(), p.n));
+  const int64_t per = std::max<int64_t>(1, kWeightChunkTiles / Ti), maxT = per * Ti;
+  const size_t m_stride = slice_stride(kXi * p.O * cg), v_stride = slice_stride(kXi * cg * maxT),
+               e_stride = slice_stride(kXi * og * maxT), range_stride = m_stride + v_stride + e_stride;
+  float* base = workspace(range_stride * static_cast<size_t>(R));
+  const WinoTransforms& tf = transforms();
+
+  parallel_tasks(R, [&](int64_t r, int) {
+    float* M = base + static_cast<size_t>(r) * range_stride;  // M[ξ][o][c], o over all groups
+    float* V = M + m_stride;
+    float* E = V + v_stride;
+    const int64_t i0 = r * p.n / R, i1 = (r + 1) * p.n / R;
+    for (int64_t c0 = i0; c0 < i1; c0 += per) {
+      const int64_t c1 = std::min(i1, c0 + per), nt = (c1 - c0) * Ti;
+      for (int64_t gi = 0; gi < p.groups; ++gi) {
+        for (int64_t c = 0; c < cg; ++c)
+          for (int64_t i = c0; i < c1; ++i)
+            tf.input_plane(plane, x + ((i * p.C) + gi * cg + c) * p.H * p.W, V + c * nt + (i - c0) * Ti, cg * nt);
+        for (int64_t o = 0; o < og; ++o)
+          for (int64_t i = c0; i < c1; ++i)
+            tf.dy_plane(plane, dy + ((i * p.O) + gi * og + o) * p.OH * p.OW, E + o * nt + (i - c0) * Ti, og * nt);
+        for (int xi = 0; xi < kXi; ++xi)
+          sgemm_serial(false, true, og, cg, nt, 1.f, E + xi * og * nt, nt, V + xi * cg * nt, nt, c0 == i0 ? 0.f : 1.f,
+                       M + (xi * p.O + gi * og) * cg, cg);
+      }
+    }
+  });
+  // dw[o][c][k] = Σ_r (Gᵀ M_r G)[k], ranges in order
+  parallel_for(p.O, [&](int64_t o0, int64_t o1, int) {
+    std::vector<float> gk(static_cast<size_t>(9 * cg));
+    for (int64_t o = o0; o < o1; ++o) {
+      std::fill(gk.begin(), gk.end(), 0.f);
+      for (int r = 0; r < R; ++r)
+        tf.filter_grad_row(base + static_cast<size_t>(r) * range_stride + o * cg, p.O * cg, cg, gk.data());
+      for (int64_t c = 0; c < cg; ++c)
+        for (int k = 0; k < 9; ++k) dw[(o * cg + c) * 9 + k] = gk[static_cast<size_t>(k * cg + c)];
+    }
+  });
 }
 
 void conv_trace(const char* direction, const ConvGeom& g, const char* algorithm) {

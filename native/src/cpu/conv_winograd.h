@@ -10,6 +10,9 @@ bool winograd_applies(const ConvGeom& g);
 bool use_winograd(const ConvGeom& g, bool backward_input);
 void winograd_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y);
 void winograd_backward_input(const ConvGeom& g, const float* dy, const float* w, float* dx);
+// The weight gradient rule (CONVNET_CONV_ALGO=winograd forces it where Winograd applies) and kernel.
+bool use_winograd_weight(const ConvGeom& g);
+void winograd_backward_weight(const ConvGeom& g, const float* x, const float* dy, float* dw);
 // With CONVNET_CONV_TRACE set: one stderr line per distinct (direction, geometry, algorithm), naming the choice.
 // One plane's tiling: input H×W read with padding (ph, pw), output OH×OW in th×tw tiles of 4×4.
 struct WinoPlane {
@@ -22,6 +25,9 @@ struct WinoTransforms {
   void (*input_plane)(const WinoPlane& p, const float* plane, float* V, int64_t xi_stride);
   void (*output_plane)(const WinoPlane& p, const float* M, int64_t xi_stride, float bias, float* plane);
   void (*filter_row)(const float* g, int64_t cg, float* U, int64_t xi_stride);
+  // weight gradient: dy plane → E[ξ·xi_stride + t] (A e Aᵀ per tile); M[ξ·xi_stride + c] → g[k·cg + c] += Gᵀ M G
+  void (*dy_plane)(const WinoPlane& p, const float* plane, float* E, int64_t xi_stride);
+  void (*filter_grad_row)(const float* M, int64_t xi_stride, int64_t cg, float* g);
 };
 const WinoTransforms& wino_transforms_avx2();  // call only when the CPU has AVX2 + FMA
 

@@ -5,7 +5,8 @@
 namespace convnet {
 const WinoTransforms& wino_transforms_avx2() {
   static const WinoTransforms t{"avx2", wino_avx2::input_plane_impl<8>, wino_avx2::output_plane_impl<8>,
-                                wino_avx2::filter_row_impl<8>};
+                                wino_avx2::filter_row_impl<8>, wino_avx2::dy_plane_impl<8>,
+                                wino_avx2::filter_grad_row_impl<8>};
   return t;
 }
 }  // namespace convnet

@@ -90,6 +90,57 @@ inline void filter_lanes(const float (*g)[L], float (*u)[L]) {
     }
 }
 
+// Adjoints for the weight gradient: with y = Aᵀ (U ⊙ V) A and U = G g Gᵀ, dL/dg = Gᵀ [ (A e Aᵀ) ⊙ V ] G for the
+// output gradient e of one tile, so the 36 products are summed over tiles (a GEMM per ξ) between the two below.
+// e[4][4][L] → E[36][L] = A e Aᵀ.
+template <int L>
+inline void output_adjoint_lanes(const float (*e)[kM][L], float (*E)[L]) {
+  float s[kA][kM][L];
+  for (int j = 0; j < kM; ++j)
+    for (int l = 0; l < L; ++l) {
+      const float e0 = e[0][j][l], e1 = e[1][j][l], e2 = e[2][j][l], e3 = e[3][j][l];
+      s[0][j][l] = e0;
+      s[1][j][l] = e0 + e1 + e2 + e3;
+      s[2][j][l] = e0 - e1 + e2 - e3;
+      s[3][j][l] = e0 + 2 * e1 + 4 * e2 + 8 * e3;
+      s[4][j][l] = e0 - 2 * e1 + 4 * e2 - 8 * e3;
+      s[5][j][l] = e3;
+    }
+  for (int i = 0; i < kA; ++i)
+    for (int l = 0; l < L; ++l) {
+      const float e0 = s[i][0][l], e1 = s[i][1][l], e2 = s[i][2][l], e3 = s[i][3][l];
+      float(*r)[L] = E + i * kA;
+      r[0][l] = e0;
+      r[1][l] = e0 + e1 + e2 + e3;
+      r[2][l] = e0 - e1 + e2 - e3;
+      r[3][l] = e0 + 2 * e1 + 4 * e2 + 8 * e3;
+      r[4][l] = e0 - 2 * e1 + 4 * e2 - 8 * e3;
+      r[5][l] = e3;
+    }
+}
+
+// m[36][L] → g[9][L] = Gᵀ m G.
+template <int L>
+inline void filter_adjoint_lanes(const float (*m)[L], float (*g)[L]) {
+  constexpr float k4 = 1.f / 4, k6 = 1.f / 6, k12 = 1.f / 12, k24 = 1.f / 24;
+  float r[3][kA][L];
+  for (int j = 0; j < kA; ++j)
+    for (int l = 0; l < L; ++l) {
+      const float m0 = m[j][l], m1 = m[kA + j][l], m2 = m[2 * kA + j][l], m3 = m[3 * kA + j][l], m4 = m[4 * kA + j][l],
+                  m5 = m[5 * kA + j][l];
+      r[0][j][l] = m0 * k4 - (m1 + m2) * k6 + (m3 + m4) * k24;
+      r[1][j][l] = (m2 - m1) * k6 + (m3 - m4) * k12;
+      r[2][j][l] = (m3 + m4 - m1 - m2) * k6 + m5;
+    }
+  for (int a = 0; a < 3; ++a)
+    for (int l = 0; l < L; ++l) {
+      const float m0 = r[a][0][l], m1 = r[a][1][l], m2 = r[a][2][l], m3 = r[a][3][l], m4 = r[a][4][l], m5 = r[a][5][l];
+      g[a * 3 + 0][l] = m0 * k4 - (m1 + m2) * k6 + (m3 + m4) * k24;
+      g[a * 3 + 1][l] = (m2 - m1) * k6 + (m3 - m4) * k12;
+      g[a * 3 + 2][l] = (m3 + m4 - m1 - m2) * k6 + m5;
+    }
+}
+
 template <int L>
 void input_plane_impl(const WinoPlane& p, const float* plane, float* V, int64_t xi_stride) {
   const int64_t Ti = p.th * p.tw;
@@ -149,6 +200,44 @@ void filter_row_impl(const float* g, int64_t cg, float* U, int64_t xi_stride) {
     filter_lanes<L>(gl, u);
     for (int xi = 0; xi < kXi; ++xi)
       for (int64_t l = 0; l < cnt; ++l) U[xi * xi_stride + c0 + l] = u[xi][l];
+  }
+}
+
+// dy plane (OH×OW, zeros past it) → E[ξ·xi_stride + t] = A e Aᵀ of each 4×4 output tile t.
+template <int L>
+void dy_plane_impl(const WinoPlane& p, const float* plane, float* E, int64_t xi_stride) {
+  const int64_t Ti = p.th * p.tw;
+  alignas(64) float e[kM][kM][L];
+  alignas(64) float v[kXi][L];
+  for (int64_t t0 = 0; t0 < Ti; t0 += L) {
+    const int64_t cnt = std::min<int64_t>(L, Ti - t0);
+    for (int64_t l = 0; l < L; ++l) {
+      const int64_t t = t0 + std::min<int64_t>(l, cnt - 1);
+      const int64_t oy0 = (t / p.tw) * kM, ox0 = (t % p.tw) * kM;
+      for (int a = 0; a < kM; ++a)
+        for (int b = 0; b < kM; ++b) {
+          const int64_t oy = oy0 + a, ox = ox0 + b;
+          e[a][b][l] = oy < p.OH && ox < p.OW ? plane[oy * p.OW + ox] : 0.f;
+        }
+    }
+    output_adjoint_lanes<L>(e, v);
+    for (int xi = 0; xi < kXi; ++xi)
+      for (int64_t l = 0; l < cnt; ++l) E[xi * xi_stride + t0 + l] = v[xi][l];
+  }
+}
+
+// M[ξ·xi_stride + c] (c < cg) → g[k·cg + c] += Gᵀ M G (taps k = ky·3 + kx; channel-contiguous, as filter_row reads).
+template <int L>
+void filter_grad_row_impl(const float* M, int64_t xi_stride, int64_t cg, float* g) {
+  alignas(64) float m[kXi][L];
+  alignas(64) float gl[9][L];
+  for (int64_t c0 = 0; c0 < cg; c0 += L) {
+    const int64_t cnt = std::min<int64_t>(L, cg - c0);
+    for (int xi = 0; xi < kXi; ++xi)
+      for (int64_t l = 0; l < L; ++l) m[xi][l] = M[xi * xi_stride + c0 + std::min<int64_t>(l, cnt - 1)];
+    filter_adjoint_lanes<L>(m, gl);
+    for (int k = 0; k < 9; ++k)
+      for (int64_t l = 0; l < cnt; ++l) g[k * cg + c0 + l] += gl[k][l];
   }
 }
 

@@ -6,22 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { Tensor } from '@convnet/tensor';
 import { CrossEntropyLoss } from '@convnet/layers';
 import { createModel } from '../src/index.js';
+import { fillFixtureHash as fill } from '../../../test/helpers/fixture-hash.js';
 
 interface Grad { shape: number[]; sum: number; sumSquares: number; samples: [number, number][] }
 interface Case { name: 'paper' | 'torchvision'; size: 224 | 227; labels: number[]; paramOrder: string[]; logits: number[]; loss: number; grads: Record<string, Grad> }
 const fx: { torch: string; cases: Case[] } = JSON.parse(readFileSync(new URL('../../../test/fixtures/alexnet.json', import.meta.url), 'utf8'));
-
-/** The fixture's integer hash (test/pytorch/make_alexnet_fixture.py), bit for bit. */
-function fill(t: Tensor, k: number, scale: number): void {
-  const kk = Math.imul(k + 1, 2246822519);
-  for (let j = 0; j < t.size; j++) {
-    let h = (Math.imul(j + 1, 2654435761) + kk) >>> 0;
-    h = (h ^ (h >>> 15)) >>> 0;
-    h = Math.imul(h, 2246822519) >>> 0;
-    h = (h ^ (h >>> 13)) >>> 0;
-    t.data[j] = scale * ((h / 4294967296) * 2 - 1);
-  }
-}
 
 describe(`whole AlexNet vs PyTorch ${fx.torch}`, () => {
   for (const c of fx.cases) {

@@ -36,7 +36,7 @@ export function parsePackIndex(text: string, path?: string): PackIndex {
   try {
     j = JSON.parse(text);
   } catch (e) {
-    throw new DataError(`not valid JSON (${(e as Error).message})`, path);
+    throw new DataError(`not valid JSON (${(e as Error).message.replace(/\s*\n\s*/g, ' ')})`, path);
   }
   const bad = (m: string): never => { throw new DataError(m, path); };
   if (!j || typeof j !== 'object') bad('expected a JSON object');
@@ -185,7 +185,7 @@ export class PackedDataset {
       const img = sharp(bytes, { failOn: 'truncated' });
       data = await (C === 1 ? img.toColourspace('b-w') : img.toColourspace('srgb')).raw().toBuffer();
     } catch (e) {
-      throw new DataError(`record ${i}: cannot decode its JPEG (${(e as Error).message})`, this.dir);
+      throw new DataError(`record ${i}: cannot decode its JPEG (${(e as Error).message.split('\n')[0]})`, this.dir);
     }
     if (data.length !== H * W * C) throw new DataError(`record ${i}: JPEG decodes to ${data.length} bytes, expected ${H}×${W}×${C}`, this.dir);
     const dst = out ?? new Uint8Array(data.length);

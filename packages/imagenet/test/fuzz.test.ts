@@ -1,6 +1,7 @@
 /**
- * Every reader on random and truncated bytes (seeded, bounded): each case returns a valid result or throws
- * a DataError with a message; nothing else (no TypeError/RangeError from inside a parser, no hang).
+ * Every reader on random and truncated bytes (seeded, bounded; the mutations and the check are test/helpers/fuzz.ts,
+ * shared with the .pth reader's tests): each case returns a valid result or throws a DataError with a one-line
+ * message; nothing else (no TypeError/RangeError from inside a parser, no hang).
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,46 +10,19 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { Rng } from '@convnet/tensor';
+import { expectCleanly as cleanly, expectCleanlyAsync as cleanlyAsync, fuzzVariants, randomBytes as fuzzRandomBytes } from '../../../test/helpers/fuzz.js';
 import {
   DataError, decodeImage, Loader, maybeGunzip, pack, PackedDataset, parseCifar, parseDevkitMapping, parseIdx,
   parseLocValSolution, parsePackIndex, parseSynsetMapping, parseValGroundTruth,
 } from '@convnet/imagenet';
 
 const rng = new Rng(2024, 7);
-function randomBytes(n: number): Uint8Array {
-  return Uint8Array.from(rng.words(n), (w) => w & 255);
-}
+const randomBytes = (n: number) => fuzzRandomBytes(rng, n);
 /** Mutations of a valid input: truncations, random byte flips, random garbage of similar length. */
-function variants(validIn: Uint8Array, count: number): Uint8Array[] {
-  const valid = new Uint8Array(validIn); // a copy (Buffer.slice would be a view)
-  const out: Uint8Array[] = [new Uint8Array(0)];
-  for (let k = 0; k < count; k++) {
-    const mode = k % 3;
-    if (mode === 0) out.push(valid.slice(0, rng.int(valid.length + 1)));
-    else if (mode === 1) {
-      const b = valid.slice();
-      for (let f = 0; f <= rng.int(4); f++) b[rng.int(b.length)] = rng.int(256);
-      out.push(b);
-    } else out.push(randomBytes(rng.int(2 * valid.length + 8)));
-  }
-  return out;
-}
-function expectCleanly(f: () => unknown): void {
-  try {
-    f();
-  } catch (e) {
-    expect(e, String((e as Error)?.stack)).toBeInstanceOf(DataError);
-    expect((e as Error).message.length).toBeGreaterThan(5);
-  }
-}
-async function expectCleanlyAsync(f: () => Promise<unknown>): Promise<void> {
-  try {
-    await f();
-  } catch (e) {
-    expect(e, String((e as Error)?.stack)).toBeInstanceOf(DataError);
-    expect((e as Error).message.length).toBeGreaterThan(5);
-  }
-}
+const variants = (valid: Uint8Array, count: number) => fuzzVariants(valid, count, rng);
+const isDataError = (e: Error) => e instanceof DataError;
+const expectCleanly = (f: () => unknown) => cleanly(f, isDataError);
+const expectCleanlyAsync = (f: () => Promise<unknown>) => cleanlyAsync(f, isDataError);
 const text = (b: Uint8Array) => Buffer.from(b).toString('latin1');
 /** Each fuzz test must end well within this (a hang fails it instead of stalling CI). */
 const BOUND_MS = 20_000;
