@@ -291,6 +291,11 @@ void conv2d_backward_weight(const ConvGeom& g, const float* x, const float* dy, 
     winograd_backward_weight(g, x, dy, dw);
     return;
   }
+  if (use_direct_weight(g)) {
+    conv_trace("bwd-weights", g, direct_name());
+    direct_backward_weight(g, x, dy, dw);
+    return;
+  }
   conv_trace("bwd-weights", g, "im2col+gemm");
   const bool pointwise = is_pointwise(g);
   const int T = num_threads();
