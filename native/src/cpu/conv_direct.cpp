@@ -1,4 +1,4 @@
-// Direct convolution on channel-blocked layouts, forward and (stride 1) input gradient: no column matrix.
+// Direct convolution on channel-blocked layouts, forward and (stride 1) input and weight gradients: no column matrix.
 //
 // Per call, the filters are reordered once into blocks wb[group][ob][cb][ky][kx][W ci][W oi] (W = 8 channels on
 // AVX2, 16 on AVX-512; channels past a group's end are zeros), shared by the threads. A task is one image, one
@@ -8,10 +8,11 @@
 // (conv_direct_kernel.h: OB·NP vector accumulators over all input channels and taps, one broadcast input value
 // times OB weight vectors per step), and writes the OB·W × NP results back to NCHW with the bias added.
 // The input gradient of a stride-1 convolution is the same correlation of dy (padding k − 1 − p) with the filters
-// flipped and transposed, so it runs the same code (as Winograd does).
+// flipped and transposed, so it runs the same code (as Winograd does). The weight gradient has its own tile and
+// schedule (weight_grad below).
 //
-// Determinism: each output is one tile's sum in a fixed (cb, ky, kx, ci) order, computed by one task; results do
-// not depend on the thread count or the scheduling.
+// Determinism: each output is one tile's sum in a fixed (cb, ky, kx, ci) order, computed by one task; forward and
+// input gradient do not depend on the thread count or the scheduling, the weight gradient on the thread count only.
 // Numerical error: a plain float32 dot product per output (sums of K = cg·kh·kw terms, as im2col + GEMM; measured
 // against float64 in native/test/conv_direct.test.ts).
 #include "conv_direct.h"
