@@ -163,7 +163,7 @@ export class Distributed {
       get testN() { return src.testN; },
       get waitMs() { return src.waitMs; },
       trainBatches: (...a) => src.trainBatches(...a),
-      testBatches: (n, batch) => this.#testBatches(src, n, batch),
+      testBatches: (n, batch, into) => this.#testBatches(src, n, batch, into),
       viewBatch: (indices, view) => src.viewBatch(indices, view),
       setTrainSlice: (sl) => src.setTrainSlice(sl),
       close: () => src.close(),
@@ -175,10 +175,10 @@ export class Distributed {
    * asked to stop (each rank takes part in every round, with or without a batch of its own), and all end the pass
    * at the same round.
    */
-  async *#testBatches(src: Source, n: number, batch: number): AsyncGenerator<{ x: Tensor; labels: Int32Array }> {
+  async *#testBatches(src: Source, n: number, batch: number, into?: (shape: number[]) => Tensor): AsyncGenerator<{ x: Tensor; labels: Int32Array }> {
     this.#evalStopped = false;
     let k = 0;
-    for await (const b of src.testBatches(n, batch)) {
+    for await (const b of src.testBatches(n, batch, into)) {
       if (k % this.size === this.rank) yield b;
       if (++k % this.size) continue;
       await yieldToEventLoop();

@@ -208,7 +208,8 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
           });
           if (cfg.checkpointEvery && state.globalStep % cfg.checkpointEvery === 0) {
             const st = { ...state, epochSums: { ...sums, seconds: el } };
-            ck.periodic(st, cfg.keepCheckpoints);
+            // its copies (finiteness scalars, one download per tensor) are not counted as the steps' transfers
+            io.aside(() => ck.periodic(st, cfg.keepCheckpoints));
           }
           if (interrupted) break;
         }
@@ -249,6 +250,7 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
         dataWaitShare: dataMs / 1000 / trainSeconds, seconds: trainSeconds,
         ...(dist.size > 1 ? { commWaitShare: (dist.commWaitMs - comm0) / 1000 / trainSeconds, ranks: dist.size } : {}),
         ...(xferEpoch ? { transfersPerStep: xferEpoch.transfersPerStep, transferBytesPerStep: xferEpoch.bytesPerStep } : {}),
+        ...(v.transfers ? { valTransfersPerBatch: v.transfers.perBatch, valTransferBytesPerBatch: v.transfers.bytesPerBatch } : {}),
       };
       runLog.epoch(m, cfg.epochs);
       if (dist.isRoot) o.onEpoch?.(m);
