@@ -1,5 +1,6 @@
 // The bf16 matmul precision: sgemm against a float64 reference computed from bf16-rounded inputs, for every
-// transpose combination, odd sizes, alpha/beta, K past one depth block; on the engine this CPU picks
+// transpose combination, odd sizes, alpha/beta, K past one depth block, a few rows times a transposed B (direct dot
+// products); on the engine this CPU picks
 // (AVX512-BF16 hardware where present) and on the emulation (CONVNET_BF16_ENGINE=emulated, CONVNET_ISA=avx2
 // and generic); the same digest for 1 and 2 threads; the switch and its errors.
 import { createRequire } from 'node:module';
@@ -28,7 +29,9 @@ const runChecks = (nat: any) => {
   };
   const failures: string[] = [];
   let hash = 0x811c9dc5, roundedSomewhere = false, cases = 0;
-  const shapes = [[1, 1, 1], [7, 5, 3], [13, 33, 17], [25, 70, 129], [64, 40, 1100], [3, 200, 9], [130, 131, 2]];
+  // (M <= 4 with K >= 64: a linear layer's forward at batch <= 4, the direct dot products when B is transposed)
+  const shapes = [[1, 1, 1], [7, 5, 3], [13, 33, 17], [25, 70, 129], [64, 40, 1100], [3, 200, 9], [130, 131, 2],
+    [1, 37, 300], [2, 64, 64], [3, 5, 77], [4, 9, 1031]];
   for (const [M, N, K] of shapes)
     for (const ta of [false, true])
       for (const tb of [false, true])
@@ -68,7 +71,7 @@ describe('bf16 matmul precision', () => {
   it('matches bf16-rounded inputs summed in float64 on this CPU\'s engine, and really rounds', () => {
     const r = child({});
     expect(r.failures).toEqual([]);
-    expect(r.cases).toBe(56);
+    expect(r.cases).toBe(88);
     expect(r.roundedSomewhere).toBe(true);
     const f = native.info();
     expect(r.engine).toBe(f.avx512bf16 ? 'avx512bf16-12x32' : f.avx2 ? 'avx2-bf16-emulated-4x16' : 'generic-bf16-emulated');

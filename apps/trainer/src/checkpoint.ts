@@ -5,9 +5,12 @@
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Tensor } from '@convnet/tensor';
+import { memoryOf, sumAndSquares, type Tensor } from '@convnet/tensor';
 import { loadStateDictFile, saveSafetensors, type Module } from '@convnet/layers';
-import type { Optimizer, SchedulerState } from '@convnet/optim';
+import type { Optimizer, SchedulerState, SGD } from '@convnet/optim';
+import type { Net } from '@convnet/alexnet';
+import { RunError } from './errors.js';
+import type { Schedule } from './schedule.js';
 import { validateConfig, type TrainConfig } from './config.js';
 import { UsageError } from './errors.js';
 
@@ -21,6 +24,20 @@ export interface TrainState {
   scheduler: SchedulerState | null;
   config: TrainConfig;
   dataset: { name: string; mean: number[]; std: number[]; classes: string[]; shape: number[] };
+  /**
+   * The running sums of the epoch in progress (steps done so far, or all of them when stopped during its test
+   * pass), so that the epoch's line after a resume equals an uninterrupted run's. Absent at an epoch's start.
+   */
+  epochSums?: EpochSums;
+}
+
+/** Training loss and hits summed over the epoch's steps so far, the images seen, and the seconds spent. */
+export interface EpochSums {
+  loss: number;
+  top1: number;
+  top5: number;
+  seen: number;
+  seconds: number;
 }
 
 export function saveCheckpoint(path: string, model: Module, optimizer: Optimizer, state: TrainState): void {
@@ -84,6 +101,10 @@ export function validateState(st: unknown, path: string): TrainState {
     int(sc.lastEpoch, 'scheduler.lastEpoch', 0);
     if (!Array.isArray(sc.lrs)) bad('scheduler.lrs', 'an array', sc.lrs);
   }
+  if (s.epochSums !== undefined) {
+    const e = obj(s.epochSums, 'epochSums');
+    for (const k of ['loss', 'top1', 'top5', 'seen', 'seconds']) num(e[k], `epochSums.${k}`);
+  }
   validateConfig(obj(s.config, 'config') as unknown as TrainConfig, `${path}: training state 'config'`);
   const d = obj(s.dataset, 'dataset');
   if (typeof d.name !== 'string') bad('dataset.name', 'a string', d.name);
@@ -102,4 +123,65 @@ export function pruneStepCheckpoints(dir: string, keep: number): void {
     .filter((m): m is RegExpExecArray => !!m)
     .sort((a, b) => Number(b[1]) - Number(a[1]));
   for (const m of steps.slice(keep)) rmSync(join(dir, m[0]), { force: true });
+}
+
+/** What loadCheckpoint returns: the model's tensors, the optimiser's buffers and the training state. */
+export type Checkpoint = ReturnType<typeof loadCheckpoint>;
+
+/** True when every parameter is finite (a checkpoint of non-finite weights would resume into NaN). */
+export function finiteWeights(net: Net): boolean {
+  for (const p of net.parameters()) {
+    // device memory: Σw² on the device is finite iff every weight is (one scalar down, no copy of the weights)
+    if (memoryOf(p.value) !== 'host') {
+      if (!Number.isFinite(sumAndSquares(p.value, { backend: net.backend }).sumSquares)) return false;
+      continue;
+    }
+    const d = p.value.data;
+    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return false;
+  }
+  return true;
+}
+
+/**
+ * The checkpoints of a run: last.safetensors (what --resume continues from), best.safetensors, step-N every
+ * --checkpoint-every steps. Only finite weights are saved: a run that diverges stops with an error naming the
+ * last finite checkpoint and the --resume --lr command that continues from it. Under mpirun every rank checks
+ * and rank 0 alone writes.
+ */
+export class Checkpoints {
+  /** Global step of the newest last.safetensors with finite weights (-1: none yet). */
+  lastGood: number;
+  readonly lastFile: string;
+
+  constructor(
+    readonly dir: string, private readonly runDir: string, private readonly writer: boolean,
+    private readonly net: Net, private readonly opt: SGD, private readonly sched: Schedule, resumedAt: number | null,
+  ) {
+    this.lastGood = resumedAt ?? -1;
+    this.lastFile = join(dir, 'last.safetensors');
+  }
+
+  /** The error that ends a run whose loss or weights stopped being finite. */
+  diverged(what: string, state: TrainState): RunError {
+    return new RunError(
+      `${what} at epoch ${state.epoch}, step ${state.stepInEpoch} (global ${state.globalStep}): training stopped. ` +
+      (this.lastGood >= 0 ? `${this.lastFile} (global step ${this.lastGood}) has the last finite weights; continue from it with a lower learning rate: convnet train --resume ${this.runDir} --lr ${(this.opt.paramGroups[0].initialLr / 10).toPrecision(2)}` : 'no checkpoint was written yet; start again with a lower --lr'));
+  }
+
+  /** Saves `name` (last.safetensors, best.safetensors, step-N.safetensors) at `state`. */
+  save(name: string, state: TrainState): void {
+    if (!finiteWeights(this.net)) throw this.diverged('the weights became non-finite', state);
+    if (name === 'last.safetensors') this.lastGood = state.globalStep;
+    if (!this.writer) return;
+    state.optimizer = { step: this.opt.stepCount, groups: this.opt.paramGroups.map((g) => ({ lr: g.lr, initialLr: g.initialLr })) };
+    state.scheduler = this.sched.state();
+    saveCheckpoint(join(this.dir, name), this.net, this.opt, state);
+  }
+
+  /** Every --checkpoint-every steps: step-N and last, keeping the newest --keep-checkpoints step files. */
+  periodic(state: TrainState, keep: number): void {
+    this.save(`step-${state.globalStep}.safetensors`, state);
+    this.save('last.safetensors', state);
+    if (this.writer) pruneStepCheckpoints(this.dir, keep);
+  }
 }

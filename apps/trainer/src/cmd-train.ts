@@ -65,12 +65,15 @@ export function defaultRunDir(cfg: TrainConfig): string {
   return join('runs', `${cfg.model}-${data}-${stamp}-${randomBytes(2).toString('hex')}`);
 }
 
+/** This process's rank when started by mpirun (0 otherwise): rank 0 alone reads and writes the run directory. */
+const mpiRank = () => Number(process.env.OMPI_COMM_WORLD_RANK ?? process.env.PMIX_RANK ?? 0);
+
 const RUN_FILES = ['config.json', 'config-history.jsonl', 'metrics.jsonl', 'report.html', 'report.png', 'checkpoints'];
 
 /** A fresh run never lands silently on an earlier one: an existing run directory needs --resume or --force. */
 function claimRunDir(dir: string, force: boolean): void {
   // under mpirun rank 0 alone decides (the others would see the files rank 0 is writing)
-  if (Number(process.env.OMPI_COMM_WORLD_RANK ?? 0) !== 0) return;
+  if (mpiRank() !== 0) return;
   const present = RUN_FILES.filter((f) => existsSync(join(dir, f)));
   if (!present.length) return;
   if (!force) throw new UsageError(`--run ${dir} holds a run already (${present.join(', ')}): continue it with --resume ${dir}, or start over with --force`);
@@ -81,7 +84,8 @@ async function run(args: Parsed): Promise<number> {
   const { cfg, given } = configFromArgs(args.values);
   const resume = args.values.resume as string | undefined;
   const runDir = args.values.run as string | undefined;
-  if (resume && !existsSync(resume)) throw new UsageError(`--resume: no run directory ${resume}`);
+  // under mpirun rank 0 alone reads the run (the others need no copy of it: multi-host without a shared file system)
+  if (resume && !existsSync(resume) && mpiRank() === 0) throw new UsageError(`--resume: no run directory ${resume}`);
   if (resume && runDir && resolve(resume) !== resolve(runDir)) throw new UsageError(`--run ${runDir} and --resume ${resume} name different directories (give --resume alone)`);
   if (resume && args.values.force) throw new UsageError('--force starts a run over; it cannot go with --resume');
   const dir = resolve(resume ?? runDir ?? defaultRunDir(cfg));

@@ -18,7 +18,7 @@ export interface TrainConfig {
   /** 'pytorch' or 'paper' SGD formulation. */
   sgdRule: 'pytorch' | 'paper';
   /** 'plateau' (÷10 when validation error stops improving, the paper), 'step', 'cosine', 'constant'. */
-  schedule: 'plateau' | 'step' | 'cosine' | 'constant';
+  schedule: 'plateau' | 'step' | 'cosine' | 'onecycle' | 'constant';
   plateauPatience: number;
   stepSize: number;
   warmupEpochs: number;
@@ -128,10 +128,10 @@ export const CONFIG_SPECS: { [K in keyof TrainConfig]: SettingSpec } = {
   weights: { type: 'string', value: 'FILE', group: 'model and optimiser', help: "initial weights with PyTorch names (safetensors, .pth/.pt, a checkpoint); a last layer of another class count is re-initialised" },
   freeze: { type: 'string', enum: ['none', 'features'], group: 'model and optimiser', help: "features: train only the classifier (the optimiser skips the feature layers' parameters)" },
   seed: { type: 'integer', min: 0, group: 'model and optimiser', help: 'random seed (init, dropout, augmentation, data order)' },
-  schedule: { type: 'string', enum: ['plateau', 'step', 'cosine', 'constant'], group: 'learning-rate schedule', help: 'plateau: ÷10 when the validation error stops improving (the paper); step: ÷10 every --step-size epochs; cosine; constant' },
+  schedule: { type: 'string', enum: ['plateau', 'step', 'cosine', 'onecycle', 'constant'], group: 'learning-rate schedule', help: 'plateau: ÷10 when the validation error stops improving (the paper); step: ÷10 every --step-size epochs; cosine (per epoch); onecycle: linear warm-up then cosine to 0, every step; constant' },
   plateauPatience: { type: 'integer', min: 0, group: 'learning-rate schedule', help: 'epochs without improvement before lr ÷ 10 (plateau)' },
   stepSize: { type: 'integer', min: 1, group: 'learning-rate schedule', help: 'epochs between lr ÷ 10 (step)' },
-  warmupEpochs: { type: 'integer', min: 0, group: 'learning-rate schedule', help: 'linear warm-up epochs (cosine)' },
+  warmupEpochs: { type: 'integer', min: 0, group: 'learning-rate schedule', help: 'linear warm-up epochs (cosine, onecycle; onecycle with 0: the first 15% of the steps)' },
   crop: { type: 'integer', min: 0, max: 4096, group: 'augmentation', help: 'random-crop size fed to the network (0: the stored image size)' },
   cropPadding: { type: 'integer', min: 0, max: 1024, group: 'augmentation', help: 'zero padding around the image before random crops' },
   flip: { type: 'boolean', group: 'augmentation', help: 'random horizontal flips (--no-flip: none)' },

@@ -16,13 +16,22 @@
  * - A rank that dies, hangs or fails ends the whole job (mpirun on a death; the collective timeout, default
  *   300 s or CONVNET_DIST_TIMEOUT, on a hang; MPI_Abort from a rank that exits with an error), and the run
  *   continues from its last checkpoint with `--resume`, with the same or another number of ranks.
+ * - Stopping (SIGTERM from mpirun or the scheduler, SIGINT, SIGHUP): the ranks agree on a stop with the step's
+ *   allreduce (reduceStep), or at the end of each round of test batches during evaluation (shard), so all stop
+ *   after the same step or batch; rank 0 writes the one checkpoint, then every rank meets at a barrier, finalises
+ *   MPI (close) and exits with 128 + the signal's number, not through MPI_Abort.
+ * - Resume needs no shared file system: rank 0 alone reads the checkpoint and broadcasts it (training state,
+ *   configuration, weights and optimiser buffers; the random streams are functions of the seed and the step
+ *   counters in the state) to the other ranks (shareCheckpoint).
  */
 import { cpus } from 'node:os';
 import { GradientBuckets, broadcastParameters, initProcessGroup, launchedByMpi, mpiStatus, shardRng, type ProcessGroup } from '@convnet/distributed';
-import { native } from '@convnet/tensor';
+import { Tensor, native } from '@convnet/tensor';
 import type { Net } from '@convnet/alexnet';
 import { UsageError, type TrainConfig } from './config.js';
+import type { Checkpoint } from './checkpoint.js';
 import type { Source } from './source.js';
+import { yieldToEventLoop } from './stop.js';
 
 export interface StepStats {
   loss: number;
@@ -41,6 +50,9 @@ export class Distributed {
   commSeconds = 0;
   #buckets: GradientBuckets | null = null;
   readonly #step = new Float32Array(4);
+  /** This rank was asked to stop (a signal); the ranks agree on it at each step and evaluation round. */
+  #localStop: () => boolean = () => false;
+  #evalStopped = false;
 
   constructor(readonly pg: ProcessGroup, readonly globalBatch: number) {
     this.rank = pg.rank;
@@ -89,6 +101,40 @@ export class Distributed {
     return { loss: s[0] / this.size, top1Hits: Math.round(s[1]), top5Hits: Math.round(s[2]), interrupted: s[3] > 0 };
   }
 
+  /** Where this rank learns that it was asked to stop (the signal handler's flag). */
+  watchStop(local: () => boolean): void {
+    this.#localStop = local;
+  }
+
+  /**
+   * What the test pass asks after each batch: alone, whether this process was asked to stop; data-parallel,
+   * whether the ranks agreed to stop (at the end of a round of test batches, see shard), so all stop together.
+   */
+  get evalStop(): () => boolean {
+    return this.size === 1 ? this.#localStop : () => this.#evalStopped;
+  }
+
+  /** True on every rank when any rank was asked to stop (one collective). */
+  agreeStop(): boolean {
+    if (this.size === 1) return this.#localStop();
+    const f = Float32Array.of(this.#localStop() ? 1 : 0);
+    this.pg.allreduce(f, 'max', 'stop request');
+    return f[0] > 0;
+  }
+
+  /**
+   * The end of a run that was not aborted: every rank waits until rank 0 has written its checkpoint, metrics and
+   * report (a rank that exits non-zero first would make mpirun end the job), then MPI is finalised, so that
+   * the process may exit with any code (130/143/129 after a signal) without MPI_Abort.
+   */
+  close(): void {
+    if (this.size === 1) return;
+    this.#buckets?.dispose();
+    this.#buckets = null;
+    this.pg.barrier('end of the run');
+    this.pg.close();
+  }
+
   /** Combines the ranks' evaluations of their shares of the test set (see shard) into the whole set's. */
   reduceEval(v: { loss: number; top1Err: number; top5Err: number; n: number }): { loss: number; top1Err: number; top5Err: number; n: number } {
     if (this.size === 1) return v;
@@ -117,15 +163,75 @@ export class Distributed {
       get testN() { return src.testN; },
       get waitMs() { return src.waitMs; },
       trainBatches: (...a) => src.trainBatches(...a),
-      async *testBatches(n, batch) {
-        let k = 0;
-        for await (const b of src.testBatches(n, batch)) if (k++ % size === rank) yield b;
-      },
+      testBatches: (n, batch, into) => this.#testBatches(src, n, batch, into),
       viewBatch: (indices, view) => src.viewBatch(indices, view),
       setTrainSlice: (sl) => src.setTrainSlice(sl),
       close: () => src.close(),
     };
   }
+
+  /**
+   * Rank r's test batches: r, r + N, ... At the end of every round of N batches the ranks agree whether any was
+   * asked to stop (each rank takes part in every round, with or without a batch of its own), and all end the pass
+   * at the same round.
+   */
+  async *#testBatches(src: Source, n: number, batch: number, into?: (shape: number[]) => Tensor): AsyncGenerator<{ x: Tensor; labels: Int32Array }> {
+    this.#evalStopped = false;
+    let k = 0;
+    for await (const b of src.testBatches(n, batch, into)) {
+      if (k % this.size === this.rank) yield b;
+      if (++k % this.size) continue;
+      await yieldToEventLoop();
+      if (this.agreeStop()) { this.#evalStopped = true; return; }
+    }
+  }
+}
+
+/** The process group: Open MPI when started by mpirun (or asked for with backend 'mpi'), else one process. */
+export function openProcessGroup(backend: 'auto' | 'mpi' | 'single' = 'auto'): ProcessGroup {
+  if (backend === 'mpi' || (backend === 'auto' && launchedByMpi())) {
+    const st = mpiStatus();
+    if (!st.available) throw new UsageError(`distributed training needs Open MPI: ${st.reason}`);
+  }
+  return initProcessGroup({ backend });
+}
+
+/** Broadcasts a JSON value from rank 0 (its bytes as floats: exact for 0..255). */
+function broadcastJson<T>(pg: ProcessGroup, value: T | null, label: string): T {
+  const bytes = pg.rank === 0 ? new TextEncoder().encode(JSON.stringify(value)) : new Uint8Array(0);
+  const len = Float32Array.of(bytes.length);
+  pg.broadcast(len, 0, `${label} (length)`);
+  const buf = new Float32Array(len[0]);
+  if (pg.rank === 0) buf.set(bytes);
+  pg.broadcast(buf, 0, label);
+  return JSON.parse(new TextDecoder().decode(Uint8Array.from(buf))) as T;
+}
+
+/**
+ * The checkpoint a resumed run continues from, on every rank: rank 0 reads it (`read`), the others receive its
+ * training state, weights and optimiser buffers by broadcast (they need no copy of the file). A read error on
+ * rank 0 ends the whole job with its message (MPI_Abort on exit).
+ */
+export function shareCheckpoint(pg: ProcessGroup, read: () => Checkpoint): Checkpoint {
+  if (pg.size === 1) return read();
+  const ck = pg.rank === 0 ? read() : null;
+  const meta = broadcastJson(pg, ck && {
+    state: ck.state,
+    model: [...ck.model].map(([k, t]) => [k, t.shape]),
+    optim: [...ck.optimBuffers].map(([k, t]) => [k, t.shape]),
+  }, 'checkpoint state');
+  // JSON has no Infinity: a run without a finished epoch has bestValTop1Err null (validateState's reading)
+  if (meta.state.bestValTop1Err === null) meta.state.bestValTop1Err = Infinity;
+  const tensors = (own: Map<string, Tensor> | undefined, list: [string, number[]][], what: string) => {
+    const out = new Map<string, Tensor>();
+    for (const [k, shape] of list) {
+      const t = own?.get(k) ?? Tensor.zeros(shape);
+      pg.broadcast(t.data as Float32Array, 0, `checkpoint ${what} ${k}`);
+      out.set(k, t);
+    }
+    return out;
+  };
+  return { state: meta.state, model: tensors(ck?.model, meta.model as [string, number[]][], 'tensor'), optimBuffers: tensors(ck?.optimBuffers, meta.optim as [string, number[]][], 'buffer') };
 }
 
 /**
@@ -133,13 +239,8 @@ export class Distributed {
  * `distributed: 'mpi'`), alone otherwise. With several ranks on one machine and no --threads, each rank
  * gets its share of the cores.
  */
-export function initDistributed(cfg: TrainConfig, o: { backend?: 'auto' | 'mpi' | 'single'; log?: (line: string) => void } = {}): Distributed {
-  const backend = o.backend ?? 'auto';
-  if (backend === 'mpi' || (backend === 'auto' && launchedByMpi())) {
-    const st = mpiStatus();
-    if (!st.available) throw new UsageError(`distributed training needs Open MPI: ${st.reason}`);
-  }
-  const pg = initProcessGroup({ backend });
+export function initDistributed(cfg: TrainConfig, o: { pg?: ProcessGroup; backend?: 'auto' | 'mpi' | 'single'; log?: (line: string) => void } = {}): Distributed {
+  const pg = o.pg ?? openProcessGroup(o.backend);
   const d = new Distributed(pg, cfg.batchSize);
   if (pg.size > 1 && !cfg.threads) {
     const local = Number(process.env.OMPI_COMM_WORLD_LOCAL_SIZE ?? 1);

@@ -9,7 +9,8 @@ import { ENV, type Command, type FlagSpec, type Parsed } from './flags.js';
 import { openSource, type Geometry } from './source.js';
 import { isImageTree, scanTree } from './packsrc.js';
 import { DataError, ILSVRC2012_WNIDS, isIlsvrc2012Wnid, scanImageFolder, type FileList } from '@convnet/imagenet';
-import { buildModel, inputGeometry, predictViews, type DataInfo } from './train.js';
+import { buildModel, deviceBackend, inputGeometry, predictViews, type DataInfo } from './train.js';
+import { deviceTransfers, perStep } from './device-io.js';
 import { decodeOriented, parsePreprocess, torchvisionTransform, type PreprocessName } from './preprocess.js';
 import { checkWeights, defaultClassNames, loadWeights, readWeights, specParamShapes } from './weights.js';
 
@@ -47,12 +48,13 @@ export const evalCommand: Command = {
     { name: 'data', type: 'string', value: 'DIR', help: "the images to evaluate: with --weights, class folders of image files; with --run, default the run's --data" },
     { name: 'views', type: 'string', enum: ['1', '10'], default: '1', help: "1: the centre crop; 10: the paper's 4 corners + centre, each also flipped, softmax averaged (--preprocess dataset)" },
     { name: 'limit', type: 'integer', min: 1, help: 'only the first N test images' },
+    { name: 'device', type: 'string', value: 'DEV', help: "with --run and --preprocess dataset: cpu (default), cuda, cuda:N or cuda-host (the CUDA kernels on the host emulator)" },
   ],
   env: [ENV.CONVNET_NUM_THREADS, ENV.CONVNET_ISA],
   run: evalRun,
 };
 
-interface EvalValues { run?: string; checkpoint: string; views: string; limit?: number; weights?: string; model?: string; preprocess?: string; data?: string }
+interface EvalValues { run?: string; checkpoint: string; views: string; limit?: number; weights?: string; model?: string; preprocess?: string; data?: string; device?: string }
 
 async function evalRun(args: Parsed): Promise<number> {
   const values = { checkpoint: 'best', views: '1', ...args.values } as EvalValues;
@@ -63,6 +65,7 @@ async function evalRun(args: Parsed): Promise<number> {
     if (preprocess === 'dataset') throw new UsageError("--preprocess dataset needs a run (--run DIR) for the training set's statistics; without one use --preprocess torchvision");
     if (!values.data) throw new UsageError('--data: the images to evaluate --weights on are required (class folders: DIR/<class>/<images>)');
     if (views !== 1) throw new UsageError('--views 10: the 10 views are crops of the stored images of a run; with --weights use --views 1');
+    if (values.device && values.device !== 'cpu') throw new UsageError(`--device ${values.device}: goes with --run (a run's test split); --weights alone runs on the cpu`);
     // a missing folder fails before the weights are read
     if (!existsSync(values.data) || !statSync(values.data).isDirectory()) evalFileList(values.data, 0);
     const w = netFromWeights(values.weights!, values.model, (n) => evalFileList(values.data!, n));
@@ -72,8 +75,12 @@ async function evalRun(args: Parsed): Promise<number> {
     return 0;
   }
   if (values.model) throw new UsageError('--model: a run knows its model; --model goes with --weights and no --run');
-  const { ck, cfg, file } = openRun(values.run, values.checkpoint);
-  preprocess ??= cfg.preprocess ?? 'dataset';
+  const { ck, cfg: trained, file } = openRun(values.run, values.checkpoint);
+  preprocess ??= trained.preprocess ?? 'dataset';
+  if (values.device && values.device !== 'cpu' && preprocess !== 'dataset') throw new UsageError(`--device ${values.device}: goes with --preprocess dataset (the run's test split)`);
+  // the run's kernels on the cpu (a device-trained run too), or --device's backend
+  const device = values.device ?? 'cpu';
+  const cfg = { ...trained, device, backend: device !== 'cpu' ? await deviceBackend(device) : trained.device === 'cpu' ? trained.backend : 'cpu' };
   const data = values.data ?? cfg.data;
   const st = ck.state.dataset;
   if (preprocess === 'torchvision') {
@@ -99,7 +106,9 @@ async function evalRun(args: Parsed): Promise<number> {
     let top1 = 0, top5 = 0;
     const k = ds.classes.length;
     const chunk = ds.shape[1] > 64 ? 32 : 250;
-    for (let s = 0; s < n; s += chunk) {
+    const xfer0 = deviceTransfers(cfg.backend);
+    let chunks = 0;
+    for (let s = 0; s < n; s += chunk, chunks++) {
       const idx = Array.from({ length: Math.min(chunk, n - s) }, (_, i) => s + i);
       const { probs: p, labels } = await predictViews(net, ds, idx, geom, views);
       idx.forEach((_, b) => {
@@ -108,6 +117,9 @@ async function evalRun(args: Parsed): Promise<number> {
         if (r < 5) top5++;
       });
     }
+    // device runs: the views go up, the averaged probabilities come down, once per chunk of images
+    const xfer = xfer0 && perStep(xfer0, deviceTransfers(cfg.backend)!, chunks);
+    if (xfer) console.error(`${cfg.device}: host↔device ${+xfer.uploadsPerStep.toFixed(2)} up + ${+xfer.downloadsPerStep.toFixed(2)} down per batch of ${Math.min(chunk, n)} images, ${xfer.bytesPerStep} bytes per batch`);
     console.log(`${file}: ${n} test images, ${views} view${views > 1 ? 's' : ''}: ${errorLine(top1, top5, n)}`);
   } finally {
     await ds.close();

@@ -22,6 +22,9 @@ export interface EpochMetrics {
   /** Device runs: host↔device copies per training step and their bytes. */
   transfersPerStep?: number;
   transferBytesPerStep?: number;
+  /** Device runs: host↔device copies per evaluation batch and their bytes. */
+  valTransfersPerBatch?: number;
+  valTransferBytesPerBatch?: number;
   seconds: number;
 }
 

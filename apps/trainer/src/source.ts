@@ -46,8 +46,8 @@ export interface Source {
    * yielding after each; `globalStep` is the run's step count at `start`.
    */
   trainBatches(epoch: number, start: number, steps: number, globalStep: number, x: Tensor, labels: Int32Array): AsyncGenerator<void>;
-  /** Centre-view batches of the first `n` test images. */
-  testBatches(n: number, batch: number): AsyncGenerator<{ x: Tensor; labels: Int32Array }>;
+  /** Centre-view batches of the first `n` test images (each `x` from `into(shape)` when given, e.g. pinned memory). */
+  testBatches(n: number, batch: number, into?: (shape: number[]) => Tensor): AsyncGenerator<{ x: Tensor; labels: Int32Array }>;
   /** Test images `indices` seen through `view` (offsets into the padded image). */
   viewBatch(indices: number[], view: View): Promise<{ x: Tensor; labels: Int32Array }>;
   /** Data-parallel: make only this rank's slice of each global batch (before training starts). */
@@ -123,7 +123,7 @@ export class LoaderSource implements Source {
     }
   }
 
-  async *testBatches(n: number, batch: number): AsyncGenerator<{ x: Tensor; labels: Int32Array }> {
+  async *testBatches(n: number, batch: number, into?: (shape: number[]) => Tensor): AsyncGenerator<{ x: Tensor; labels: Int32Array }> {
     if (!this.valLoader || this.valLoader.batchSize !== batch)
       this.valLoader = new Loader({ dataset: this.val, batchSize: batch, mode: 'eval', workers: this.cfg.workers, augment: this.augmentOptions() });
     const loader = this.valLoader;
@@ -131,7 +131,7 @@ export class LoaderSource implements Source {
     for await (const b of loader.epoch(0)) {
       if (seen >= n) { b.release(); break; }
       const k = Math.min(b.n, n - seen);
-      const x = Tensor.zeros([k, ...loader.sampleShape]);
+      const x = into ? into([k, ...loader.sampleShape]) : Tensor.zeros([k, ...loader.sampleShape]);
       x.data.set(b.x.subarray(0, x.size));
       const labels = b.labels.slice(0, k);
       b.release();

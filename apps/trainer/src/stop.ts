@@ -26,7 +26,7 @@ export class StopRequest {
     for (const s of STOP_SIGNALS) {
       const h = () => {
         if (this.signal) {
-          this.log(`${s} again: exiting now (the last completed checkpoint is kept)`);
+          this.log(`${s}${s === this.signal ? ' again' : ` after ${this.signal}`}: exiting now (the last completed checkpoint is kept)`);
           process.exit(exitCodeFor(this.signal));
         }
         this.signal = s;

@@ -33,7 +33,7 @@ describe('flags', () => {
       [['--threads', '5000'], "--threads: expected an integer in [0, 1024], got '5000'"],
       [['--crop', '1000000'], "--crop: expected an integer in [0, 4096], got '1000000'"],
       [['--momentum', '1'], "--momentum: expected a number in [0, 1), got '1'"],
-      [['--schedule', 'linear'], "--schedule: expected plateau, step, cosine or constant, got 'linear'"],
+      [['--schedule', 'linear'], "--schedule: expected plateau, step, cosine, onecycle or constant, got 'linear'"],
       [['--flip=maybe'], "--flip: expected true or false, got 'maybe'"],
       [['--lr'], '--lr: expected a value'],
       [['--no-flip=1'], "--no-flip takes no value (got '1')"],
@@ -70,7 +70,7 @@ describe('config file', () => {
     const props = (shipped as { properties: Record<string, { type: string }> }).properties;
     expect(props.lr).toMatchObject({ type: 'number', exclusiveMinimum: 0, default: BASE_CONFIG.lr });
     expect(props.momentum).toMatchObject({ minimum: 0, exclusiveMaximum: 1 });
-    expect(props.schedule).toMatchObject({ enum: ['plateau', 'step', 'cosine', 'constant'] });
+    expect(props.schedule).toMatchObject({ enum: ['plateau', 'step', 'cosine', 'onecycle', 'constant'] });
   });
 
   it('is validated against the schema; errors name the file and the key', () => {
@@ -82,7 +82,7 @@ describe('config file', () => {
       [{ 'batch-size': 3 }, "unknown key 'batch-size' (did you mean 'batchSize'?)"],
       [{ lr: '0.1' }, "'lr' must be a number, got \"0.1\""],
       [{ epochs: 0 }, "'epochs': expected an integer in [1, 1000000], got 0"],
-      [{ schedule: 'linear' }, "'schedule': expected plateau, step, cosine or constant, got 'linear'"],
+      [{ schedule: 'linear' }, "'schedule': expected plateau, step, cosine, onecycle or constant, got 'linear'"],
       [{ flip: 'yes' }, "'flip' must be a boolean (true or false), got \"yes\""],
       [{ model: 3 }, "'model' must be a string, got 3"],
       [[1, 2], 'must hold a JSON object'],

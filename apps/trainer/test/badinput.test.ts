@@ -1,24 +1,16 @@
 // Bad inputs to `convnet train` / `convnet pack`: each gives one line naming the file or flag and what was expected,
 // exit 2, quickly; and a pack notices when an image's bytes change.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { idx, runCli, tempRoot } from './helpers.js';
 import { loadStateDictFile } from '@convnet/layers';
 
-const cli = new URL('../dist/cli.js', import.meta.url).pathname;
-const root = mkdtempSync(join(tmpdir(), 'convnet-bad-'));
-const run = (a: string[]) => spawnSync('node', [cli, ...a], { encoding: 'utf8', env: { ...process.env, CONVNET_NUM_THREADS: '1', CONVNET_CACHE: join(root, 'cache') } });
+const root = tempRoot('bad');
+const run = (a: string[]) => runCli(a, { env: { CONVNET_CACHE: join(root, 'cache') } });
 
-function idx(dims: number[], bytes: Uint8Array): Buffer {
-  const head = Buffer.alloc(4 + 4 * dims.length);
-  head.writeUInt32BE(0x00000800 | dims.length, 0);
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([head, Buffer.from(bytes)]);
-}
 
 /** An IDX dataset dir: images of `dims` (without n), labels i % classes. */
 function idxDir(name: string, nTrain: number, nTest: number, dims: number[], classes = 4): string {

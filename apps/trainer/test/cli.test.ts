@@ -1,16 +1,14 @@
 // The `convnet` command end to end on a generated IDX dataset (4 classes of simple shapes, 28×28): train,
 // stop mid-epoch and resume to the same losses, eval, predict, and one-line errors for bad input.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { idx, runCli, stepLosses, tempRoot } from './helpers.js';
 import { Rng } from '@convnet/tensor';
 
-const cli = new URL('../dist/cli.js', import.meta.url).pathname;
-const root = mkdtempSync(join(tmpdir(), 'convnet-cli-'));
+const root = tempRoot('cli');
 const data = join(root, 'shapes');
 
 /** Class 0: horizontal bar, 1: vertical bar, 2: square outline, 3: diagonal; random position and noise. */
@@ -30,14 +28,7 @@ function drawShapes(n: number, seed: number): { images: Uint8Array; labels: Uint
   return { images, labels };
 }
 
-function idx(dims: number[], bytes: Uint8Array): Buffer {
-  const head = Buffer.alloc(4 + 4 * dims.length);
-  head.writeUInt32BE(0x00000800 | dims.length, 0);
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([head, Buffer.from(bytes)]);
-}
-
-const run = (args: string[]) => spawnSync('node', [cli, ...args], { encoding: 'utf8', env: { ...process.env, CONVNET_NUM_THREADS: '2' } });
+const run = (args: string[]) => runCli(args, { threads: 2 });
 
 beforeAll(() => {
   mkdirSync(data, { recursive: true });
@@ -49,8 +40,6 @@ beforeAll(() => {
 });
 
 const common = ['--data', data, '--batch-size', '32', '--lr', '0.01', '--seed', '3', '--log-every', '1'];
-const stepLosses = (dir: string) =>
-  readFileSync(join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((m) => m.type === 'step').map((m) => [m.step, m.loss]);
 
 describe('convnet train / eval / predict', () => {
   it('trains 2 epochs: loss falls, accuracy is high, report and checkpoints exist', () => {
@@ -205,7 +194,7 @@ describe('convnet train / eval / predict', () => {
   });
 
   it('summary prints the paper figure', () => {
-    const out = execFileSync('node', [cli, 'summary', '--model', 'paper'], { encoding: 'utf8' });
+    const out = runCli(['summary', '--model', 'paper']).stdout;
     expect(out).toMatch(/features.0 +conv +96×55×55 +34,944/);
     expect(out).toMatch(/60,965,224 parameters/);
   });

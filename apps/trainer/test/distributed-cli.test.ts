@@ -1,7 +1,9 @@
 // `convnet train` under mpirun: 2 ranks on loopback give the steps and weights of 1 process at the same
-// global batch; a run stopped under 2 ranks resumes under 1 to the same weights; only rank 0 writes.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+// global batch; a run stopped under 2 ranks resumes under 1 to the same weights; only rank 0 writes; SIGTERM
+// stops every rank at the same step with one checkpoint and no MPI_Abort; a resume where only rank 0 can see the
+// checkpoint (the other rank's run directory lacks it: no shared file system) continues exactly.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,6 +11,7 @@ import { pack } from '@convnet/imagenet';
 import { Rng } from '@convnet/tensor';
 import { mpiStatus } from '@convnet/distributed';
 import { loadCheckpoint } from '../src/checkpoint.js';
+import { sleep } from './helpers.js';
 
 const cli = new URL('../dist/cli.js', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'convnet-ddp-'));
@@ -24,12 +27,14 @@ const asRoot = process.getuid?.() === 0 ? ['--allow-run-as-root'] : [];
 
 // synthetic 28×28 data, the small net (dropout), random crops from 2-pixel padding and flips: every
 // per-image random draw is exercised
+const mpiNet = ['--oversubscribe', '--mca', 'pml', 'ob1', '--mca', 'btl', 'self,tcp', '--mca', 'btl_tcp_if_include', 'lo'];
+const long = () => common.map((a, i) => (common[i - 1] === '--epochs' ? '20' : a)); // 640 steps
 const common = ['--data', 'synthetic', '--model', 'small', '--batch-size', '16', '--epochs', '1', '--log-every', '1', '--crop-padding', '2', '--threads', '1', '--seed', '3'];
 
 function train(np: number, run: string, extra: string[], base = common) {
   const args = [cli, 'train', ...base, '--run', join(root, run), ...extra];
   const r = np === 1 ? spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 90_000 })
-    : spawnSync(mpirun!, [...asRoot, '--oversubscribe', '-np', String(np), '--mca', 'pml', 'ob1', '--mca', 'btl', 'self,tcp', '--mca', 'btl_tcp_if_include', 'lo', process.execPath, ...args], { encoding: 'utf8', timeout: 90_000 });
+    : spawnSync(mpirun!, [...asRoot, ...mpiNet, '-np', String(np), process.execPath, ...args], { encoding: 'utf8', timeout: 90_000 });
   if (r.status !== 0) throw new Error(`convnet train on ${np} rank(s) exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
   return r;
 }
@@ -90,8 +95,64 @@ describe.skipIf(skip !== null)(`convnet train under mpirun${skip ? ` (skipped: $
     expect(worstWeightDiff('packed-one', 'packed-two')).toBeLessThan(1e-5);
   }, 120_000);
 
+  // mpirun (Open MPI 4.1) on SIGTERM sends SIGCONT, waits odls_base_sigkill_timeout (1 s by default), forwards
+  // SIGTERM, and after the same time again SIGKILL: the ranks have that long to finish the step and checkpoint
+  /** A 2-rank run of 20 epochs, signalled once 3 steps are logged: SIGTERM to mpirun or to each rank. */
+  async function interrupted(run: string, to: 'mpirun' | 'ranks'): Promise<{ code: number | null; out: string }> {
+    const child = spawn(mpirun!, [...asRoot, ...mpiNet, '--mca', 'odls_base_sigkill_timeout', '5', '-np', '2', process.execPath, cli, 'train', ...long(), '--run', join(root, run)]);
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    for (let t = 0; t < 600 && child.exitCode === null; t++) {
+      try { if (steps(run).length >= 3) break; } catch { /* not yet */ }
+      await sleep(50);
+    }
+    if (to === 'mpirun') child.kill('SIGTERM');
+    else for (const pid of spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGTERM');
+    return { code: await exited, out };
+  }
+
+  /** Rank 0 resumes `run`; rank 1's --resume names a directory without the checkpoint (nothing shared). */
+  function resumeWithoutSharedFiles(run: string, maxSteps: number) {
+    const empty = join(root, `${run}-rank1`);
+    mkdirSync(empty, { recursive: true });
+    const rank = (dir: string) => [process.execPath, cli, 'train', '--resume', dir, '--max-steps', String(maxSteps)];
+    const r = spawnSync(mpirun!, [...asRoot, ...mpiNet, '-np', '1', ...rank(join(root, run)), ':', '-np', '1', ...rank(empty)], { encoding: 'utf8', timeout: 90_000 });
+    if (r.status !== 0) throw new Error(`resume on 2 ranks exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+    expect(readdirSync(empty)).toEqual([]); // rank 1 neither read nor wrote there
+    return r;
+  }
+
+  it('SIGTERM to mpirun: every rank stops after the same step, rank 0 writes one checkpoint, no MPI_Abort; resume on 2 ranks (only rank 0 sees the checkpoint) = the uninterrupted run', async () => {
+    const r = await interrupted('term', 'mpirun');
+    const m = /stopped by SIGTERM at epoch \d+, step \d+\/32 \(global step (\d+)\)/.exec(r.out);
+    expect(m, r.out).not.toBeNull();
+    const at = Number(m![1]);
+    expect(r.out).not.toMatch(/MPI_ABORT|ending every rank/);
+    // Open MPI 4.1's mpirun exits 1 whenever it was signalled itself (its own handler); the ranks exit 143
+    expect(r.code).not.toBe(0);
+    // one checkpoint for the stop (best.safetensors is there too when an epoch ended in the seconds mpirun waits)
+    expect(readdirSync(join(root, 'term', 'checkpoints')).filter((f) => f !== 'best.safetensors')).toEqual(['last.safetensors']);
+    expect(loadCheckpoint(join(root, 'term', 'checkpoints', 'last.safetensors')).state.globalStep).toBe(at);
+    expect(steps('term').map((s) => s.step)).toEqual(Array.from({ length: at }, (_, i) => i + 1));
+    const resumed = resumeWithoutSharedFiles('term', at + 3);
+    expect(resumed.stderr).toMatch(new RegExp(`resuming .* \\(global step ${at}\\)`));
+    train(2, 'term-ref', ['--max-steps', String(at + 3)], long());
+    expect(steps('term').map((s) => [s.step, s.loss])).toEqual(steps('term-ref').map((s) => [s.step, s.loss]));
+    expect(worstWeightDiff('term', 'term-ref')).toBe(0);
+  }, 180_000);
+
+  it('SIGTERM to the ranks (as a batch system sends it to every task): mpirun exits 143 after one checkpoint', async () => {
+    const r = await interrupted('term-ranks', 'ranks');
+    expect(r.code, r.out).toBe(143);
+    expect(r.out).toMatch(/stopped by SIGTERM at epoch \d+, step \d+\/32/);
+    expect(r.out).not.toMatch(/MPI_ABORT|ending every rank/);
+    expect(readdirSync(join(root, 'term-ranks', 'checkpoints')).filter((f) => f !== 'best.safetensors')).toEqual(['last.safetensors']);
+  }, 120_000);
+
   it('a global batch the ranks cannot share is a one-line usage error', () => {
-    const r = spawnSync(mpirun!, [...asRoot, '--oversubscribe', '-np', '3', '--mca', 'pml', 'ob1', '--mca', 'btl', 'self,tcp', '--mca', 'btl_tcp_if_include', 'lo', process.execPath, cli, 'train', ...common, '--run', join(root, 'bad')], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(mpirun!, [...asRoot, ...mpiNet, '-np', '3', process.execPath, cli, 'train', ...common, '--run', join(root, 'bad')], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('convnet train: --batch-size 16 must be divisible by the number of ranks (3)');
   });

@@ -9,8 +9,11 @@ import { Distributed, initDistributed } from '../src/distributed.js';
 import { memorySource, type Geometry, type Source } from '../src/source.js';
 import { formatStats } from '../src/progress.js';
 
-/** A process group that only knows its rank (the sharding needs no communication). */
-const fakeRank = (rank: number, size: number): ProcessGroup => ({ ...new SingleProcessGroup(), rank, size, backend: 'fake' } as unknown as ProcessGroup);
+/** A process group that only knows its rank: its collectives leave buffers as they are (one process plays each rank). */
+const fakeRank = (rank: number, size: number): ProcessGroup => {
+  const g = new SingleProcessGroup();
+  return { backend: 'fake', rank, size, host: g.host, allreduce: () => {}, allreduceAsync: (b) => g.allreduceAsync(b), broadcast: () => {}, barrier: () => {}, stats: () => g.stats(), close: () => {} };
+};
 
 async function batches(src: Source, B: number, geom: Geometry, epoch: number, start: number, steps: number, globalStep: number) {
   const x = Tensor.zeros([B, 1, geom.crop, geom.crop]);

@@ -1,18 +1,16 @@
 // `--plugin`: the trainer loads a contributed kernel package by name and trains its model. alexnet-bn
 // (@convnet/kernels-batchnorm) on a small generated IDX set of 4 shape classes: the loss falls, and the
 // checkpoint carries the batch-norm running statistics.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli, tempRoot } from './helpers.js';
 import { Rng } from '@convnet/tensor';
 
-const cli = new URL('../dist/cli.js', import.meta.url).pathname;
-const root = mkdtempSync(join(tmpdir(), 'convnet-plugin-'));
+const root = tempRoot('plugin');
 const data = join(root, 'shapes');
-const run = (args: string[]) => spawnSync('node', [cli, ...args], { encoding: 'utf8', env: { ...process.env, CONVNET_NUM_THREADS: '2' } });
+const run = (args: string[]) => runCli(args, { threads: 2 });
 
 /** Class 0: horizontal bar, 1: vertical bar, 2: diagonal, 3: blank; random position and noise (28×28). */
 function shapes(n: number, seed: number): { images: Uint8Array; labels: Uint8Array } {

@@ -1,39 +1,20 @@
 // Resume and run-directory rules of `convnet train`: flags on --resume apply or are refused, a changed length
 // rebuilds the schedule, existing runs need --resume or --force, checkpoint state is validated, a NaN stop leaves a
 // finite checkpoint to continue from with a lower --lr; metrics.jsonl and temp files after kills.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '@convnet/tensor';
+import { noiseIdx, runCli, tempRoot } from './helpers.js';
 import { loadStateDictFile, saveSafetensors } from '@convnet/layers';
 import { readMetrics, truncateMetrics } from '../src/runfiles.js';
 import { defaultRunDir } from '../src/cmd-train.js';
 import { BASE_CONFIG } from '../src/config.js';
 
-const cli = new URL('../dist/cli.js', import.meta.url).pathname;
-const root = mkdtempSync(join(tmpdir(), 'convnet-resume-'));
+const root = tempRoot('resume');
 const data = join(root, 'noise');
-const env = { ...process.env, CONVNET_NUM_THREADS: '1' };
-const run = (a: string[]) => spawnSync('node', [cli, ...a], { encoding: 'utf8', env });
+const run = (a: string[]) => runCli(a);
 
-function idx(dims: number[], bytes: Uint8Array): Buffer {
-  const head = Buffer.alloc(4 + 4 * dims.length);
-  head.writeUInt32BE(0x00000800 | dims.length, 0);
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([head, Buffer.from(bytes)]);
-}
-
-beforeAll(() => {
-  mkdirSync(data, { recursive: true });
-  const r = new Rng(3);
-  for (const [prefix, n] of [['train', 256], ['t10k', 64]] as const) {
-    const labels = Uint8Array.from({ length: n }, (_, i) => i % 4);
-    writeFileSync(join(data, `${prefix}-images-idx3-ubyte`), idx([n, 28, 28], Uint8Array.from({ length: n * 784 }, (_, p) => (labels[Math.floor(p / 784)] * 60 + r.int(40)) & 255)));
-    writeFileSync(join(data, `${prefix}-labels-idx1-ubyte`), idx([n], labels));
-  }
-});
+beforeAll(() => noiseIdx(data, 256, 64, 3));
 
 const args = ['train', '--data', data, '--batch-size', '32', '--lr', '0.01', '--seed', '2', '--epochs', '2'];
 

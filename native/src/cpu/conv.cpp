@@ -1,4 +1,6 @@
-// Convolution by im2col + GEMM (the column layout and index math: include/convnet/kernels/conv.h).
+// Convolution entry points. Each first asks the other algorithms' rules (Winograd F(4x4,3x3): conv_winograd.cpp;
+// direct convolution on channel-blocked layouts: conv_direct.cpp; CONVNET_CONV_TRACE=1 names the choice per shape),
+// and otherwise runs im2col + GEMM (the column layout and index math: include/convnet/kernels/conv.h).
 //
 // Parallel schedule, T = pool threads:
 //  - forward and input gradient: while at least T images remain, each image is a task that one thread runs
@@ -289,6 +291,11 @@ void conv2d_backward_weight(const ConvGeom& g, const float* x, const float* dy, 
   if (use_winograd_weight(g)) {
     conv_trace("bwd-weights", g, "winograd F(4x4,3x3) (transformed-domain sums)");
     winograd_backward_weight(g, x, dy, dw);
+    return;
+  }
+  if (use_direct_weight(g)) {
+    conv_trace("bwd-weights", g, direct_name());
+    direct_backward_weight(g, x, dy, dw);
     return;
   }
   conv_trace("bwd-weights", g, "im2col+gemm");

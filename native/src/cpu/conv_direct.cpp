@@ -1,4 +1,4 @@
-// Direct convolution on channel-blocked layouts, forward and (stride 1) input gradient: no column matrix.
+// Direct convolution on channel-blocked layouts, forward and (stride 1) input and weight gradients: no column matrix.
 //
 // Per call, the filters are reordered once into blocks wb[group][ob][cb][ky][kx][W ci][W oi] (W = 8 channels on
 // AVX2, 16 on AVX-512; channels past a group's end are zeros), shared by the threads. A task is one image, one
@@ -8,10 +8,11 @@
 // (conv_direct_kernel.h: OB·NP vector accumulators over all input channels and taps, one broadcast input value
 // times OB weight vectors per step), and writes the OB·W × NP results back to NCHW with the bias added.
 // The input gradient of a stride-1 convolution is the same correlation of dy (padding k − 1 − p) with the filters
-// flipped and transposed, so it runs the same code (as Winograd does).
+// flipped and transposed, so it runs the same code (as Winograd does). The weight gradient has its own tile and
+// schedule (weight_grad below).
 //
-// Determinism: each output is one tile's sum in a fixed (cb, ky, kx, ci) order, computed by one task; results do
-// not depend on the thread count or the scheduling.
+// Determinism: each output is one tile's sum in a fixed (cb, ky, kx, ci) order, computed by one task; forward and
+// input gradient do not depend on the thread count or the scheduling, the weight gradient on the thread count only.
 // Numerical error: a plain float32 dot product per output (sums of K = cg·kh·kw terms, as im2col + GEMM; measured
 // against float64 in native/test/conv_direct.test.ts).
 #include "conv_direct.h"
@@ -163,6 +164,83 @@ void run(const Problem& p, const float* in, Filt filt, const float* bias, float*
   });
 }
 
+// Weight gradient, stride 1: dw[o][c][ky][kx] = Σ over images and output pixels of dy[o][oy][ox] · xpad[c][oy + ky][ox + kx].
+// The images go in R = min(T, n) fixed contiguous ranges, each summed into its own blocked dw (the forward's weight
+// layout [ob][cb][ky][kx][ci][oi]); per image and group, x is blocked as in the forward and dy into [ob][pixel][W];
+// then per band of kBandRows output rows (dy and x bands stay in L1), per WOB output blocks, input block, tap and
+// WNC input channels, the ISA's tile sums the band's pixels into WOB·WNC vector accumulators. The ranges' sums are
+// added in range order: results depend on the thread count only (as im2col + GEMM's weight gradient).
+constexpr int64_t kBandRows = 4;
+void weight_grad(const ConvGeom& g, const float* x, const float* dy, float* dw) {
+  const DirectKernels& K = *kernels();
+  const int64_t W = K.W, WOB = K.WOB, WNC = K.WNC;
+  const int64_t cg = g.c / g.groups, og = g.o / g.groups, taps = g.kh * g.kw, P = g.oh * g.ow;
+  const int64_t ncb = ceil_div(cg, W), nob = ceil_div(og, W);
+  const int64_t rows = g.h + 2 * g.ph, cols = g.w + 2 * g.pw, x_row = cols * W, x_cb = rows * x_row;
+  const int64_t dy_ob = P * W, w_ob = ncb * taps * W * W, w_group = nob * w_ob;
+  const int R = static_cast<int>(std::min<int64_t>(num_threads(), g.n));
+  const size_t dwb_floats = slice_stride(g.groups * w_group), xb_floats = slice_stride(ncb * x_cb),
+               range_stride = dwb_floats + xb_floats + slice_stride(nob * dy_ob);
+  float* base = workspace(range_stride * static_cast<size_t>(R));
+
+  parallel_tasks(R, [&](int64_t r, int) {
+    float* dwb = base + static_cast<size_t>(r) * range_stride;
+    float* xb = dwb + dwb_floats;
+    float* dyb = xb + xb_floats;
+    std::memset(dwb, 0, sizeof(float) * static_cast<size_t>(g.groups * w_group));
+    const int64_t i0 = r * g.n / R, i1 = (r + 1) * g.n / R;
+    DirectWgradArgs a{nullptr, x_row, nullptr, dy_ob, g.ow, 0, nullptr, w_ob};
+    for (int64_t i = i0; i < i1; ++i) {
+      for (int64_t gi = 0; gi < g.groups; ++gi) {
+        std::memset(xb, 0, sizeof(float) * static_cast<size_t>(ncb * x_cb));
+        for (int64_t c = 0; c < cg; ++c) {
+          const float* src = x + ((i * g.c) + gi * cg + c) * g.h * g.w;
+          float* dst = xb + (c / W) * x_cb + (g.ph * cols + g.pw) * W + c % W;
+          for (int64_t y = 0; y < g.h; ++y)
+            for (int64_t xx = 0; xx < g.w; ++xx) dst[(y * cols + xx) * W] = src[y * g.w + xx];
+        }
+        std::memset(dyb, 0, sizeof(float) * static_cast<size_t>(nob * dy_ob));
+        for (int64_t o = 0; o < og; ++o) {
+          const float* src = dy + ((i * g.o) + gi * og + o) * P;
+          float* dst = dyb + (o / W) * dy_ob + o % W;
+          for (int64_t q = 0; q < P; ++q) dst[q * W] = src[q];
+        }
+        float* dwg = dwb + gi * w_group;
+        for (int64_t r0 = 0; r0 < g.oh; r0 += kBandRows) {
+          a.rows = std::min(kBandRows, g.oh - r0);
+          for (int64_t ob0 = 0; ob0 < nob; ob0 += WOB) {
+            const int64_t obn = std::min(WOB, nob - ob0);
+            a.dy = dyb + ob0 * dy_ob + r0 * g.ow * W;
+            for (int64_t cb = 0; cb < ncb; ++cb)
+              for (int64_t ky = 0; ky < g.kh; ++ky)
+                for (int64_t kx = 0; kx < g.kw; ++kx)
+                  for (int64_t ci0 = 0; ci0 < W && cb * W + ci0 < cg; ci0 += WNC) {
+                    const int64_t ncn = std::min(WNC, W - ci0);
+                    a.x = xb + cb * x_cb + (r0 + ky) * x_row + kx * W + ci0;
+                    a.acc = dwg + ob0 * w_ob + ((cb * taps + ky * g.kw + kx) * W + ci0) * W;
+                    K.wgrad[obn - 1][ncn - 1](a);
+                  }
+          }
+        }
+      }
+    }
+  });
+  // dw[o][c][t] = Σ_r dwb_r[gi][ob][cb][t][ci][oi], ranges in order
+  parallel_for(g.o, [&](int64_t o0, int64_t o1, int) {
+    for (int64_t o = o0; o < o1; ++o) {
+      const int64_t gi = o / og, ol = o % og;
+      const float* src = base + gi * w_group + (ol / W) * w_ob + ol % W;
+      for (int64_t c = 0; c < cg; ++c)
+        for (int64_t t = 0; t < taps; ++t) {
+          const size_t off = static_cast<size_t>((((c / W) * taps + t) * W + c % W) * W);
+          float sum = 0.f;
+          for (int r = 0; r < R; ++r) sum += src[static_cast<size_t>(r) * range_stride + off];
+          dw[(o * cg + c) * taps + t] = sum;
+        }
+    }
+  });
+}
+
 // Forward only: fold the taps of a row into the channels when the group has fewer channels than a block.
 bool fold_taps(const ConvGeom& g) { return g.c / g.groups < kernels()->W; }
 
@@ -206,6 +284,16 @@ void direct_forward(const ConvGeom& g, const float* x, const float* w, const flo
     return w[((gi * og + o) * cg + c) * taps + ky * g.kw + kx];
   }, b, y);
 }
+
+bool use_direct_weight(const ConvGeom& g) {
+  if (!direct_applies(g, true)) return false;  // stride 1, floor-rule sizes, padding < kernel size
+  const ConvAlgo f = conv_algo_forced();
+  if (f != ConvAlgo::Rule) return f == ConvAlgo::Direct;
+  const int64_t cg = g.c / g.groups, og = g.o / g.groups, W = kernels()->W;
+  return g.kh * g.kw >= 25 && cg >= 2 * W && og >= 2 * W;
+}
+
+void direct_backward_weight(const ConvGeom& g, const float* x, const float* dy, float* dw) { weight_grad(g, x, dy, dw); }
 
 void direct_backward_input(const ConvGeom& g, const float* dy, const float* w, float* dx) {
   // dx [n, c, h, w] = correlation of dy [n, o, oh, ow] (padding k − 1 − p) with w'[c][o] = w[o][c] flipped, per

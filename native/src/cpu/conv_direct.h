@@ -24,12 +24,31 @@ struct DirectTileArgs {
   bool accumulate;
 };
 using DirectTileFn = void (*)(const DirectTileArgs&);
+
+// Weight-gradient register tile (stride 1), for one input channel block cb and one tap (ky, kx): acc[ob][c] +=
+// Σ over a band of output pixels of dy[ob] (W output channels) · x[c] (input channel ci0 + c, broadcast), for
+// ob < OB blocks and c < NC channels, pixels in row-major order. Layouts:
+//   x: [rows][cols][W] of the block, at the band's first row + (ky, kx) and lane ci0 (x_row floats between rows)
+//   dy: [ob][pixels][W] at the band's first pixel (dy_ob floats between output blocks; rows of ow pixels)
+//   acc: dw blocks [ob][cb][ky][kx][ci][oi] at (cb, ky, kx, ci0) (acc_ob floats between output blocks)
+struct DirectWgradArgs {
+  const float* x;
+  int64_t x_row;
+  const float* dy;
+  int64_t dy_ob, ow, rows;
+  float* acc;
+  int64_t acc_ob;
+};
+using DirectWgradFn = void (*)(const DirectWgradArgs&);
+constexpr int kDirectMaxNC = 8;
 constexpr int kDirectMaxOB = 4, kDirectMaxNP = 8;
 
 struct DirectKernels {
   const char* name;
   int W, OB, NP;                                         // channel block, register tile (OB ≤ 4, NP ≤ 8)
   DirectTileFn tile[2][kDirectMaxOB][kDirectMaxNP];  // tile[sw == 1][ob − 1][np − 1]: ob ≤ OB blocks, np ≤ NP pixels
+  int WOB, WNC;                                      // weight-gradient tile: WOB output blocks × WNC input channels
+  DirectWgradFn wgrad[kDirectMaxOB][kDirectMaxNC];  // wgrad[ob − 1][nc − 1]
 };
 // Call only when the CPU has the ISA.
 const DirectKernels& direct_kernels_avx2();
@@ -44,6 +63,9 @@ bool use_direct(const ConvGeom& g, bool backward_input);
 const char* direct_name();
 void direct_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y);
 void direct_backward_input(const ConvGeom& g, const float* dy, const float* w, float* dx);
+// Weight gradient (stride 1): the rule, and the kernel.
+bool use_direct_weight(const ConvGeom& g);
+void direct_backward_weight(const ConvGeom& g, const float* x, const float* dy, float* dw);
 
 // CONVNET_CONV_ALGO: "gemm", "winograd", "direct" (forces that algorithm where it applies) or unset / other (the
 // rules). Read on every call.

@@ -6,11 +6,11 @@
 
 namespace convnet {
 const DirectKernels& direct_kernels_avx2() {
-  static const DirectKernels k = direct_avx2::make<8, 2, 6>("direct nChw8c 2x6 (avx2)");
+  static const DirectKernels k = direct_avx2::make<8, 2, 6, 3, 4>("direct nChw8c 2x6 (avx2)");
   return k;
 }
 const DirectKernels& direct_kernels_avx2_emulating_avx512() {
-  static const DirectKernels k = direct_avx2::make<16, 4, 6>("direct nChw16c 4x6 (avx512 emulated on avx2)");
+  static const DirectKernels k = direct_avx2::make<16, 4, 6, 4, 6>("direct nChw16c 4x6 (avx512 emulated on avx2)");
   return k;
 }
 }  // namespace convnet

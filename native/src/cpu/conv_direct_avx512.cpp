@@ -5,7 +5,7 @@
 
 namespace convnet {
 const DirectKernels& direct_kernels_avx512() {
-  static const DirectKernels k = direct_avx512::make<16, 4, 6>("direct nChw16c 4x6 (avx512)");
+  static const DirectKernels k = direct_avx512::make<16, 4, 6, 4, 6>("direct nChw16c 4x6 (avx512)");
   return k;
 }
 }  // namespace convnet

@@ -122,15 +122,58 @@ void fill_row(DirectKernels& k, std::integer_sequence<int, P...>) {
   ((k.tile[0][OB - 1][P] = &tile<W, OB, P + 1, false>), ...);
   ((k.tile[1][OB - 1][P] = &tile<W, OB, P + 1, true>), ...);
 }
+template <int W, int OB, int NC>
+__attribute__((noinline)) void wgrad_tile(const DirectWgradArgs& a) {
+  using V = Vec<W>;
+  V acc[OB][NC];
+#pragma GCC unroll 8
+  for (int o = 0; o < OB; ++o)
+#pragma GCC unroll 16
+    for (int c = 0; c < NC; ++c) acc[o][c] = vload<W>(a.acc + o * a.acc_ob + c * W);
+  for (int64_t r = 0; r < a.rows; ++r) {
+    const float* xp = a.x + r * a.x_row;
+    const float* dp = a.dy + r * a.ow * W;
+#pragma GCC unroll 2
+    for (int64_t ox = 0; ox < a.ow; ++ox) {
+      V d[OB];
+#pragma GCC unroll 8
+      for (int o = 0; o < OB; ++o) d[o] = vload<W>(dp + o * a.dy_ob);
+#pragma GCC unroll 16
+      for (int c = 0; c < NC; ++c) {
+        const V b = vbroadcast<W>(xp + c);
+#pragma GCC unroll 8
+        for (int o = 0; o < OB; ++o) acc[o][c] = vfma<W>(d[o], b, acc[o][c]);
+      }
+      xp += W;
+      dp += W;
+    }
+  }
+#pragma GCC unroll 8
+  for (int o = 0; o < OB; ++o)
+#pragma GCC unroll 16
+    for (int c = 0; c < NC; ++c) __builtin_memcpy(a.acc + o * a.acc_ob + c * W, &acc[o][c], sizeof(V));
+}
+
+template <int W, int OB, int... C>
+void fill_wgrad_row(DirectKernels& k, std::integer_sequence<int, C...>) {
+  ((k.wgrad[OB - 1][C] = &wgrad_tile<W, OB, C + 1>), ...);
+}
+template <int W, int NC, int... O>
+void fill_wgrad(DirectKernels& k, std::integer_sequence<int, O...>) {
+  (fill_wgrad_row<W, O + 1>(k, std::make_integer_sequence<int, NC>{}), ...);
+}
+
 template <int W, int NP, int... O>
 void fill(DirectKernels& k, std::integer_sequence<int, O...>) {
   (fill_row<W, O + 1, NP>(k, std::make_integer_sequence<int, NP>{}), ...);
 }
-template <int W, int OB, int NP>
+template <int W, int OB, int NP, int WOB, int WNC>
 DirectKernels make(const char* name) {
-  static_assert(OB <= kDirectMaxOB && NP <= kDirectMaxNP, "tile too large for the table");
-  DirectKernels k{name, W, OB, NP, {}};
+  static_assert(OB <= kDirectMaxOB && NP <= kDirectMaxNP && WOB <= kDirectMaxOB && WNC <= kDirectMaxNC,
+                "tile too large for the table");
+  DirectKernels k{name, W, OB, NP, {}, WOB, WNC, {}};
   fill<W, NP>(k, std::make_integer_sequence<int, OB>{});
+  fill_wgrad<W, WNC>(k, std::make_integer_sequence<int, WOB>{});
   return k;
 }
 

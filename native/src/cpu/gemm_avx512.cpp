@@ -9,6 +9,8 @@ namespace gemm {
 // The same geometry is tested on AVX2 machines through engine_avx2_emulating_avx512().
 using Avx512Engine = gemm_avx512::Engine<gemm_avx512::Config<CONVNET_GEMM_AVX512_CONFIG>>;
 
+void dots_bf16_avx512(const Problem& p, int64_t j0, int64_t j1) { Avx512Engine::run_dots<true>(p, j0, j1); }
+
 const EngineInfo& engine_avx512() {
   static const EngineInfo e = Avx512Engine::info("avx512-12x32");
   return e;

@@ -43,6 +43,7 @@ const EngineInfo& engine_bf16_avx512() {
     x.mr = gemm_bf16_avx512::Vdpbf16Kernel::MR;
     x.nr = gemm_bf16_avx512::Vdpbf16Kernel::NR;
     x.run = &run_bf16_avx512;
+    x.run_dots = &dots_bf16_avx512;
     return x;
   }();
   return e;

@@ -52,6 +52,7 @@ const EngineInfo& engine_bf16_avx2() {
     x.mr = gemm_bf16_avx2::WidenKernel::MR;
     x.nr = gemm_bf16_avx2::WidenKernel::NR;
     x.run = &run_bf16_avx2;
+    x.run_dots = &dots_bf16_avx2;
     return x;
   }();
   return e;

@@ -59,10 +59,15 @@ float* scratch(int which, size_t floats);
 const EngineInfo& engine_avx2();
 const EngineInfo& engine_avx2_emulating_avx512();  // the AVX-512 tile geometry on AVX2 (for tests)
 const EngineInfo& engine_avx512();
-// bf16 engines (gemm_avx512bf16.cpp, gemm_bf16_avx2.cpp; only name, mr, nr and run are set): AVX512-BF16 hardware, and the AVX2
-// emulation of the same numbers.
+// bf16 engines (gemm_avx512bf16.cpp, gemm_bf16_avx2.cpp; only name, mr, nr, run and run_dots are set):
+// AVX512-BF16 hardware, and the AVX2 emulation of the same numbers.
 const EngineInfo& engine_bf16_avx512();
 const EngineInfo& engine_bf16_avx2();
+// The direct dot products (EngineInfo::run_dots) with both inputs rounded to bf16 and float32 sums, for the bf16
+// engines: a linear layer's forward at batch <= 4 is memory-bound on fp32 weights, so AVX-512 F / AVX2 FMAs on
+// rounded values run as fast as VDPBF16PS would (gemm_avx512.cpp, gemm_avx2.cpp).
+void dots_bf16_avx512(const Problem& p, int64_t j0, int64_t j1);
+void dots_bf16_avx2(const Problem& p, int64_t j0, int64_t j1);
 
 }  // namespace gemm
 }  // namespace convnet

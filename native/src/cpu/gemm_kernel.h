@@ -95,6 +95,29 @@ static inline __attribute__((always_inline)) void vstore(float* p, Vec<W> v) {  
   __builtin_memcpy(p, &v, sizeof(v));
 }
 
+// Each lane rounded to bfloat16 (round to nearest even; NaN stays a quiet NaN) and widened back to float: the
+// bf16 matmul precision's input rounding (gemm_bf16_kernel.h), for the direct dot products below.
+template <int W>
+static inline __attribute__((always_inline)) Vec<W> round_bf16(Vec<W> x) {
+  typedef uint32_t U __attribute__((vector_size(W * 4)));
+  typedef int32_t I __attribute__((vector_size(W * 4)));
+  U u;
+  __builtin_memcpy(&u, &x, sizeof(u));
+  const U nan = (U)((I)((u & 0x7fffffffu) > 0x7f800000u));
+  U r = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  r = (r & ~nan) | ((u | 0x00400000u) & 0xffff0000u & nan);
+  Vec<W> y;
+  __builtin_memcpy(&y, &r, sizeof(y));
+  return y;
+}
+static inline float round_bf16(float f) {
+  uint32_t u;
+  __builtin_memcpy(&u, &f, 4);
+  u = (u & 0x7fffffffu) > 0x7f800000u ? (u | 0x00400000u) & 0xffff0000u : (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  __builtin_memcpy(&f, &u, 4);
+  return f;
+}
+
 static inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -656,11 +679,37 @@ struct Engine {
   // packed path would read, write and re-read all of B: 3x the traffic of this memory-bound product).
   // Each dot product: W-lane partial sums over k in order, the lanes added pairwise, then the k tail: a
   // fixed order whatever range of j a thread gets.
-  template <int MROWS>
+  // BF16: the bf16 matmul precision's numbers (both inputs rounded to bf16, products summed in float32): A's
+  // rows are rounded once into a scratch buffer, B's as they are loaded (memory-bound: the rounding is free).
+  template <int MROWS, bool BF16 = false>
   static void dots(const gemm::Problem& p, int64_t j0, int64_t j1) {
     using V = Vec<W>;
     constexpr int J = 4;  // B rows per step
     const int64_t K = p.K, kv = K / W * W;
+    const float* A = p.A;
+    int64_t lda = p.lda;
+    if constexpr (BF16) {
+      float* r = gemm::scratch(0, size_t(MROWS * K));
+      for (int m = 0; m < MROWS; ++m) {
+        int64_t k = 0;
+        for (; k < kv; k += W) vstore<W>(r + m * K + k, round_bf16<W>(vload<W>(p.A + m * p.lda + k)));
+        for (; k < K; ++k) r[m * K + k] = round_bf16(p.A[m * p.lda + k]);
+      }
+      A = r;
+      lda = K;
+    }
+    auto ld = [](const float* q) {
+      if constexpr (BF16)
+        return round_bf16<W>(vload<W>(q));
+      else
+        return vload<W>(q);
+    };
+    auto sc = [](float x) {
+      if constexpr (BF16)
+        return round_bf16(x);
+      else
+        return x;
+    };
     auto hsum = [](V v) {
       float t[W];
       __builtin_memcpy(t, &v, sizeof(v));
@@ -681,10 +730,10 @@ struct Engine {
       for (int64_t k = 0; k < kv; k += W) {
         V bv[J];
 #pragma GCC unroll 4
-        for (int q = 0; q < J; ++q) bv[q] = vload<W>(b + q * p.ldb + k);
+        for (int q = 0; q < J; ++q) bv[q] = ld(b + q * p.ldb + k);
 #pragma GCC unroll 4
         for (int m = 0; m < MROWS; ++m) {
-          const V av = vload<W>(p.A + m * p.lda + k);
+          const V av = vload<W>(A + m * lda + k);
 #pragma GCC unroll 4
           for (int q = 0; q < J; ++q) acc[m][q] = vfma<W>(av, bv[q], acc[m][q]);
         }
@@ -692,7 +741,7 @@ struct Engine {
       for (int m = 0; m < MROWS; ++m)
         for (int q = 0; q < J; ++q) {
           float d = hsum(acc[m][q]);
-          for (int64_t k = kv; k < K; ++k) d = __builtin_fmaf(p.A[m * p.lda + k], b[q * p.ldb + k], d);
+          for (int64_t k = kv; k < K; ++k) d = __builtin_fmaf(A[m * lda + k], sc(b[q * p.ldb + k]), d);
           finish(m, j + q, d);
         }
     }
@@ -701,29 +750,30 @@ struct Engine {
       for (int m = 0; m < MROWS; ++m) acc[m] = V{};
       const float* b = p.B + j * p.ldb;
       for (int64_t k = 0; k < kv; k += W) {
-        const V bv = vload<W>(b + k);
-        for (int m = 0; m < MROWS; ++m) acc[m] = vfma<W>(vload<W>(p.A + m * p.lda + k), bv, acc[m]);
+        const V bv = ld(b + k);
+        for (int m = 0; m < MROWS; ++m) acc[m] = vfma<W>(vload<W>(A + m * lda + k), bv, acc[m]);
       }
       for (int m = 0; m < MROWS; ++m) {
         float d = hsum(acc[m]);
-        for (int64_t k = kv; k < K; ++k) d = __builtin_fmaf(p.A[m * p.lda + k], b[k], d);
+        for (int64_t k = kv; k < K; ++k) d = __builtin_fmaf(A[m * lda + k], sc(b[k]), d);
         finish(m, j, d);
       }
     }
   }
+  template <bool BF16 = false>
   static void run_dots(const gemm::Problem& p, int64_t j0, int64_t j1) {
     switch (p.M) {
-      case 1: dots<1>(p, j0, j1); break;
-      case 2: dots<2>(p, j0, j1); break;
-      case 3: dots<3>(p, j0, j1); break;
-      default: dots<4>(p, j0, j1); break;
+      case 1: dots<1, BF16>(p, j0, j1); break;
+      case 2: dots<2, BF16>(p, j0, j1); break;
+      case 3: dots<3, BF16>(p, j0, j1); break;
+      default: dots<4, BF16>(p, j0, j1); break;
     }
   }
 
   static gemm::EngineInfo info(const char* name) {
     gemm::EngineInfo e{};
     e.name = name;
-    e.run_dots = &run_dots;
+    e.run_dots = &run_dots<false>;
     e.mr = MR;
     e.nr = NR;
     e.run = &run;

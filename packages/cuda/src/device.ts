@@ -23,6 +23,13 @@ export interface DeviceOptions extends AllocatorOptions {
    * for tests and debugging on machines without a GPU. Slow.
    */
   emulator?: boolean;
+  /**
+   * Strict memory mode: reading or writing a device tensor's `data` (the implicit host access that costs a
+   * hidden device→host copy on a GPU) throws instead; explicit copies (toHost(), toHostTensor, copyFrom,
+   * the backend's staging) still work. Default: the environment variable CONVNET_CUDA_STRICT=1. The tests run
+   * training on `cuda-host` this way, so a hidden copy fails there as it would cost on the device.
+   */
+  strict?: boolean;
 }
 
 /** Which device each addon last made current (cudaSetDevice is per host thread; Node's JS runs on one). */
@@ -33,6 +40,8 @@ export class CudaDevice {
   readonly addon: CudaAddon;
   readonly allocator: CachingAllocator;
   readonly emulated: boolean;
+  /** Strict memory mode (DeviceOptions.strict): implicit host access to device tensors throws. */
+  readonly strict: boolean;
   /** Compute stream: kernels, staging copies, downloads. */
   readonly stream: number;
   /** Copy stream for uploadAsync. */
@@ -47,10 +56,11 @@ export class CudaDevice {
   readonly #ring: number[];
   #ringAt = 0;
 
-  private constructor(addon: CudaAddon, index: number, emulated: boolean, opts: AllocatorOptions) {
+  private constructor(addon: CudaAddon, index: number, emulated: boolean, opts: DeviceOptions) {
     this.addon = addon;
     this.index = index;
     this.emulated = emulated;
+    this.strict = opts.strict ?? process.env.CONVNET_CUDA_STRICT === '1';
     this.activate();
     this.stream = addon.streamCreate();
     this.copyStream = addon.streamCreate();

@@ -123,9 +123,14 @@ export class CudaTensor extends Tensor {
     this.#storage.newer = 'device';
   }
 
-  /** The host mirror, downloaded if the device copy is newer; afterwards the host copy counts as newer. */
+  /**
+   * The host mirror, downloaded if the device copy is newer; afterwards the host copy counts as newer. In strict
+   * mode (CONVNET_CUDA_STRICT=1) this implicit copy throws: use toHost().
+   */
   override get data(): Float32Array {
     const d = super.data;  // throws if disposed
+    if (this.device.strict)
+      throw new Error(`${this.toString()}: host access to device memory (.data, get, toArray) with CONVNET_CUDA_STRICT=1: on a GPU this is a hidden device→host copy; copy explicitly with toHost() / toHostTensor()`);
     this.#storage.toHost();
     this.#storage.newer = 'host';
     return d;
@@ -189,7 +194,7 @@ export class CudaTensor extends Tensor {
           d.allocator.release(tmp);  // reused only by work queued later on the same stream
         }
       } else d.addon.copy(dst, src.ptr, bytes, d.stream);
-    } else this.device.upload(dst, src.data);
+    } else this.device.upload(dst, src instanceof CudaTensor ? src.toHost().data : src.data);  // another device: through the host
     this.markDeviceWritten();
     return this;
   }

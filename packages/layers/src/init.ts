@@ -1,19 +1,29 @@
-/** Initialisers, all drawing from a seeded Rng (same seed, same weights, on every backend). */
-import type { Rng, Tensor } from '@convnet/tensor';
+/**
+ * Initialisers, all drawing from a seeded Rng (same seed, same weights, on every backend). A tensor in device
+ * memory is filled through a host copy and one upload (reading its `data` would first download its old contents).
+ */
+import { Tensor, memoryOf, type Rng } from '@convnet/tensor';
+
+function fill(t: Tensor, f: (d: Float32Array) => void): Tensor {
+  if (memoryOf(t) === 'host') f(t.data);
+  else {
+    const h = Tensor.zeros(t.shape);
+    f(h.data);
+    t.copyFrom(h);
+  }
+  return t;
+}
 
 export function gaussian(t: Tensor, std: number, rng: Rng, mean = 0): Tensor {
-  rng.normal(t.size, mean, std, t.data);
-  return t;
+  return fill(t, (d) => rng.normal(t.size, mean, std, d));
 }
 
 export function constant(t: Tensor, value: number): Tensor {
-  t.data.fill(value);
-  return t;
+  return fill(t, (d) => d.fill(value));
 }
 
 export function uniform(t: Tensor, low: number, high: number, rng: Rng): Tensor {
-  rng.uniform(t.size, low, high, t.data);
-  return t;
+  return fill(t, (d) => rng.uniform(t.size, low, high, d));
 }
 
 /** fan_in of a weight: in_features for [out, in], (in/groups)·kh·kw for [out, in/groups, kh, kw]. */

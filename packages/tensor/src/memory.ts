@@ -13,7 +13,10 @@ import { OpError, fmtShape } from './errors.js';
 import { defaultBackend, getBackend, type Backend } from './registry.js';
 import { Tensor, checkShape, type Shape } from './tensor.js';
 
-const owner = new WeakMap<object, string>();
+// on globalThis like the registry (contract C2), so two copies of this package agree on where a tensor lives
+const OWNER = Symbol.for('convnet.tensor.memory');
+const g = globalThis as { [OWNER]?: WeakMap<object, string> };
+const owner: WeakMap<object, string> = (g[OWNER] ??= new WeakMap<object, string>());
 
 /** `backend` (default: the registry default) when it allocates its own memory; fallbacks do not lend theirs. */
 function allocator(backend: string | undefined): Backend | null {

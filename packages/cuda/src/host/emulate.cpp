@@ -27,6 +27,10 @@ void sgemm(Stream, const SgemmArgs& p) {
       for (int64_t bx = 0; bx < gx; ++bx) {
         const int64_t m0 = by * kSgemmBM, n0 = bx * kSgemmBN;
         std::fill(acc.begin(), acc.end(), 0.f);
+        // A thread whose first row (m0 + ty) or first column (n0 + tx) is outside C stores nothing (sgemm_store
+        // skips every element of its tile), so its multiply-adds are not run here: the results are the same
+        // bits, and small-M products (a batch of 1 through the FC layers) stop costing 64 tiles' worth.
+        auto computes = [&](int t) { return m0 + t / kSgemmThreadsX < p.M && n0 + t % kSgemmThreadsX < p.N; };
         const int64_t items = p.reduce ? p.batch : 1;
         for (int64_t b = 0; b < items; ++b) {
           const int64_t at = p.reduce ? b : z;
@@ -34,7 +38,8 @@ void sgemm(Stream, const SgemmArgs& p) {
           const float* B = sgemm_b_at(p, at);
           for (int64_t k0 = 0; k0 < p.K; k0 += kSgemmBK) {
             for (int t = 0; t < kSgemmThreads; ++t) sgemm_load(p, sh, t, m0, n0, k0, A, B);
-            for (int t = 0; t < kSgemmThreads; ++t) sgemm_compute(sh, t, acc_of(t));
+            for (int t = 0; t < kSgemmThreads; ++t)
+              if (computes(t)) sgemm_compute(sh, t, acc_of(t));
           }
         }
         float* C = p.C + (p.reduce ? 0 : z * p.strideC);
