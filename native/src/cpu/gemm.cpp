@@ -102,14 +102,15 @@ float* scratch(int which, size_t floats) {
 // ---------------------------------------------------------------------------------------------
 // Engine choice
 
+static bool emulate_avx512() {
+  const char* emu = std::getenv("CONVNET_GEMM_EMULATE_AVX512");
+  return emu && std::strcmp(emu, "1") == 0;
+}
+
 static const EngineInfo* choose_engine() {
   const CpuFeatures& f = cpu_features();
   if (f.avx512) return &engine_avx512();
-  if (f.avx2) {
-    const char* emu = std::getenv("CONVNET_GEMM_EMULATE_AVX512");
-    if (emu && std::strcmp(emu, "1") == 0) return &engine_avx2_emulating_avx512();
-    return &engine_avx2();
-  }
+  if (f.avx2) return emulate_avx512() ? &engine_avx2_emulating_avx512() : &engine_avx2();
   return nullptr;
 }
 
@@ -135,6 +136,14 @@ static const EngineInfo* choose_bf16_engine() {
   const char* eng = std::getenv("CONVNET_BF16_ENGINE");
   const bool emulate = eng && std::strcmp(eng, "emulated") == 0;
   if (f.avx512bf16 && !emulate) return &engine_bf16_avx512();
+  if (f.avx2 && !f.avx512 && emulate_avx512()) {  // the AVX-512 engines' 16-wide dot products, on AVX2 (tests)
+    static const EngineInfo wide = [] {
+      EngineInfo x = engine_bf16_avx2();
+      x.run_dots = &dots_bf16_avx2_emulating_avx512;
+      return x;
+    }();
+    return &wide;
+  }
   if (f.avx2) return &engine_bf16_avx2();
   return nullptr;
 }

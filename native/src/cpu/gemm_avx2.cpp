@@ -18,6 +18,9 @@ const EngineInfo& engine_avx2() {
 }
 
 void dots_bf16_avx2(const Problem& p, int64_t j0, int64_t j1) { Avx2Engine::run_dots<true>(p, j0, j1); }
+void dots_bf16_avx2_emulating_avx512(const Problem& p, int64_t j0, int64_t j1) {
+  EmulatedAvx512Engine::run_dots<true>(p, j0, j1);
+}
 
 const EngineInfo& engine_avx2_emulating_avx512() {
   static const EngineInfo e = EmulatedAvx512Engine::info("avx2-emulating-avx512-12x32");

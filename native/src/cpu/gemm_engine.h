@@ -68,6 +68,7 @@ const EngineInfo& engine_bf16_avx2();
 // rounded values run as fast as VDPBF16PS would (gemm_avx512.cpp, gemm_avx2.cpp).
 void dots_bf16_avx512(const Problem& p, int64_t j0, int64_t j1);
 void dots_bf16_avx2(const Problem& p, int64_t j0, int64_t j1);
+void dots_bf16_avx2_emulating_avx512(const Problem& p, int64_t j0, int64_t j1);  // the 16-wide code on AVX2 (tests)
 
 }  // namespace gemm
 }  // namespace convnet
