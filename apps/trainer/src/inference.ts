@@ -66,10 +66,11 @@ async function evalRun(args: Parsed): Promise<number> {
     if (!values.data) throw new UsageError('--data: the images to evaluate --weights on are required (class folders: DIR/<class>/<images>)');
     if (views !== 1) throw new UsageError('--views 10: the 10 views are crops of the stored images of a run; with --weights use --views 1');
     if (values.device && values.device !== 'cpu') throw new UsageError(`--device ${values.device}: goes with --run (a run's test split); --weights alone runs on the cpu`);
+    // a missing folder fails before the weights are read
     if (!existsSync(values.data) || !statSync(values.data).isDirectory()) evalFileList(values.data, 0);
     const w = netFromWeights(values.weights!, values.model, (n) => evalFileList(values.data!, n));
-    const m = await evalFiles(w.net, values.data, { numClasses: w.numClasses, resize: 256, crop: w.inputSize, limit: values.limit });
     console.log(describePreprocess('torchvision', { resize: 256, crop: w.inputSize }));
+    const m = await evalFiles(w.net, values.data, { numClasses: w.numClasses, resize: 256, crop: w.inputSize, limit: values.limit });
     console.log(`${values.weights} (--model ${w.model}) on ${values.data}: ${m.line}`);
     return 0;
   }
@@ -89,14 +90,15 @@ async function evalRun(args: Parsed): Promise<number> {
     const net = buildModel(cfg, { name: st.name, classes: st.classes, shape: st.shape as [number, number, number] }, geom.crop);
     net.loadStateDict(ck.model);
     if (values.weights) loadWeights(net, readWeights(values.weights).stateDict, values.weights, { model: cfg.model });
-    const m = await evalFiles(net, data, { numClasses: st.classes.length, resize: st.shape[1], crop: geom.crop, limit: values.limit });
     console.log(describePreprocess('torchvision', { resize: st.shape[1], crop: geom.crop, trained: cfg.preprocess }));
+    const m = await evalFiles(net, data, { numClasses: st.classes.length, resize: st.shape[1], crop: geom.crop, limit: values.limit });
     console.log(`${file} on ${data}: ${m.line}`);
     return 0;
   }
   let geom: Geometry = { crop: 0, pad: 0 };
   const ds = await openSource({ ...cfg, data }, (shape, name) => (geom = inputGeometry(cfg, shape, name)));
   try {
+    console.log(describePreprocess('dataset', { resize: ds.shape[1], crop: geom.crop, trained: cfg.preprocess }));
     const net = buildModel(cfg, ds, geom.crop);
     net.loadStateDict(ck.model);
     if (values.weights) loadWeights(net, readWeights(values.weights).stateDict, values.weights, { model: cfg.model });
@@ -115,7 +117,6 @@ async function evalRun(args: Parsed): Promise<number> {
         if (r < 5) top5++;
       });
     }
-    console.log(describePreprocess('dataset', { resize: ds.shape[1], crop: geom.crop, trained: cfg.preprocess }));
     // device runs: the views go up, the averaged probabilities come down, once per chunk of images
     const xfer = xfer0 && perStep(xfer0, deviceTransfers(cfg.backend)!, chunks);
     if (xfer) console.error(`${cfg.device}: host↔device ${+xfer.uploadsPerStep.toFixed(2)} up + ${+xfer.downloadsPerStep.toFixed(2)} down per batch of ${Math.min(chunk, n)} images, ${xfer.bytesPerStep} bytes per batch`);
