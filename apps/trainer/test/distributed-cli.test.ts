@@ -1,6 +1,7 @@
 // `convnet train` under mpirun: 2 ranks on loopback give the steps and weights of 1 process at the same
 // global batch; a run stopped under 2 ranks resumes under 1 to the same weights; only rank 0 writes; SIGTERM
-// stops every rank at the same step with one checkpoint and no MPI_Abort; a resume where only rank 0 can see the
+// (to mpirun, to the ranks, during the test pass) stops every rank at the same step with one checkpoint and no
+// MPI_Abort; a resume where only rank 0 can see the
 // checkpoint (the other rank's run directory lacks it: no shared file system) continues exactly.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { pack } from '@convnet/imagenet';
 import { Rng } from '@convnet/tensor';
 import { mpiStatus } from '@convnet/distributed';
 import { loadCheckpoint } from '../src/checkpoint.js';
-import { sleep } from './helpers.js';
+import { noiseIdx, sleep } from './helpers.js';
 
 const cli = new URL('../dist/cli.js', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'convnet-ddp-'));
@@ -149,6 +150,24 @@ describe.skipIf(skip !== null)(`convnet train under mpirun${skip ? ` (skipped: $
     expect(r.out).toMatch(/stopped by SIGTERM at epoch \d+, step \d+\/32/);
     expect(r.out).not.toMatch(/MPI_ABORT|ending every rank/);
     expect(readdirSync(join(root, 'term-ranks', 'checkpoints')).filter((f) => f !== 'best.safetensors')).toEqual(['last.safetensors']);
+  }, 120_000);
+
+  it('SIGTERM during the test pass: the ranks agree at the end of a round of test batches, one checkpoint of the whole epoch, exit 143', async () => {
+    // 4096 test images in batches of 500: 9 batches, the ranks take turns and agree after each pair
+    const data = noiseIdx(join(root, 'noise'), 1024, 4096, 7);
+    const child = spawn(mpirun!, [...asRoot, ...mpiNet, '-np', '2', process.execPath, cli, 'train', '--data', data, '--batch-size', '32', '--lr', '0.01', '--seed', '2', '--epochs', '2', '--threads', '1', '--run', join(root, 'eval-stop')]);
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    for (let t = 0; t < 3000 && child.exitCode === null && !/ step 32\/32 /.test(out); t++) await sleep(10);
+    for (const pid of spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGTERM');
+    expect(await exited, out).toBe(143);
+    expect(out).toMatch(/stopped by SIGTERM during the test pass after epoch 1 \(global step 32\)/);
+    expect(out).not.toMatch(/MPI_ABORT|ending every rank/);
+    const st = loadCheckpoint(join(root, 'eval-stop', 'checkpoints', 'last.safetensors')).state;
+    expect([st.epoch, st.stepInEpoch, st.globalStep]).toEqual([1, 32, 32]);
+    expect(readFileSync(join(root, 'eval-stop', 'metrics.jsonl'), 'utf8')).not.toMatch(/"type":"epoch"/);
   }, 120_000);
 
   it('a global batch the ranks cannot share is a one-line usage error', () => {
