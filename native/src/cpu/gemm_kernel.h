@@ -47,36 +47,7 @@
 namespace convnet {
 namespace CONVNET_GEMM_NS {
 
-template <int W>
-struct VecT {
-  typedef float type __attribute__((vector_size(W * 4)));
-};
-template <int W>
-using Vec = typename VecT<W>::type;
-
-template <int W>
-static inline __attribute__((always_inline)) Vec<W> vfma(Vec<W> a, Vec<W> b, Vec<W> c) {
-#if defined(__AVX512F__)
-  if constexpr (W == 16) return (Vec<W>)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
-#endif
-#if defined(__FMA__)
-  if constexpr (W == 8) return (Vec<W>)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
-#if !defined(__AVX512F__)
-  if constexpr (W == 16) {  // the AVX-512 geometry emulated on AVX2: two explicit FMAs
-    __m256 x[2], y[2], z[2];
-    __builtin_memcpy(x, &a, sizeof(a));
-    __builtin_memcpy(y, &b, sizeof(b));
-    __builtin_memcpy(z, &c, sizeof(c));
-    z[0] = _mm256_fmadd_ps(x[0], y[0], z[0]);
-    z[1] = _mm256_fmadd_ps(x[1], y[1], z[1]);
-    Vec<W> r;
-    __builtin_memcpy(&r, z, sizeof(r));
-    return r;
-  }
-#endif
-#endif
-  return a * b + c;
-}
+#include "simd_vec.inc"
 
 // Broadcast. (x - 0 folds to x exactly; x + 0 would not, because of -0.)
 template <int W>
