@@ -20,7 +20,7 @@
 namespace convnet {
 namespace CONVNET_DIRECT_NS {
 
-#include "simd_vec.inc"
+#include "simd_vec.h"
 
 template <int W>
 static inline __attribute__((always_inline)) Vec<W> vload(const float* p) {

@@ -47,7 +47,7 @@
 namespace convnet {
 namespace CONVNET_GEMM_NS {
 
-#include "simd_vec.inc"
+#include "simd_vec.h"
 
 // Broadcast. (x - 0 folds to x exactly; x + 0 would not, because of -0.)
 template <int W>
