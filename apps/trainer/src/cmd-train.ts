@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { BASE_CONFIG, PAPER_RECIPE, configFlags, readConfigFile, validateConfig, type TrainConfig } from './config.js';
+import { BASE_CONFIG, PAPER_RECIPE, SMALL_RECIPE, configFlags, readConfigFile, validateConfig, type TrainConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { ENV, camelCase, type Command, type FlagSpec, type Parsed } from './flags.js';
 import { isImageTree, isPackedDataset } from './packsrc.js';
@@ -24,7 +24,7 @@ export const TRAIN_RUN_FLAGS: FlagSpec[] = [
   { name: 'config', type: 'string', value: 'FILE', group: 'run', help: 'JSON file of settings (camelCase keys: the flags below; schema: convnet schema); flags override it' },
 ];
 
-/** The defaults that apply for this data, model and config file: BASE_CONFIG, or the paper's recipe for image data. */
+/** The defaults that apply for this data, model and config file: BASE_CONFIG, the small nets' recipe, or the paper's (image data). */
 export function defaultsFor(data: string | undefined, model: string | undefined): TrainConfig {
   let cfg: TrainConfig = { ...BASE_CONFIG };
   // ImageNet-like data (an image tree or a packed dataset) trains the paper's net unless told otherwise
@@ -32,7 +32,8 @@ export function defaultsFor(data: string | undefined, model: string | undefined)
   const m = model ?? (imageData ? 'paper' : cfg.model);
   // the paper's recipe (90 epochs, lr 0.01 ÷10 on plateau, 227 crops, PCA lighting) for the ImageNet nets
   if (m === 'paper' || m === 'torchvision') cfg = { ...cfg, ...PAPER_RECIPE, model: m, crop: m === 'paper' ? 227 : 224 };
-  else if (imageData) cfg = { ...cfg, lighting: 0.1 };
+  else if (m === 'small' || m === 'cifar-18pct' || m === 'cifar-80sec') cfg = { ...cfg, ...SMALL_RECIPE, model: m };
+  if (imageData && m !== 'paper' && m !== 'torchvision') cfg = { ...cfg, lighting: 0.1 };
   if (data !== undefined) cfg.data = data;
   return cfg;
 }

@@ -151,6 +151,15 @@ export function onnxModel(spec: ModelSpec, sd: Map<string, Tensor>, o: { softmax
         cur = y;
         break;
       }
+      case 'module': {
+        // plugin layers: BatchNorm2d (@convnet/kernels-batchnorm) is ONNX's BatchNormalization in inference mode
+        if (l.kind !== 'batchnorm2d') throw new OnnxExportError(`${name}: the layer '${l.kind}' has no ONNX export`);
+        const y = out(name);
+        nodes.push(node('BatchNormalization', [cur, weight(`${name}.weight`), weight(`${name}.bias`), weight(`${name}.running_mean`), weight(`${name}.running_var`)], [y], name,
+          [{ name: 'epsilon', f: l.attrs?.eps ?? 1e-5 }]));
+        cur = y;
+        break;
+      }
       case 'dropout': break; // identity at inference
       case 'flatten': break; // the graph flattens before the classifier
       case 'linear': {

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { registerModel } from '@convnet/alexnet';
+import { convnetPlugin as batchNormPlugin } from '@convnet/kernels-batchnorm';
 import { UsageError } from './errors.js';
 
 export const PLUGIN_HELP = '--plugin P   load a package of kernels/models first (repeatable), e.g. @convnet/kernels-batchnorm';
@@ -48,8 +49,23 @@ function resolvePlugin(name: string): string {
   throw new UsageError(`--plugin: cannot find the package '${name}' from ${process.cwd()} or the trainer's install (npm install ${name})`);
 }
 
-type Plugin = { register?: (api: { registerModel: typeof registerModel }) => unknown; onBackend?: (name: string) => void };
+type Plugin = { name?: string; register?: (api: { registerModel: typeof registerModel }) => unknown; onBackend?: (name: string) => void };
 const loaded: Plugin[] = [];
+
+/**
+ * Plugins the trainer always loads: @convnet/kernels-batchnorm (BatchNorm2d; the default net `small-bn` and
+ * `alexnet-bn`). Where its native addon could not be built, its kernels run on `ref` (TypeScript, slow): the reason
+ * is kept for `--version` and for the training line that names the net.
+ */
+let builtinsLoaded = false;
+export const builtinNotes: string[] = [];
+export function loadBuiltinPlugins(): void {
+  if (builtinsLoaded) return;
+  builtinsLoaded = true;
+  const r = batchNormPlugin.register({ registerModel }) as { native: string[]; fallback: Record<string, string> };
+  if (!r.native.includes('cpu') && r.fallback.cpu) builtinNotes.push(`BatchNorm runs in TypeScript (slow): ${r.fallback.cpu.split('\n')[0]}`);
+  loaded.push(batchNormPlugin);
+}
 
 /** Tells the loaded plugins about a backend registered after them (the trainer's --device), so they bind kernels to it. */
 export function pluginsOnBackend(name: string): void {
@@ -59,7 +75,10 @@ export function pluginsOnBackend(name: string): void {
 /** Imports and registers each plugin; returns what each registered. */
 export async function loadPlugins(names: string[]): Promise<{ name: string; registered: unknown }[]> {
   const out: { name: string; registered: unknown }[] = [];
+  loadBuiltinPlugins();
   for (const name of names) {
+    // a built-in plugin named again: already registered
+    if (name === batchNormPlugin.name) { out.push({ name, registered: { builtin: true } }); continue; }
     const file = resolvePlugin(name);
     let mod: { convnetPlugin?: Plugin };
     try {

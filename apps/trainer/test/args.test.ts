@@ -51,7 +51,7 @@ describe('flags', () => {
   });
 
   it('defaults depend on the model: the paper recipe for paper/torchvision', () => {
-    expect(defaultsFor(undefined, undefined)).toMatchObject({ model: 'small', epochs: BASE_CONFIG.epochs, schedule: BASE_CONFIG.schedule });
+    expect(defaultsFor(undefined, undefined)).toMatchObject({ model: 'small-bn', epochs: BASE_CONFIG.epochs, schedule: BASE_CONFIG.schedule });
     expect(defaultsFor(undefined, 'paper')).toMatchObject({ model: 'paper', epochs: 90, lr: 0.01, schedule: 'plateau', crop: 227, lighting: 0.1 });
     expect(defaultsFor(undefined, 'torchvision')).toMatchObject({ crop: 224 });
     const help = formatHelp({ name: 'train', summary: '', usage: 'convnet train', flags: [], run: () => 0 }, configFlags(defaultsFor(undefined, 'paper')), 200);

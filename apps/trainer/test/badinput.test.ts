@@ -37,7 +37,7 @@ function oneLine(args: string[], re: RegExp, maxMs = 20_000): void {
 describe('bad inputs', () => {
   it('an IDX set with 250,000 labels is read (no stack overflow): the error is about the model, not the labels', () => {
     const dir = idxDir('many', 250_000, 10, [2, 2], 10);
-    oneLine(['train', '--data', dir], /--model small does not fit 1×2×2 inputs of .*many/);
+    oneLine(['train', '--data', dir], /--model small-bn does not fit 1×2×2 inputs of .*many/);
   });
 
   it('3-channel IDX images (n×h×w×3) are read as RGB', () => {

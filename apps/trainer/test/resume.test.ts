@@ -16,7 +16,7 @@ const run = (a: string[]) => runCli(a);
 
 beforeAll(() => noiseIdx(data, 256, 64, 3));
 
-const args = ['train', '--data', data, '--batch-size', '32', '--lr', '0.01', '--seed', '2', '--epochs', '2'];
+const args = ['train', '--data', data, '--batch-size', '32', '--lr', '0.01', '--seed', '2', '--epochs', '2', '--schedule', 'cosine'];
 
 describe('run directories', () => {
   it('an existing run needs --resume or --force; default names are unique', () => {

@@ -23,9 +23,10 @@ export type LayerSpec =
   /**
    * A layer from another package (a plugin's, e.g. BatchNorm2d from @convnet/kernels-batchnorm): `build` makes
    * it for an input shape [n, c, h, w] (or [n, features]); its output shape and parameters come from the module.
-   * `flops(inputShape)` (per image, forward) is optional.
+   * `flops(inputShape)` (per image, forward) is optional; `attrs` are the layer's settings by name (what exporters
+   * read, e.g. BatchNorm2d's `eps`).
    */
-  | { type: 'module'; kind: string; build(inputShape: number[]): Module; flops?(inputShape: number[]): number };
+  | { type: 'module'; kind: string; build(inputShape: number[]): Module; flops?(inputShape: number[]): number; attrs?: Record<string, number> };
 
 export interface ModelSpec {
   name: string;
