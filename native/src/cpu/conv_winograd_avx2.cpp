@@ -143,23 +143,28 @@ inline void tile_ptrs(const float* base, int64_t t0, int64_t cnt, int64_t tw, in
 void input_plane(const WinoPlane& pl, const float* plane, float* V, int64_t xi_stride) {
   const int64_t Ti = pl.th * pl.tw, rows_p = pl.th * kM + 2, ld = pl.tw * kM + 4;
   const float* buf = input_pad.fill(plane, pl.H, pl.W, pl.ph, pl.pw, rows_p, ld);
-  alignas(32) __m256 s[kA][kA];  // row-transformed patch rows
+  alignas(32) __m256 d[kA][kA];  // d[a][e]: the 6×6 patches, lanes = tiles
   const float* p[8];
   for (int64_t t0 = 0; t0 < Ti; t0 += 8) {
     const int64_t cnt = std::min<int64_t>(8, Ti - t0);
     tile_ptrs(buf, t0, cnt, pl.tw, ld, p);
     for (int a = 0; a < kA; ++a) {
-      __m256 d[kA];
-      transpose_in4(p, a * ld, d);
-      transpose_in2(p, a * ld + 4, d + 4);
-      bt6(d, s[a]);
+      transpose_in4(p, a * ld, d[a]);
+      transpose_in2(p, a * ld + 4, d[a] + 4);
     }
-    const __m256 mask = mask_of(cnt);
-    for (int j = 0; j < kA; ++j) {
-      const __m256 col[kA] = {s[0][j], s[1][j], s[2][j], s[3][j], s[4][j], s[5][j]};
+    // Bᵀ over the rows first, then over the columns (the portable templates' order)
+    alignas(32) __m256 t[kA][kA];
+    for (int e = 0; e < kA; ++e) {
+      const __m256 col[kA] = {d[0][e], d[1][e], d[2][e], d[3][e], d[4][e], d[5][e]};
       __m256 r[kA];
       bt6(col, r);
-      for (int i = 0; i < kA; ++i) store_row(V + (i * kA + j) * xi_stride + t0, r[i], cnt, mask);
+      for (int i = 0; i < kA; ++i) t[i][e] = r[i];
+    }
+    const __m256 mask = mask_of(cnt);
+    for (int i = 0; i < kA; ++i) {
+      __m256 r[kA];
+      bt6(t[i], r);
+      for (int j = 0; j < kA; ++j) store_row(V + (i * kA + j) * xi_stride + t0, r[j], cnt, mask);
     }
   }
 }
