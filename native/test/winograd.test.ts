@@ -117,6 +117,10 @@ const runChecks = (nat: any) => {
     ['pad 2, 3x4', geom(1, 3, 3, 4, 2, 2, 1)],
     ['5 images, 1x1 input, pad 1', geom(5, 2, 1, 1, 3, 1, 1)],
     ['groups 3, 9 images, 8x8', geom(9, 9, 8, 8, 6, 1, 3)],
+    // whole 8-tile groups over several tile rows (49 and 16 tiles per plane: the small-image VGG net's sizes)
+    ['3 images, 28x28, pad 1', geom(3, 3, 28, 28, 2, 1, 1)],
+    ['2 images, 14x14, pad 1', geom(2, 4, 14, 14, 3, 1, 1)],
+    ['2 images, 17x21, pad 2', geom(2, 2, 17, 21, 2, 2, 1)],
   ];
   const digests: number[] = [];
   for (const [name, g] of cases) {

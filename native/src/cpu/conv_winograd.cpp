@@ -53,6 +53,15 @@ struct Problem {
 
 int64_t tiles_per_image(const Problem& p) { return ((p.OH + kM - 1) / kM) * ((p.OW + kM - 1) / kM); }
 
+// Floats between consecutive ξ blocks of V, M and E (rows × nt each): the block rounded up to 16 floats, plus 16 when
+// that is a multiple of 1024 floats. The transforms touch all 36 blocks for every 8 tiles; at a 4 KiB-multiple stride
+// (e.g. 32 channels × 128 tiles = 16 KiB) the 36 rows fall in one L1 set (8 ways) and evict each other: the 14×14
+// layers' output transform ran ~2× slower for it.
+int64_t xi_block(int64_t floats) {
+  const int64_t b = (floats + 15) & ~int64_t{15};
+  return b % 1024 == 0 ? b + 16 : b;
+}
+
 // Images per task: enough tiles for the GEMMs' columns (~kTargetTiles), but at least one task per thread.
 constexpr int64_t kTargetTiles = 128;
 int64_t images_per_task(const Problem& p, int threads) {
@@ -68,7 +77,7 @@ void run(const Problem& p, const float* in, Filt filt, const float* bias, float*
   const int64_t per = images_per_task(p, T), tasks = (p.n + per - 1) / per;
   const int64_t maxT = per * Ti;
   const size_t u_floats = static_cast<size_t>(kXi * p.O * cg);
-  const size_t v_stride = slice_stride(kXi * cg * maxT), m_stride = slice_stride(kXi * og * maxT);
+  const size_t v_stride = slice_stride(kXi * xi_block(cg * maxT)), m_stride = slice_stride(kXi * xi_block(og * maxT));
   const int slots = static_cast<int>(std::min<int64_t>(T, tasks));
   float* U = workspace(slice_stride(static_cast<int64_t>(u_floats)) + (v_stride + m_stride) * static_cast<size_t>(slots));
   float* scratch = U + slice_stride(static_cast<int64_t>(u_floats));
@@ -89,20 +98,20 @@ void run(const Problem& p, const float* in, Filt filt, const float* bias, float*
     float* V = scratch + static_cast<size_t>(tid) * (v_stride + m_stride);
     float* M = V + v_stride;
     const int64_t i0 = task * per, i1 = std::min(p.n, i0 + per), nt = (i1 - i0) * Ti;
+    const int64_t vs = xi_block(cg * nt), ms = xi_block(og * nt);  // ξ strides
     for (int64_t gi = 0; gi < p.groups; ++gi) {
       // V[ξ][c][t]
       for (int64_t c = 0; c < cg; ++c)
         for (int64_t i = i0; i < i1; ++i)
-          tf.input_plane(plane, in + ((i * p.C) + gi * cg + c) * p.H * p.W, V + c * nt + (i - i0) * Ti, cg * nt);
+          tf.input_plane(plane, in + ((i * p.C) + gi * cg + c) * p.H * p.W, V + c * nt + (i - i0) * Ti, vs);
       // M[ξ] [og, nt] = U[ξ] (group block) · V[ξ]
       for (int xi = 0; xi < kXi; ++xi)
-        sgemm_serial(false, false, og, nt, cg, 1.f, U + (xi * p.O + gi * og) * cg, cg, V + xi * cg * nt, nt, 0.f,
-                     M + xi * og * nt, nt);
+        sgemm_serial(false, false, og, nt, cg, 1.f, U + (xi * p.O + gi * og) * cg, cg, V + xi * vs, nt, 0.f, M + xi * ms, nt);
       // y
       for (int64_t oc = 0; oc < og; ++oc) {
         const int64_t o = gi * og + oc;
         for (int64_t i = i0; i < i1; ++i)
-          tf.output_plane(plane, M + oc * nt + (i - i0) * Ti, og * nt, bias ? bias[o] : 0.f, out + (i * p.O + o) * p.OH * p.OW);
+          tf.output_plane(plane, M + oc * nt + (i - i0) * Ti, ms, bias ? bias[o] : 0.f, out + (i * p.O + o) * p.OH * p.OW);
       }
     }
   });
@@ -173,8 +182,8 @@ void winograd_backward_weight(const ConvGeom& g, const float* x, const float* dy
   const WinoPlane plane{p.H, p.W, p.OH, p.OW, p.ph, p.pw, (p.OH + kM - 1) / kM, (p.OW + kM - 1) / kM};
   const int R = static_cast<int>(std::min<int64_t>(num_threads(), p.n));
   const int64_t per = std::max<int64_t>(1, kWeightChunkTiles / Ti), maxT = per * Ti;
-  const size_t m_stride = slice_stride(kXi * p.O * cg), v_stride = slice_stride(kXi * cg * maxT),
-               e_stride = slice_stride(kXi * og * maxT), range_stride = m_stride + v_stride + e_stride;
+  const size_t m_stride = slice_stride(kXi * p.O * cg), v_stride = slice_stride(kXi * xi_block(cg * maxT)),
+               e_stride = slice_stride(kXi * xi_block(og * maxT)), range_stride = m_stride + v_stride + e_stride;
   float* base = workspace(range_stride * static_cast<size_t>(R));
   const WinoTransforms& tf = transforms();
 
@@ -185,15 +194,16 @@ void winograd_backward_weight(const ConvGeom& g, const float* x, const float* dy
     const int64_t i0 = r * p.n / R, i1 = (r + 1) * p.n / R;
     for (int64_t c0 = i0; c0 < i1; c0 += per) {
       const int64_t c1 = std::min(i1, c0 + per), nt = (c1 - c0) * Ti;
+      const int64_t vs = xi_block(cg * nt), es = xi_block(og * nt);  // ξ strides
       for (int64_t gi = 0; gi < p.groups; ++gi) {
         for (int64_t c = 0; c < cg; ++c)
           for (int64_t i = c0; i < c1; ++i)
-            tf.input_plane(plane, x + ((i * p.C) + gi * cg + c) * p.H * p.W, V + c * nt + (i - c0) * Ti, cg * nt);
+            tf.input_plane(plane, x + ((i * p.C) + gi * cg + c) * p.H * p.W, V + c * nt + (i - c0) * Ti, vs);
         for (int64_t o = 0; o < og; ++o)
           for (int64_t i = c0; i < c1; ++i)
-            tf.dy_plane(plane, dy + ((i * p.O) + gi * og + o) * p.OH * p.OW, E + o * nt + (i - c0) * Ti, og * nt);
+            tf.dy_plane(plane, dy + ((i * p.O) + gi * og + o) * p.OH * p.OW, E + o * nt + (i - c0) * Ti, es);
         for (int xi = 0; xi < kXi; ++xi)
-          sgemm_serial(false, true, og, cg, nt, 1.f, E + xi * og * nt, nt, V + xi * cg * nt, nt, c0 == i0 ? 0.f : 1.f,
+          sgemm_serial(false, true, og, cg, nt, 1.f, E + xi * es, nt, V + xi * vs, nt, c0 == i0 ? 0.f : 1.f,
                        M + (xi * p.O + gi * og) * cg, cg);
       }
     }
