@@ -4,7 +4,9 @@
 // each. Prints ms per call (median of --reps) at each thread count, the sum for one training step (4 forwards in
 // training mode + 4 backwards) and for one test batch (4 inference forwards), and the largest error against the
 // float64 `ref` kernels.
-//   node bench/bn.mjs [--threads 1,2] [--reps 15] [--batch 128] [--baseline path/to/other/convnet_batchnorm.node]
+//   node bench/bn.mjs [--threads 1,2] [--reps 15] [--batch 128] [--cold] [--baseline path/to/other/convnet_batchnorm.node]
+// --cold writes 64 MB of other memory before each timed call (untimed), so the tensors come from DRAM as in a
+// training step (where the layer before wrote x long enough ago), not from the cache.
 // --baseline times a second build of the addon (say, an older commit's) in the same run, interleaved call by call,
 // and prints new/old ratios; a build that ignores the `threads` attribute runs on one thread.
 // Build the package first (pnpm build, and the addon: pnpm run rebuild).
@@ -22,6 +24,7 @@ const { values: o } = parseArgs({
     batch: { type: 'string', default: '128' },
     baseline: { type: 'string' },
     addon: { type: 'string' },
+    cold: { type: 'boolean', default: false },
   },
 });
 const fail = (msg) => {
@@ -54,7 +57,7 @@ const fill = (len, s, m) => Float32Array.from({ length: len }, () => normal() * 
 
 const shapes = [[batch, 32, 28, 28], [batch, 64, 14, 14]];
 const layersPerShape = 2;
-console.log(`batch norm CPU kernels, ms per call (median of ${reps}); isa ${addon.info ? addon.info().isa : '?'}; ` +
+console.log(`batch norm CPU kernels, ms per call (median of ${reps}${o.cold ? ', cold caches' : ''}); isa ${addon.info ? addon.info().isa : '?'}; ` +
   `default threads ${addon.info ? addon.info().threads : '?'}${base ? `; baseline ${o.baseline}` : ''}`);
 
 function setup(shape) {
@@ -73,7 +76,13 @@ const calls = {
   backward: (a, s, t) => a.batchNorm2dBackward({ ...s.d, threads: t }, s.x, s.dy, s.w, s.mean, s.inv, s.dx, s.dw, s.db),
 };
 const median = (v) => [...v].sort((p, q) => p - q)[Math.floor(v.length / 2)];
+const scratch = new Float32Array(16 << 20);
+let sink = 0;
 const ms = (f) => {
+  if (o.cold) {
+    scratch.fill(sink);
+    sink += scratch[12345];
+  }
   const t0 = process.hrtime.bigint();
   f();
   return Number(process.hrtime.bigint() - t0) / 1e6;
