@@ -62,6 +62,17 @@ int64_t xi_block(int64_t floats) {
   return b % 1024 == 0 ? b + 16 : b;
 }
 
+// Asks for the cache lines of the next plane while the current one is transformed: the transforms read each
+// activation plane once, from memory (the layers' activations are 6-13 MB at batch 128), and the padded copy at the
+// start of each plane otherwise waits on every line (a third of the input transform's time on 28×28 planes).
+inline void prefetch_plane(const float* p, int64_t floats) {
+#if defined(__GNUC__)
+  for (int64_t i = 0; i < floats; i += 16) __builtin_prefetch(p + i);
+#else
+  (void)p, (void)floats;
+#endif
+}
+
 // Images per task: enough tiles for the GEMMs' columns (~kTargetTiles), but at least one task per thread.
 constexpr int64_t kTargetTiles = 128;
 int64_t images_per_task(const Problem& p, int threads) {
@@ -102,8 +113,11 @@ void run(const Problem& p, const float* in, Filt filt, const float* bias, float*
     for (int64_t gi = 0; gi < p.groups; ++gi) {
       // V[ξ][c][t]
       for (int64_t c = 0; c < cg; ++c)
-        for (int64_t i = i0; i < i1; ++i)
-          tf.input_plane(plane, in + ((i * p.C) + gi * cg + c) * p.H * p.W, V + c * nt + (i - i0) * Ti, vs);
+        for (int64_t i = i0; i < i1; ++i) {
+          const float* src = in + ((i * p.C) + gi * cg + c) * p.H * p.W;
+          prefetch_plane(i + 1 < i1 ? src + p.C * p.H * p.W : src + p.H * p.W - (i1 - 1 - i0) * p.C * p.H * p.W, p.H * p.W);
+          tf.input_plane(plane, src, V + c * nt + (i - i0) * Ti, vs);
+        }
       // M[ξ] [og, nt] = U[ξ] (group block) · V[ξ]
       for (int xi = 0; xi < kXi; ++xi)
         sgemm_serial(false, false, og, nt, cg, 1.f, U + (xi * p.O + gi * og) * cg, cg, V + xi * vs, nt, 0.f, M + xi * ms, nt);
@@ -197,11 +211,17 @@ void winograd_backward_weight(const ConvGeom& g, const float* x, const float* dy
       const int64_t vs = xi_block(cg * nt), es = xi_block(og * nt);  // ξ strides
       for (int64_t gi = 0; gi < p.groups; ++gi) {
         for (int64_t c = 0; c < cg; ++c)
-          for (int64_t i = c0; i < c1; ++i)
-            tf.input_plane(plane, x + ((i * p.C) + gi * cg + c) * p.H * p.W, V + c * nt + (i - c0) * Ti, vs);
+          for (int64_t i = c0; i < c1; ++i) {
+            const float* src = x + ((i * p.C) + gi * cg + c) * p.H * p.W;
+            prefetch_plane(i + 1 < c1 ? src + p.C * p.H * p.W : src + p.H * p.W - (c1 - 1 - c0) * p.C * p.H * p.W, p.H * p.W);
+            tf.input_plane(plane, src, V + c * nt + (i - c0) * Ti, vs);
+          }
         for (int64_t o = 0; o < og; ++o)
-          for (int64_t i = c0; i < c1; ++i)
-            tf.dy_plane(plane, dy + ((i * p.O) + gi * og + o) * p.OH * p.OW, E + o * nt + (i - c0) * Ti, es);
+          for (int64_t i = c0; i < c1; ++i) {
+            const float* src = dy + ((i * p.O) + gi * og + o) * p.OH * p.OW;
+            prefetch_plane(i + 1 < c1 ? src + p.O * p.OH * p.OW : src + p.OH * p.OW - (c1 - 1 - c0) * p.O * p.OH * p.OW, p.OH * p.OW);
+            tf.dy_plane(plane, src, E + o * nt + (i - c0) * Ti, es);
+          }
         for (int xi = 0; xi < kXi; ++xi)
           sgemm_serial(false, true, og, cg, nt, 1.f, E + xi * es, nt, V + xi * vs, nt, c0 == i0 ? 0.f : 1.f,
                        M + (xi * p.O + gi * og) * cg, cg);
