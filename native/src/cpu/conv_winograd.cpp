@@ -142,11 +142,19 @@ bool winograd_applies(const ConvGeom& g) {
 // kMinChannels input and output channels per group and at least one image per thread; im2col + GEMM otherwise.
 // Measured 2026-12-03, AMD EPYC Zen 2 (AVX2), 2 threads, CPU-ms of forward / input gradient, im2col+GEMM over
 // Winograd: 13×13 192→384 batch 32: 1.89× / 1.83×; 384→256: 2.04× / 2.16×; 384→384 groups 2: 2.02× / 1.83×;
-// batch 8: 1.70× / 1.59×; batch 2 (one image per thread): 1.06× / 0.95×; 32→32 channels: 1.30× / 1.37×;
-// 16→16: 1.12× / 1.00× (the transforms cost as much as the GEMM saves). Below one image per thread a task would
+// batch 8: 1.70× / 1.59×; batch 2 (one image per thread): 1.06× / 0.95×. Below one image per thread a task would
 // idle a thread, while the GEMM path splits a lone image over all threads. The weight gradient uses the same rule
 // (use_winograd_weight; measured below it).
-constexpr int64_t kMinChannels = 32;
+// Few channels, re-measured after the AVX2 transforms were vectorised (same machine, loaded, median CPU-ms in one
+// process, the algorithms alternated; forward / input gradient / weight gradient, im2col+GEMM over Winograd), batch
+// 128, 2 threads: 28×28 32→32 2.2× / 2.3× / 3.3× (1 thread); 16→16 1.94× / 1.94× / 2.26×; 16→32 1.87× / 1.79× /
+// 2.03×; 8→8 1.91× / 1.63× / 1.77×; 8→32 1.28× / 1.38× / 1.20×; 32→8 2.63× / 2.39× / 2.91×; 6→6 1.42× / 1.52× /
+// 1.62×; 4→4 1.45× / 1.43× / 1.57×; 4→16 1.05× / 1.08× / 0.97×; 3→32 0.87× / 0.87× / 0.62× (1 thread); 1→32
+// 0.47× / - / 0.40× (1 thread); 13×13 16→16 batch 32: 2.19× / 1.98× / 2.12×; 8→8: 1.77× / 1.57× / 1.64×, batch 4:
+// 1.01× / 1.17× / 1.22×; 8→16 batch 4: 1.13× / 1.04× / 0.99×. So the bound is 8 channels each way (it was 32 while
+// the transforms cost as much as the GEMMs they feed: 16→16 measured 1.12× / 1.00× then). The portable transforms
+// (no AVX2) keep that gather and the bound of 32.
+int64_t min_channels() { return cpu_features().avx2 ? 8 : 32; }
 bool use_winograd(const ConvGeom& g, bool backward_input) {
   if (!winograd_applies(g)) return false;
   const ConvAlgo f = conv_algo_forced();  // CONVNET_CONV_ALGO=gemm|winograd|direct overrides the rule
@@ -154,7 +162,7 @@ bool use_winograd(const ConvGeom& g, bool backward_input) {
   if (f == ConvAlgo::Gemm || (f == ConvAlgo::Direct && direct_applies(g, backward_input))) return false;
   const int64_t cg = g.c / g.groups, og = g.o / g.groups;
   // (the same rule measured for both directions)
-  return cg >= kMinChannels && og >= kMinChannels && g.n >= num_threads();
+  return cg >= min_channels() && og >= min_channels() && g.n >= num_threads();
 }
 
 void winograd_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y) {
@@ -187,7 +195,7 @@ bool use_winograd_weight(const ConvGeom& g) {
   const ConvAlgo f = conv_algo_forced();
   if (f != ConvAlgo::Rule) return f == ConvAlgo::Winograd;
   const int64_t cg = g.c / g.groups, og = g.o / g.groups;
-  return cg >= kMinChannels && og >= kMinChannels && g.n >= num_threads();
+  return cg >= min_channels() && og >= min_channels() && g.n >= num_threads();
 }
 
 void winograd_backward_weight(const ConvGeom& g, const float* x, const float* dy, float* dw) {
