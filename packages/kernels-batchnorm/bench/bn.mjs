@@ -5,6 +5,11 @@
 // training mode + 4 backwards) and for one test batch (4 inference forwards), and the largest error against the
 // float64 `ref` kernels.
 //   node bench/bn.mjs [--threads 1,2] [--reps 15] [--batch 128] [--cold] [--baseline path/to/other/convnet_batchnorm.node]
+//   node bench/bn.mjs --net [--threads 1,2] [--steps 20] [--baseline ...]
+// --net times the 4 BatchNorm2d layers inside whole training steps of that net (random data; ms of the BN layers'
+// forward + backward per step, and the step), the kernels bound to `cpu` through the package's registration; with
+// --baseline, steps alternate between the two builds. In a step the layers find the caches as the convolutions
+// left them, so these are the figures that add up to a training step's time.
 // --cold writes 64 MB of other memory before each timed call (untimed), so the tensors come from DRAM as in a
 // training step (where the layer before wrote x long enough ago), not from the cache.
 // --baseline times a second build of the addon (say, an older commit's) in the same run, interleaved call by call,
@@ -25,6 +30,8 @@ const { values: o } = parseArgs({
     baseline: { type: 'string' },
     addon: { type: 'string' },
     cold: { type: 'boolean', default: false },
+    net: { type: 'boolean', default: false },
+    steps: { type: 'string', default: '20' },
   },
 });
 const fail = (msg) => {
@@ -54,6 +61,69 @@ let seed = 12345;
 const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
 const normal = () => Math.sqrt(-2 * Math.log(rnd() + 1e-12)) * Math.cos(2 * Math.PI * rnd());
 const fill = (len, s, m) => Float32Array.from({ length: len }, () => normal() * s + m);
+const median = (v) => [...v].sort((p, q) => p - q)[Math.floor(v.length / 2)];
+
+
+if (o.net) {
+  const steps = Number(o.steps);
+  if (!Number.isInteger(steps) || steps < 1) fail(`--steps: expected a positive integer, got '${o.steps}'`);
+  const { Rng, Tensor, native, registerKernel } = await import('@convnet/tensor');
+  const { Conv2d, ReLU, MaxPool2d, Flatten, Linear, CrossEntropyLoss } = await import('@convnet/layers');
+  const { BatchNorm2d, registerBatchNorm } = await import('../dist/index.js');
+  registerBatchNorm();
+  const dimsOf = (x) => ({ n: x.shape[0], c: x.shape[1], plane: x.shape[2] * x.shape[3] });
+  // binds one build's kernels to `cpu` (as src/register.ts does) on t threads
+  const use = (n, t) => {
+    registerKernel('batchNorm2d', 'cpu', ({ x, weight, bias }, at, r) => n.batchNorm2d({ ...dimsOf(x), ...at, threads: t }, x.data, weight.data, bias.data,
+      r.y.data, r.saveMean.data, r.saveInvStd.data, r.runningMean.data, r.runningVar.data));
+    registerKernel('batchNorm2dInference', 'cpu', (i, at, { y }) => n.batchNorm2dInference({ ...dimsOf(i.x), ...at, threads: t }, i.x.data,
+      i.weight.data, i.bias.data, i.runningMean.data, i.runningVar.data, y.data));
+    registerKernel('batchNorm2dBackward', 'cpu', (i, _a, r) => n.batchNorm2dBackward({ ...dimsOf(i.x), threads: t }, i.x.data, i.dy.data,
+      i.weight.data, i.saveMean.data, i.saveInvStd.data, r.dx.data, r.dweight.data, r.dbias.data));
+  };
+  const rng = new Rng(1);
+  const conv = (i, c) => new Conv2d(i, c, 3, { padding: 1, rng });
+  const layers = [conv(1, 32), new BatchNorm2d(32), new ReLU({ inplace: true }), conv(32, 32), new BatchNorm2d(32), new ReLU({ inplace: true }),
+    new MaxPool2d(2), conv(32, 64), new BatchNorm2d(64), new ReLU({ inplace: true }), conv(64, 64), new BatchNorm2d(64), new ReLU({ inplace: true }),
+    new MaxPool2d(2), new Flatten(), new Linear(64 * 7 * 7, 256, { rng }), new ReLU({ inplace: true }), new Linear(256, 10, { rng })];
+  layers[0].needsInputGrad = false;
+  const x = new Tensor(Float32Array.from(rng.normal(batch * 784)), [batch, 1, 28, 28]);
+  const labels = Int32Array.from({ length: batch }, (_, i) => i % 10);
+  const loss = new CrossEntropyLoss();
+  const now = () => Number(process.hrtime.bigint()) / 1e6;
+  const builds = base ? [['new', addon], ['baseline', base]] : [['new', addon]];
+  console.log(`batch norm in training steps of conv32-bn-conv32-bn-pool-conv64-bn-conv64-bn-pool-fc256-fc10, batch ${batch}, ` +
+    `median of ${steps} steps; isa ${addon.info().isa}`);
+  for (const t of threads) {
+    native().setNumThreads(t);
+    const r = Object.fromEntries(builds.map(([k]) => [k, { bn: [], step: [] }]));
+    for (let s = 0; s < (steps + 2) * builds.length; s++) {
+      const [k, a] = builds[s % builds.length];
+      use(a, t);
+      let bn = 0, h = x;
+      const t0 = now();
+      for (const l of layers) {
+        const a0 = now();
+        h = l.forward(h);
+        if (l instanceof BatchNorm2d) bn += now() - a0;
+      }
+      loss.forward(h, labels);
+      let g = loss.backward();
+      for (let i = layers.length - 1; i >= 0; i--) {
+        const a0 = now();
+        g = layers[i].backward(g);
+        if (layers[i] instanceof BatchNorm2d) bn += now() - a0;
+      }
+      if (s >= 2 * builds.length) {
+        r[k].bn.push(bn);
+        r[k].step.push(now() - t0);
+      }
+    }
+    const line = (k) => `4 BN layers ${median(r[k].bn).toFixed(2).padStart(7)} ms of a ${median(r[k].step).toFixed(1).padStart(6)} ms step`;
+    console.log(`threads ${t}: ${line('new')}${base ? `   baseline: ${line('baseline')}   BN new/baseline ${(median(r.new.bn) / median(r.baseline.bn)).toFixed(3)}` : ''}`);
+  }
+  process.exit(0);
+}
 
 const shapes = [[batch, 32, 28, 28], [batch, 64, 14, 14]];
 const layersPerShape = 2;
@@ -75,7 +145,6 @@ const calls = {
   inference: (a, s, t) => a.batchNorm2dInference({ ...s.d, eps: 1e-5, threads: t }, s.x, s.w, s.b, s.rm, s.rv, s.y),
   backward: (a, s, t) => a.batchNorm2dBackward({ ...s.d, threads: t }, s.x, s.dy, s.w, s.mean, s.inv, s.dx, s.dw, s.db),
 };
-const median = (v) => [...v].sort((p, q) => p - q)[Math.floor(v.length / 2)];
 const scratch = new Float32Array(16 << 20);
 let sink = 0;
 const ms = (f) => {
