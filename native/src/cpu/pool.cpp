@@ -2,6 +2,10 @@
 #include <cmath>
 #include <cstring>
 #include <vector>
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define CONVNET_POOL_SSE2 1
+#endif
 
 #include "convnet/kernels.h"
 #include "convnet/threadpool.h"
@@ -78,6 +82,84 @@ bool has_nan(const float* p, int64_t len) {
   return nan != 0;
 }
 
+// 2×2 windows at stride 2 without padding, all inside the input (VGG-style pooling): windows do not overlap, so
+// the backward pass writes each input once (no zeroing pass, no accumulation) and neither pass needs the separable
+// column pass. Same results as the general loops, bit for bit (strict "later wins only if greater" maxima, the first
+// maximum in scan order a, b, c, d, and +0 for −0 gradients, as 0 + d gives). Planes without NaN only.
+bool pool_2x2s2(const PoolGeom& g) {
+  return g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.oh == g.h / 2 && g.ow == g.w / 2;
+}
+
+void max_pool_2x2s2_forward(const PoolGeom& g, const float* plane, float* out) {
+  for (int64_t oy = 0; oy < g.oh; ++oy) {
+    const float* r0 = plane + 2 * oy * g.w;
+    const float* r1 = r0 + g.w;
+    float* o = out + oy * g.ow;
+    int64_t ox = 0;
+#ifdef CONVNET_POOL_SSE2
+    for (; ox + 4 <= g.ow; ox += 4) {
+      const __m128 p0 = _mm_loadu_ps(r0 + 2 * ox), p1 = _mm_loadu_ps(r0 + 2 * ox + 4);
+      const __m128 q0 = _mm_loadu_ps(r1 + 2 * ox), q1 = _mm_loadu_ps(r1 + 2 * ox + 4);
+      const __m128 a = _mm_shuffle_ps(p0, p1, _MM_SHUFFLE(2, 0, 2, 0)), b = _mm_shuffle_ps(p0, p1, _MM_SHUFFLE(3, 1, 3, 1));
+      const __m128 c = _mm_shuffle_ps(q0, q1, _MM_SHUFFLE(2, 0, 2, 0)), d = _mm_shuffle_ps(q0, q1, _MM_SHUFFLE(3, 1, 3, 1));
+      // max_ps(x, y) = x > y ? x : y: the lower row, then the right column, win only when greater
+      _mm_storeu_ps(o + ox, _mm_max_ps(_mm_max_ps(d, b), _mm_max_ps(c, a)));
+    }
+#endif
+    for (; ox < g.ow; ++ox) {
+      const float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+      const float left = c > a ? c : a, right = d > b ? d : b;
+      o[ox] = right > left ? right : left;
+    }
+  }
+}
+
+void max_pool_2x2s2_backward(const PoolGeom& g, const float* plane, const float* dy, float* out) {
+  for (int64_t oy = 0; oy < g.oh; ++oy) {
+    const float* r0 = plane + 2 * oy * g.w;
+    const float* r1 = r0 + g.w;
+    const float* d = dy + oy * g.ow;
+    float* o0 = out + 2 * oy * g.w;
+    float* o1 = o0 + g.w;
+    int64_t ox = 0;
+#ifdef CONVNET_POOL_SSE2
+    const __m128 zero = _mm_setzero_ps();
+    for (; ox + 4 <= g.ow; ox += 4) {
+      const __m128 p0 = _mm_loadu_ps(r0 + 2 * ox), p1 = _mm_loadu_ps(r0 + 2 * ox + 4);
+      const __m128 q0 = _mm_loadu_ps(r1 + 2 * ox), q1 = _mm_loadu_ps(r1 + 2 * ox + 4);
+      const __m128 a = _mm_shuffle_ps(p0, p1, _MM_SHUFFLE(2, 0, 2, 0)), b = _mm_shuffle_ps(p0, p1, _MM_SHUFFLE(3, 1, 3, 1));
+      const __m128 c = _mm_shuffle_ps(q0, q1, _MM_SHUFFLE(2, 0, 2, 0)), e = _mm_shuffle_ps(q0, q1, _MM_SHUFFLE(3, 1, 3, 1));
+      const __m128 sb = _mm_cmpgt_ps(b, a), m1 = _mm_max_ps(b, a);
+      const __m128 sc = _mm_cmpgt_ps(c, m1), m2 = _mm_max_ps(c, m1);
+      const __m128 se = _mm_cmpgt_ps(e, m2);
+      const __m128 gv = _mm_add_ps(_mm_loadu_ps(d + ox), zero);  // −0 → +0
+      const __m128 ge = _mm_and_ps(se, gv), ne = _mm_andnot_ps(se, gv);
+      const __m128 gc = _mm_and_ps(sc, ne), nc = _mm_andnot_ps(sc, ne);
+      const __m128 gb = _mm_and_ps(sb, nc), ga = _mm_andnot_ps(sb, nc);
+      _mm_storeu_ps(o0 + 2 * ox, _mm_unpacklo_ps(ga, gb));
+      _mm_storeu_ps(o0 + 2 * ox + 4, _mm_unpackhi_ps(ga, gb));
+      _mm_storeu_ps(o1 + 2 * ox, _mm_unpacklo_ps(gc, ge));
+      _mm_storeu_ps(o1 + 2 * ox + 4, _mm_unpackhi_ps(gc, ge));
+    }
+#endif
+    for (; ox < g.ow; ++ox) {
+      const float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], e = r1[2 * ox + 1];
+      int k = 0;
+      float m = a;
+      if (b > m) m = b, k = 1;
+      if (c > m) m = c, k = 2;
+      if (e > m) k = 3;
+      const float v = d[ox] + 0.f;
+      o0[2 * ox] = k == 0 ? v : 0.f;
+      o0[2 * ox + 1] = k == 1 ? v : 0.f;
+      o1[2 * ox] = k == 2 ? v : 0.f;
+      o1[2 * ox + 1] = k == 3 ? v : 0.f;
+    }
+    if (g.w & 1) o0[g.w - 1] = o1[g.w - 1] = 0.f;  // the odd last column is in no window
+  }
+  if (g.h & 1) std::memset(out + (g.h - 1) * g.w, 0, sizeof(float) * g.w);  // nor the odd last row
+}
+
 }  // namespace
 
 // (The per-output bodies in kernels/geometry.h define the semantics; these loops hoist the window bounds
@@ -85,6 +167,7 @@ bool has_nan(const float* p, int64_t len) {
 void max_pool_forward(const PoolGeom& g, const float* x, float* y) {
   if (g.n * g.c == 0 || g.oh * g.ow == 0) return;
   const Ranges r(g);
+  const bool fast = pool_2x2s2(g);
   const size_t stride = slice_stride(g.w);
   float* ws = workspace(stride * static_cast<size_t>(num_threads()));
   parallel_for(g.n * g.c, [&](int64_t b, int64_t e, int tid) {
@@ -105,6 +188,10 @@ void max_pool_forward(const PoolGeom& g, const float* x, float* y) {
         continue;
       }
       // no NaN: plain maxima (maxps / maxss, no branches)
+      if (fast) {
+        max_pool_2x2s2_forward(g, plane, out);
+        continue;
+      }
       for (int64_t oy = 0; oy < g.oh; ++oy) {
         const float* r0 = plane + r.y0[oy] * g.w;
         for (int64_t ix = 0; ix < g.w; ++ix) col[ix] = r0[ix];
@@ -125,6 +212,7 @@ void max_pool_forward(const PoolGeom& g, const float* x, float* y) {
 void max_pool_backward(const PoolGeom& g, const float* x, const float* dy, float* dx) {
   if (g.n * g.c == 0 || g.h * g.w == 0) return;
   const Ranges r(g);
+  const bool fast = pool_2x2s2(g);
   // per thread: one int64 key per column
   const size_t stride = slice_stride(2 * g.w);
   float* ws = workspace(stride * static_cast<size_t>(num_threads()));
@@ -134,8 +222,13 @@ void max_pool_backward(const PoolGeom& g, const float* x, const float* dy, float
       const float* plane = x + p * g.h * g.w;
       const float* d = dy + p * g.oh * g.ow;
       float* out = dx + p * g.h * g.w;
+      const bool nan = has_nan(plane, g.h * g.w);
+      if (fast && !nan) {
+        max_pool_2x2s2_backward(g, plane, d, out);
+        continue;
+      }
       std::memset(out, 0, sizeof(float) * g.h * g.w);
-      if (has_nan(plane, g.h * g.w)) {
+      if (nan) {
         // rare: the per-window body with the NaN rule (the first NaN in scan order wins)
         for (int64_t oy = 0; oy < g.oh; ++oy)
           for (int64_t ox = 0; ox < g.ow; ++ox) out[max_window_argmax(plane, g, oy, ox)] += d[oy * g.ow + ox];

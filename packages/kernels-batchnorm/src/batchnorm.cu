@@ -1,5 +1,5 @@
 // The CUDA kernels: one thread per channel runs the shared body (batchnorm.h), so the device computes exactly
-// what the CPU addon and the host emulator compute (sums in double, two passes; deterministic, no atomics).
+// what the host emulator computes (sums in double, two passes; deterministic, no atomics).
 #include <cuda_runtime.h>
 
 #include <stdexcept>

@@ -1,7 +1,7 @@
 // Batch normalisation over x [n, c, plane] (NCHW, plane = h·w), one channel per call: the bodies shared by the
-// CPU addon (a loop over channels), the CUDA kernels (one thread per channel) and their host emulator. Sums in
-// double, two passes (mean, then squared deviations), so every build gives the numbers of the `ref` kernels
-// (src/ref.ts), which documents the math.
+// CUDA kernels (one thread per channel) and their host emulator. Sums in double, two passes (mean, then squared
+// deviations), so both give the numbers of the `ref` kernels (src/ref.ts), which documents the math. The CPU addon
+// runs its own vectorised, multi-threaded bodies (batchnorm_cpu_kernel.h) on the same math.
 #pragma once
 #include <cmath>
 #include <cstdint>

@@ -1,7 +1,9 @@
 // The N-API binding of the batch-norm kernels, on convnet's native ABI (convnet/abi.h from @convnet/native's
 // exported include directory): one function per kernel, named as the kernel, attributes and sizes by name,
 // buffers in the spec's order, every argument checked by the shared checker. Compiled three ways (CMakeLists.txt):
-//   CONVNET_BN_CPU    convnet_batchnorm.node: Float32Arrays, a loop over channels on the calling thread;
+//   CONVNET_BN_CPU    convnet_batchnorm.node: Float32Arrays, the kernels of batchnorm_cpu.h (channels split over a
+//                     thread pool; attribute `threads`, optional: how many, default CONVNET_NUM_THREADS or the
+//                     cores); also info() -> {isa, threads}: the instruction set chosen and the default count;
 //   CONVNET_BN_CUDA   convnet_batchnorm_cuda.node: device addresses, the CUDA kernels of batchnorm.cu;
 //   CONVNET_BN_HOST   convnet_batchnorm_cuda_host.node: the same launches run by a loop over the CUDA threads
 //                     on the host (what the tests run where there is no GPU).
@@ -11,6 +13,9 @@
 
 #include "batchnorm.h"
 #include "convnet/abi.h"
+#if defined(CONVNET_BN_CPU)
+#include "batchnorm_cpu.h"
+#endif
 
 namespace convnet::batchnorm {
 
@@ -73,7 +78,13 @@ float momentum(Args& a) {
 }
 
 #if defined(CONVNET_BN_CPU)
-// batchNorm2d({n, c, plane, eps, momentum}, x, weight, bias, y, saveMean, saveInvStd, runningMean, runningVar)
+// The optional `threads` attribute (1..1024); absent: CONVNET_NUM_THREADS or the cores.
+int threads(Args& a) {
+  const Napi::Object o = a.info()[kFirst - 1].As<Napi::Object>();
+  if (!o.Has("threads") || o.Get("threads").IsUndefined()) return cpu::default_threads();
+  return static_cast<int>(a.int_attr("threads", 1, 1024));
+}
+// batchNorm2d({n, c, plane, eps, momentum[, threads]}, x, weight, bias, y, saveMean, saveInvStd, runningMean, runningVar)
 Napi::Value batch_norm_2d(const Info& info) {
   Args a(info, kAddon, "batchNorm2d");
   const Dims d = dims(a);
@@ -82,10 +93,10 @@ Napi::Value batch_norm_2d(const Info& info) {
   const float *x = a.f32(1, len).data, *w = a.f32(2, c).data, *b = a.f32(3, c).data;
   float *y = a.f32(4, len).data, *mean = a.f32(5, c).data, *inv = a.f32(6, c).data, *rm = a.f32(7, c).data,
         *rv = a.f32(8, c).data;
-  for (int64_t ch = 0; ch < d.c; ++ch) train_channel(ch, d, eps, m, x, w, b, y, mean, inv, rm, rv);
+  cpu::train(d, threads(a), eps, m, x, w, b, y, mean, inv, rm, rv);
   return info.Env().Undefined();
 }
-// batchNorm2dInference({n, c, plane, eps}, x, weight, bias, runningMean, runningVar, y)
+// batchNorm2dInference({n, c, plane, eps[, threads]}, x, weight, bias, runningMean, runningVar, y)
 Napi::Value batch_norm_2d_inference(const Info& info) {
   Args a(info, kAddon, "batchNorm2dInference");
   const Dims d = dims(a);
@@ -94,10 +105,10 @@ Napi::Value batch_norm_2d_inference(const Info& info) {
   const float *x = a.f32(1, len).data, *w = a.f32(2, c).data, *b = a.f32(3, c).data, *rm = a.f32(4, c).data,
               *rv = a.f32(5, c).data;
   float* y = a.f32(6, len).data;
-  for (int64_t ch = 0; ch < d.c; ++ch) inference_channel(ch, d, eps, x, w, b, rm, rv, y);
+  cpu::inference(d, threads(a), eps, x, w, b, rm, rv, y);
   return info.Env().Undefined();
 }
-// batchNorm2dBackward({n, c, plane}, x, dy, weight, saveMean, saveInvStd, dx, dweight, dbias)
+// batchNorm2dBackward({n, c, plane[, threads]}, x, dy, weight, saveMean, saveInvStd, dx, dweight, dbias)
 Napi::Value batch_norm_2d_backward(const Info& info) {
   Args a(info, kAddon, "batchNorm2dBackward");
   const Dims d = dims(a);
@@ -105,8 +116,15 @@ Napi::Value batch_norm_2d_backward(const Info& info) {
   const float *x = a.f32(1, len).data, *dy = a.f32(2, len).data, *w = a.f32(3, c).data, *mean = a.f32(4, c).data,
               *inv = a.f32(5, c).data;
   float *dx = a.f32(6, len).data, *dw = a.f32(7, c).data, *db = a.f32(8, c).data;
-  for (int64_t ch = 0; ch < d.c; ++ch) backward_channel(ch, d, x, dy, w, mean, inv, dx, dw, db);
+  cpu::backward(d, threads(a), x, dy, w, mean, inv, dx, dw, db);
   return info.Env().Undefined();
+}
+// info() -> {isa: 'avx2' | 'generic', threads: the default thread count}
+Napi::Value cpu_info(const Info& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("isa", cpu::isa());
+  o.Set("threads", cpu::default_threads());
+  return o;
 }
 #else
 // The same three functions after a stream, with device addresses (the TypeScript side sized every buffer).
@@ -146,6 +164,9 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("batchNorm2d", Napi::Function::New(env, guarded<batch_norm_2d>, "batchNorm2d"));
   exports.Set("batchNorm2dInference", Napi::Function::New(env, guarded<batch_norm_2d_inference>, "batchNorm2dInference"));
   exports.Set("batchNorm2dBackward", Napi::Function::New(env, guarded<batch_norm_2d_backward>, "batchNorm2dBackward"));
+#if defined(CONVNET_BN_CPU)
+  exports.Set("info", Napi::Function::New(env, cpu_info, "info"));
+#endif
   return exports;
 }
 

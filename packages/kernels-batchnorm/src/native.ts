@@ -11,10 +11,13 @@ import type { Tensor } from '@convnet/tensor';
 
 type F = Float32Array;
 type P = number;
+/** The CPU addon; every kernel's attributes take an optional `threads` (default: CONVNET_NUM_THREADS or the cores). */
 export interface BatchNormCpuAddon {
   batchNorm2d(a: object, x: F, w: F, b: F, y: F, mean: F, invStd: F, runningMean: F, runningVar: F): void;
   batchNorm2dInference(a: object, x: F, w: F, b: F, runningMean: F, runningVar: F, y: F): void;
   batchNorm2dBackward(a: object, x: F, dy: F, w: F, mean: F, invStd: F, dx: F, dw: F, db: F): void;
+  /** The instruction set chosen (CPUID; CONVNET_ISA=generic forces the baseline build) and the default thread count. */
+  info(): { isa: 'avx2' | 'generic'; threads: number };
 }
 export interface BatchNormCudaAddon {
   batchNorm2d(s: P, a: object, x: P, w: P, b: P, y: P, mean: P, invStd: P, runningMean: P, runningVar: P): void;

@@ -138,6 +138,21 @@ describe(`PyTorch ${fixture.torch} BatchNorm2d`, () => {
   }
 });
 
+// ------------------------------------------------------------------ the layer's buffers
+describe('BatchNorm2d buffers', () => {
+  it('reuses its output, statistics and input-gradient tensors from step to step (no per-step allocation)', () => {
+    const bn = new BatchNorm2d(4);
+    const x = randn([3, 4, 5, 5]), dy = randn([3, 4, 5, 5]);
+    const y1 = bn.forward(x), dx1 = bn.backward(dy);
+    const g1 = bn.weight.grad, y2 = bn.forward(randn([3, 4, 5, 5])), dx2 = bn.backward(dy);
+    expect(y2).toBe(y1);
+    expect(dx2).toBe(dx1);
+    expect(bn.weight.grad).toBe(g1);
+    bn.eval();
+    expect(bn.forward(x)).toBe(y1);
+  });
+});
+
 // ------------------------------------------------------------------ the layer in a net
 describe('BatchNorm2d in a small conv net', () => {
   it('state dict round trip carries the running statistics; a short SGD run decreases the loss', () => {
