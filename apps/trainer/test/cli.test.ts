@@ -56,7 +56,7 @@ describe('convnet train / eval / predict', () => {
     for (const f of ['config.json', 'report.html', 'checkpoints/last.safetensors', 'checkpoints/best.safetensors']) expect(existsSync(join(dir, f)), f).toBe(true);
     const html = readFileSync(join(dir, 'report.html'), 'utf8');
     expect(html).toContain('<svg');
-    expect(html).toContain('First-layer filters (32×1×5×5)');
+    expect(html).toContain('First-layer filters (32×1×3×3)');
     const png = readFileSync(join(dir, 'report.png'));
     expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     expect(png.readUInt32BE(16)).toBeGreaterThan(900); // width: both charts side by side

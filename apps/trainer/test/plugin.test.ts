@@ -60,12 +60,17 @@ describe('convnet train --plugin @convnet/kernels-batchnorm --model alexnet-bn',
     expect(header).toContain('model.features.1.running_var');
   });
 
-  it('an unknown plugin, or the model without its plugin, is a one-line usage error', () => {
+  it('an unknown plugin, or an unknown model, is a one-line usage error; the built-in plugin needs no --plugin', () => {
     const a = run(['train', '--plugin', '@convnet/no-such-plugin', '--data', data]);
     expect(a.status).toBe(2);
     expect(a.stderr.trim()).toMatch(/^convnet train: --plugin: cannot find the package '@convnet\/no-such-plugin'/);
-    const b = run(['train', '--model', 'alexnet-bn', '--data', data, '--epochs', '1']);
+    const b = run(['train', '--model', 'alexnet-bnx', '--data', data, '--epochs', '1']);
     expect(b.status).toBe(2);
-    expect(b.stderr).toMatch(/unknown model 'alexnet-bn'/);
+    expect(b.stderr.trim()).toMatch(/unknown model 'alexnet-bnx'/);
+    expect(b.stderr.trim().split('\n')).toHaveLength(1);
+    // @convnet/kernels-batchnorm is the trainer's own dependency, loaded without --plugin (its models are known)
+    const c = run(['summary', '--model', 'small-bn']);
+    expect(c.status, c.stderr).toBe(0);
+    expect(c.stdout).toMatch(/batchnorm2d/);
   });
 });

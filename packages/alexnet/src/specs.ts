@@ -208,7 +208,8 @@ export function modelSpec(name: string, o: ModelOptions = {}): ModelSpec {
 export interface LayerSummary {
   /** State-dict prefix, e.g. 'features.0'. */
   name: string;
-  type: LayerSpec['type'];
+  /** The spec's layer type; a plugin layer ('module') shows its kind, e.g. 'batchnorm2d'. */
+  type: LayerSpec['type'] | string;
   /** Output shape [c, h, w] or [features]. */
   output: number[];
   params: number;
@@ -258,7 +259,7 @@ export function summarize(spec: ModelSpec): { layers: LayerSummary[]; params: nu
       }
       default: break;
     }
-    layers.push({ name, type: l.type, output: [...shape], params, flops });
+    layers.push({ name, type: l.type === 'module' ? l.kind : l.type, output: [...shape], params, flops });
   };
   spec.features.forEach((l, i) => visit('features', i, l));
   if (spec.avgpool) visit('avgpool', null, spec.avgpool);
