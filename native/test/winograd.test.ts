@@ -4,7 +4,7 @@
 // layer (stated in ARCHITECTURE.md); the same checks on the portable engine (CONVNET_ISA=generic) and the AVX-512
 // GEMM geometry (CONVNET_GEMM_EMULATE_AVX512=1); bit-identical forward / input gradient for 1 and 2 threads, and
 // weight gradients identical from run to run; the rule picks it
-// for AlexNet's conv3-5 and not for few channels or fewer images than threads.
+// for AlexNet's conv3-5 and layers with 8 or more channels each way, not for fewer channels or fewer images than threads.
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { addonPath, inChild, runSource } from './child';
@@ -190,7 +190,15 @@ describe('Winograd F(4x4,3x3) convolution', () => {
     expect(trace([4, 192, 13, 13, 384, 3, 3, 1, 1, 1, 1, 1, 13, 13])).toMatch(/bwd-weights .* -> winograd/);
     expect(trace([1, 192, 13, 13, 384, 3, 3, 1, 1, 1, 1, 1, 13, 13])).toMatch(/bwd-weights .* -> im2col\+gemm/);
     expect(trace([4, 384, 13, 13, 384, 3, 3, 1, 1, 1, 1, 2, 13, 13])).toContain('-> winograd');
-    expect(trace([4, 8, 13, 13, 8, 3, 3, 1, 1, 1, 1, 1, 13, 13])).toContain('-> im2col+gemm');
+    // ≥ 8 channels each way with the AVX2 transforms
+    expect(trace([4, 8, 13, 13, 8, 3, 3, 1, 1, 1, 1, 1, 13, 13])).toContain(native.info().avx2 ? '-> winograd' : '-> im2col+gemm');
+    expect(trace([4, 4, 13, 13, 16, 3, 3, 1, 1, 1, 1, 1, 13, 13])).toContain('-> im2col+gemm');
+    expect(trace([4, 16, 13, 13, 4, 3, 3, 1, 1, 1, 1, 1, 13, 13])).toContain('-> im2col+gemm');
+    // the portable transforms keep the bound of 32 channels
+    expect(runSource(`const nat = require(${JSON.stringify(addonPath)}); nat.setNumThreads(2);
+      const a = { n: 4, c: 16, h: 13, w: 13, o: 16, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, groups: 1, oh: 13, ow: 13 };
+      nat.conv2d(a, new Float32Array(4*16*169), new Float32Array(16*16*9), null, new Float32Array(4*16*169));`,
+    { CONVNET_CONV_TRACE: '1', CONVNET_ISA: 'generic' }).stderr).toContain('-> im2col+gemm');
     expect(trace([1, 192, 13, 13, 384, 3, 3, 1, 1, 1, 1, 1, 13, 13])).toContain('-> im2col+gemm');
     expect(trace([4, 64, 27, 27, 192, 5, 5, 1, 1, 2, 2, 1, 27, 27])).not.toContain('-> winograd');
   });

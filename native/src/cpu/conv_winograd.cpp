@@ -62,6 +62,17 @@ int64_t xi_block(int64_t floats) {
   return b % 1024 == 0 ? b + 16 : b;
 }
 
+// Asks for the cache lines of the next plane while the current one is transformed: the transforms read each
+// activation plane once, from memory (the layers' activations are 6-13 MB at batch 128), and the padded copy at the
+// start of each plane otherwise waits on every line (a third of the input transform's time on 28×28 planes).
+inline void prefetch_plane(const float* p, int64_t floats) {
+#if defined(__GNUC__)
+  for (int64_t i = 0; i < floats; i += 16) __builtin_prefetch(p + i);
+#else
+  (void)p, (void)floats;
+#endif
+}
+
 // Images per task: enough tiles for the GEMMs' columns (~kTargetTiles), but at least one task per thread.
 constexpr int64_t kTargetTiles = 128;
 int64_t images_per_task(const Problem& p, int threads) {
@@ -102,8 +113,11 @@ void run(const Problem& p, const float* in, Filt filt, const float* bias, float*
     for (int64_t gi = 0; gi < p.groups; ++gi) {
       // V[ξ][c][t]
       for (int64_t c = 0; c < cg; ++c)
-        for (int64_t i = i0; i < i1; ++i)
-          tf.input_plane(plane, in + ((i * p.C) + gi * cg + c) * p.H * p.W, V + c * nt + (i - i0) * Ti, vs);
+        for (int64_t i = i0; i < i1; ++i) {
+          const float* src = in + ((i * p.C) + gi * cg + c) * p.H * p.W;
+          prefetch_plane(i + 1 < i1 ? src + p.C * p.H * p.W : src + p.H * p.W - (i1 - 1 - i0) * p.C * p.H * p.W, p.H * p.W);
+          tf.input_plane(plane, src, V + c * nt + (i - i0) * Ti, vs);
+        }
       // M[ξ] [og, nt] = U[ξ] (group block) · V[ξ]
       for (int xi = 0; xi < kXi; ++xi)
         sgemm_serial(false, false, og, nt, cg, 1.f, U + (xi * p.O + gi * og) * cg, cg, V + xi * vs, nt, 0.f, M + xi * ms, nt);
@@ -128,11 +142,19 @@ bool winograd_applies(const ConvGeom& g) {
 // kMinChannels input and output channels per group and at least one image per thread; im2col + GEMM otherwise.
 // Measured 2026-12-03, AMD EPYC Zen 2 (AVX2), 2 threads, CPU-ms of forward / input gradient, im2col+GEMM over
 // Winograd: 13×13 192→384 batch 32: 1.89× / 1.83×; 384→256: 2.04× / 2.16×; 384→384 groups 2: 2.02× / 1.83×;
-// batch 8: 1.70× / 1.59×; batch 2 (one image per thread): 1.06× / 0.95×; 32→32 channels: 1.30× / 1.37×;
-// 16→16: 1.12× / 1.00× (the transforms cost as much as the GEMM saves). Below one image per thread a task would
+// batch 8: 1.70× / 1.59×; batch 2 (one image per thread): 1.06× / 0.95×. Below one image per thread a task would
 // idle a thread, while the GEMM path splits a lone image over all threads. The weight gradient uses the same rule
 // (use_winograd_weight; measured below it).
-constexpr int64_t kMinChannels = 32;
+// Few channels, re-measured after the AVX2 transforms were vectorised (same machine, loaded, median CPU-ms in one
+// process, the algorithms alternated; forward / input gradient / weight gradient, im2col+GEMM over Winograd), batch
+// 128, 2 threads: 28×28 32→32 2.2× / 2.3× / 3.3× (1 thread); 16→16 1.94× / 1.94× / 2.26×; 16→32 1.87× / 1.79× /
+// 2.03×; 8→8 1.91× / 1.63× / 1.77×; 8→32 1.28× / 1.38× / 1.20×; 32→8 2.63× / 2.39× / 2.91×; 6→6 1.42× / 1.52× /
+// 1.62×; 4→4 1.45× / 1.43× / 1.57×; 4→16 1.05× / 1.08× / 0.97×; 3→32 0.87× / 0.87× / 0.62× (1 thread); 1→32
+// 0.47× / - / 0.40× (1 thread); 13×13 16→16 batch 32: 2.19× / 1.98× / 2.12×; 8→8: 1.77× / 1.57× / 1.64×, batch 4:
+// 1.01× / 1.17× / 1.22×; 8→16 batch 4: 1.13× / 1.04× / 0.99×. So the bound is 8 channels each way (it was 32 while
+// the transforms cost as much as the GEMMs they feed: 16→16 measured 1.12× / 1.00× then). The portable transforms
+// (no AVX2) keep that gather and the bound of 32.
+int64_t min_channels() { return cpu_features().avx2 ? 8 : 32; }
 bool use_winograd(const ConvGeom& g, bool backward_input) {
   if (!winograd_applies(g)) return false;
   const ConvAlgo f = conv_algo_forced();  // CONVNET_CONV_ALGO=gemm|winograd|direct overrides the rule
@@ -140,7 +162,7 @@ bool use_winograd(const ConvGeom& g, bool backward_input) {
   if (f == ConvAlgo::Gemm || (f == ConvAlgo::Direct && direct_applies(g, backward_input))) return false;
   const int64_t cg = g.c / g.groups, og = g.o / g.groups;
   // (the same rule measured for both directions)
-  return cg >= kMinChannels && og >= kMinChannels && g.n >= num_threads();
+  return cg >= min_channels() && og >= min_channels() && g.n >= num_threads();
 }
 
 void winograd_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y) {
@@ -173,7 +195,7 @@ bool use_winograd_weight(const ConvGeom& g) {
   const ConvAlgo f = conv_algo_forced();
   if (f != ConvAlgo::Rule) return f == ConvAlgo::Winograd;
   const int64_t cg = g.c / g.groups, og = g.o / g.groups;
-  return cg >= kMinChannels && og >= kMinChannels && g.n >= num_threads();
+  return cg >= min_channels() && og >= min_channels() && g.n >= num_threads();
 }
 
 void winograd_backward_weight(const ConvGeom& g, const float* x, const float* dy, float* dw) {
@@ -197,11 +219,17 @@ void winograd_backward_weight(const ConvGeom& g, const float* x, const float* dy
       const int64_t vs = xi_block(cg * nt), es = xi_block(og * nt);  // ξ strides
       for (int64_t gi = 0; gi < p.groups; ++gi) {
         for (int64_t c = 0; c < cg; ++c)
-          for (int64_t i = c0; i < c1; ++i)
-            tf.input_plane(plane, x + ((i * p.C) + gi * cg + c) * p.H * p.W, V + c * nt + (i - c0) * Ti, vs);
+          for (int64_t i = c0; i < c1; ++i) {
+            const float* src = x + ((i * p.C) + gi * cg + c) * p.H * p.W;
+            prefetch_plane(i + 1 < c1 ? src + p.C * p.H * p.W : src + p.H * p.W - (c1 - 1 - c0) * p.C * p.H * p.W, p.H * p.W);
+            tf.input_plane(plane, src, V + c * nt + (i - c0) * Ti, vs);
+          }
         for (int64_t o = 0; o < og; ++o)
-          for (int64_t i = c0; i < c1; ++i)
-            tf.dy_plane(plane, dy + ((i * p.O) + gi * og + o) * p.OH * p.OW, E + o * nt + (i - c0) * Ti, es);
+          for (int64_t i = c0; i < c1; ++i) {
+            const float* src = dy + ((i * p.O) + gi * og + o) * p.OH * p.OW;
+            prefetch_plane(i + 1 < c1 ? src + p.O * p.OH * p.OW : src + p.OH * p.OW - (c1 - 1 - c0) * p.O * p.OH * p.OW, p.OH * p.OW);
+            tf.dy_plane(plane, src, E + o * nt + (i - c0) * Ti, es);
+          }
         for (int xi = 0; xi < kXi; ++xi)
           sgemm_serial(false, true, og, cg, nt, 1.f, E + xi * es, nt, V + xi * vs, nt, c0 == i0 ? 0.f : 1.f,
                        M + (xi * p.O + gi * og) * cg, cg);
