@@ -112,7 +112,7 @@ export function onnxModel(spec: ModelSpec, sd: Map<string, Tensor>, o: { softmax
         const s = l.stride ?? 1, p = l.padding ?? 0;
         if ((l.sizeRule ?? 'floor') !== 'floor') throw new OnnxExportError(`${name}: a convolution with the ceil size rule has no ONNX Conv equivalent`);
         const y = out(name);
-        nodes.push(node('Conv', [cur, weight(`${name}.weight`), weight(`${name}.bias`)], [y], name, [
+        nodes.push(node('Conv', [cur, weight(`${name}.weight`), ...(l.bias === false ? [] : [weight(`${name}.bias`)])], [y], name, [
           { name: 'kernel_shape', ints: [l.kernel, l.kernel] }, { name: 'strides', ints: [s, s] }, { name: 'pads', ints: [p, p, p, p] },
           { name: 'group', i: l.groups ?? 1 }, { name: 'dilations', ints: [1, 1] },
         ]));

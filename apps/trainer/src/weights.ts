@@ -60,7 +60,7 @@ export function specParamShapes(spec: ModelSpec): Map<string, number[]> {
     const ls = all[i];
     if (ls.type === 'conv') {
       out.set(`${l.name}.weight`, [ls.out, prev[0] / (ls.groups ?? 1), ls.kernel, ls.kernel]);
-      out.set(`${l.name}.bias`, [ls.out]);
+      if (ls.bias !== false) out.set(`${l.name}.bias`, [ls.out]);
     } else if (ls.type === 'linear') {
       out.set(`${l.name}.weight`, [ls.out, prev.reduce((a, b) => a * b, 1)]);
       out.set(`${l.name}.bias`, [ls.out]);

@@ -42,7 +42,7 @@ export class Net extends Module {
       let m: Module;
       switch (l.type) {
         case 'conv': {
-          const c = new Conv2d(shape[1], l.out, l.kernel, { stride: l.stride, padding: l.padding, groups: l.groups, sizeRule: l.sizeRule, rng: initRng });
+          const c = new Conv2d(shape[1], l.out, l.kernel, { stride: l.stride, padding: l.padding, groups: l.groups, sizeRule: l.sizeRule, bias: l.bias, rng: initRng });
           initialise(c.weight.value, c.bias?.value ?? null, l.init, initRng);
           m = c;
           break;

@@ -11,7 +11,8 @@ export type Init =
   | { kind: 'pytorch' }; // PyTorch's defaults (kaiming-uniform a=√5 weights, uniform ±1/√fan_in bias)
 
 export type LayerSpec =
-  | { type: 'conv'; out: number; kernel: number; stride?: number; padding?: number; groups?: number; sizeRule?: SizeRule; init: Init }
+  /** `bias: false`: no bias (PyTorch's Conv2d(bias=False), for a convolution followed by batch norm). */
+  | { type: 'conv'; out: number; kernel: number; stride?: number; padding?: number; groups?: number; sizeRule?: SizeRule; bias?: boolean; init: Init }
   | { type: 'relu' }
   | { type: 'lrn'; size: number; alpha: number; beta: number; k: number; alphaMode: LrnAlphaMode }
   | { type: 'maxpool'; kernel: number; stride: number; padding?: number; sizeRule?: SizeRule }
@@ -229,7 +230,7 @@ export function summarize(spec: ModelSpec): { layers: LayerSummary[]; params: nu
       case 'conv': {
         const g = l.groups ?? 1, s = l.stride ?? 1, p = l.padding ?? 0, r = l.sizeRule ?? 'floor';
         const oh = windowOutputSize(h, l.kernel, s, p, r), ow = windowOutputSize(w, l.kernel, s, p, r);
-        params = l.out * (c / g) * l.kernel * l.kernel + l.out;
+        params = l.out * (c / g) * l.kernel * l.kernel + (l.bias === false ? 0 : l.out);
         flops = 2 * l.out * (c / g) * l.kernel * l.kernel * oh * ow;
         shape = [l.out, oh, ow];
         break;

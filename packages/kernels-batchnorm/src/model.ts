@@ -47,7 +47,8 @@ export function alexnetBnSpec(o: ModelOptions = {}): ModelSpec {
  */
 export function smallBnSpec(o: ModelOptions = {}): ModelSpec {
   const c = o.channels ?? 1, s = o.imageSize ?? 28;
-  const conv = (out: number): LayerSpec[] => [{ type: 'conv', out, kernel: 3, padding: 1, init: pytorch }, bn, { type: 'relu' }];
+  // no conv bias: the batch norm after it subtracts the mean (PyTorch's Conv2d(bias=False) before BatchNorm2d)
+  const conv = (out: number): LayerSpec[] => [{ type: 'conv', out, kernel: 3, padding: 1, bias: false, init: pytorch }, bn, { type: 'relu' }];
   const pool: LayerSpec = { type: 'maxpool', kernel: 2, stride: 2 };
   return {
     name: 'small-bn',

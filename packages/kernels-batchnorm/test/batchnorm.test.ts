@@ -192,7 +192,7 @@ describe('alexnet-bn (the trainer plugin) against PyTorch AlexNetBN', () => {
   it('has the PyTorch state dict (names and shapes, less num_batches_tracked) and computes the same logits in eval mode', async () => {
     const { createModel, registerModel } = await import('@convnet/alexnet');
     const { convnetPlugin } = await import('../src/index.js');
-    expect(convnetPlugin.register({ registerModel }).models).toEqual(['alexnet-bn']);
+    expect(convnetPlugin.register({ registerModel }).models).toEqual(['alexnet-bn', 'small-bn']);
     const net = createModel('alexnet-bn', { channels: 1, imageSize: 28, numClasses: 10, seed: 1 });
     const sd = net.stateDict();
     const want = fx.state_dict.filter(([k]) => !k.endsWith('num_batches_tracked'));
