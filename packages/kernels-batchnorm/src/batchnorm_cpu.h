@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 #include "batchnorm.h"
 
