@@ -19,11 +19,14 @@ struct WinoPlane {
   int64_t H, W, OH, OW, ph, pw, th, tw;
 };
 // The transforms, per ISA (conv_winograd_kernel.h): input plane → V[ξ·xi_stride + t]; M[ξ·xi_stride + t] (+ bias) →
-// output plane; a filter's taps g[9][cg] → U[ξ·xi_stride + c].
+// output plane (tiles as lanes), or one image's tiles of Mᵀ[ξ·xi_stride + t·ld + o] (+ bias[o]) → its nch output
+// planes out + o·plane_stride (channels as lanes); a filter's taps g[9][cg] → U[ξ·xi_stride + c].
 struct WinoTransforms {
   const char* name;
   void (*input_plane)(const WinoPlane& p, const float* plane, float* V, int64_t xi_stride);
   void (*output_plane)(const WinoPlane& p, const float* M, int64_t xi_stride, float bias, float* plane);
+  void (*output_tiles)(const WinoPlane& p, const float* Mt, int64_t xi_stride, int64_t ld, int64_t nch, const float* bias,
+                       float* out, int64_t plane_stride);
   void (*filter_row)(const float* g, int64_t cg, float* U, int64_t xi_stride);
   // weight gradient: dy plane → E[ξ·xi_stride + t] (A e Aᵀ per tile); M[ξ·xi_stride + c] → g[k·cg + c] += Gᵀ M G
   void (*dy_plane)(const WinoPlane& p, const float* plane, float* E, int64_t xi_stride);

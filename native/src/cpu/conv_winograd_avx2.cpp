@@ -251,11 +251,76 @@ void output_plane(const WinoPlane& pl, const float* M, int64_t xi_stride, float 
   }
 }
 
+// Lanes = 8 output channels of one tile: Mᵀ rows are contiguous over channels (the GEMM computes Mᵀ = Vᵀ Uᵀ, whose
+// N = og fills whole 16-column micro-tiles), 36 loads per 8 channels; each channel's 4×4 block is written with
+// 128-bit row stores after an in-register transpose.
+void output_tiles(const WinoPlane& pl, const float* Mt, int64_t xi_stride, int64_t ld, int64_t nch, const float* bias,
+                  float* out, int64_t plane_stride) {
+  const int64_t Ti = pl.th * pl.tw;
+  alignas(32) __m256 t[kA][kM];  // m A per row i of the 6×6
+  int64_t ty = 0, tx = 0;
+  for (int64_t tt = 0; tt < Ti; ++tt) {
+    const int64_t oy0 = ty * kM, ox0 = tx * kM;
+    const int64_t ny = std::min<int64_t>(kM, pl.OH - oy0), nx = std::min<int64_t>(kM, pl.OW - ox0);
+    const float* mt = Mt + tt * ld;
+    for (int64_t o0 = 0; o0 < nch; o0 += 8) {
+      const int64_t cnt = std::min<int64_t>(8, nch - o0);
+      const __m256i imask = _mm256_castps_si256(mask_of(cnt));
+      for (int i = 0; i < kA; ++i) {
+        __m256 m[kA];
+        for (int j = 0; j < kA; ++j) {
+          const float* src = mt + (i * kA + j) * xi_stride + o0;
+          m[j] = cnt == 8 ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, imask);
+        }
+        at6(m, t[i]);
+      }
+      const __m256 vb = !bias ? _mm256_setzero_ps() : cnt == 8 ? _mm256_loadu_ps(bias + o0) : _mm256_maskload_ps(bias + o0, imask);
+      __m256 y[kM][kM];  // y[a][e], lanes = channels
+      for (int e = 0; e < kM; ++e) {
+        const __m256 col[kA] = {t[0][e], t[1][e], t[2][e], t[3][e], t[4][e], t[5][e]};
+        __m256 r[kM];
+        at6(col, r);
+        for (int a = 0; a < kM; ++a) y[a][e] = _mm256_add_ps(r[a], vb);
+      }
+      float* dst0 = out + o0 * plane_stride + oy0 * pl.OW + ox0;
+      for (int a = 0; a < ny; ++a) {
+        const __m256 t0v = _mm256_unpacklo_ps(y[a][0], y[a][1]), t1v = _mm256_unpackhi_ps(y[a][0], y[a][1]),
+                     t2v = _mm256_unpacklo_ps(y[a][2], y[a][3]), t3v = _mm256_unpackhi_ps(y[a][2], y[a][3]);
+        const __m256 u[4] = {_mm256_shuffle_ps(t0v, t2v, 0x44), _mm256_shuffle_ps(t0v, t2v, 0xEE),
+                             _mm256_shuffle_ps(t1v, t3v, 0x44), _mm256_shuffle_ps(t1v, t3v, 0xEE)};
+        float* dst = dst0 + a * pl.OW;
+        if (nx == kM && cnt == 8) {
+          for (int l = 0; l < 4; ++l) {
+            _mm_storeu_ps(dst + l * plane_stride, _mm256_castps256_ps128(u[l]));
+            _mm_storeu_ps(dst + (l + 4) * plane_stride, _mm256_extractf128_ps(u[l], 1));
+          }
+          continue;
+        }
+        for (int64_t l = 0; l < cnt; ++l) {
+          const __m128 row = l < 4 ? _mm256_castps256_ps128(u[l]) : _mm256_extractf128_ps(u[l - 4], 1);
+          float* d = dst + l * plane_stride;
+          if (nx == kM) {
+            _mm_storeu_ps(d, row);
+          } else if (nx == 2) {
+            _mm_storel_pi(reinterpret_cast<__m64*>(d), row);
+          } else if (nx == 1) {
+            _mm_store_ss(d, row);
+          } else {
+            _mm_storel_pi(reinterpret_cast<__m64*>(d), row);
+            _mm_store_ss(d + 2, _mm_movehl_ps(row, row));
+          }
+        }
+      }
+    }
+    if (++tx == pl.tw) tx = 0, ++ty;
+  }
+}
+
 }  // namespace
 }  // namespace wino_avx2
 
 const WinoTransforms& wino_transforms_avx2() {
-  static const WinoTransforms t{"avx2", wino_avx2::input_plane, wino_avx2::output_plane,
+  static const WinoTransforms t{"avx2", wino_avx2::input_plane, wino_avx2::output_plane, wino_avx2::output_tiles,
                                 wino_avx2::filter_row_impl<8>, wino_avx2::dy_plane,
                                 wino_avx2::filter_grad_row_impl<8>};
   return t;

@@ -188,6 +188,31 @@ void output_plane_impl(const WinoPlane& p, const float* M, int64_t xi_stride, fl
   }
 }
 
+// One image's tiles t of Mᵀ[ξ·xi_stride + t·ld + o] (o < nch, lanes = L channels) → out[o·plane_stride + ...] + bias[o].
+template <int L>
+void output_tiles_impl(const WinoPlane& p, const float* Mt, int64_t xi_stride, int64_t ld, int64_t nch, const float* bias,
+                       float* out, int64_t plane_stride) {
+  const int64_t Ti = p.th * p.tw;
+  alignas(64) float m[kXi][L];
+  alignas(64) float y[kM][kM][L];
+  for (int64_t t = 0; t < Ti; ++t) {
+    const int64_t oy0 = (t / p.tw) * kM, ox0 = (t % p.tw) * kM;
+    const int64_t ny = std::min<int64_t>(kM, p.OH - oy0), nx = std::min<int64_t>(kM, p.OW - ox0);
+    for (int64_t o0 = 0; o0 < nch; o0 += L) {
+      const int64_t cnt = std::min<int64_t>(L, nch - o0);
+      for (int xi = 0; xi < kXi; ++xi)
+        for (int64_t l = 0; l < L; ++l) m[xi][l] = Mt[xi * xi_stride + t * ld + o0 + std::min<int64_t>(l, cnt - 1)];
+      output_lanes<L>(m, y);
+      for (int64_t l = 0; l < cnt; ++l) {
+        const float b = bias ? bias[o0 + l] : 0.f;
+        float* plane = out + (o0 + l) * plane_stride;
+        for (int64_t a = 0; a < ny; ++a)
+          for (int64_t e = 0; e < nx; ++e) plane[(oy0 + a) * p.OW + ox0 + e] = y[a][e][l] + b;
+      }
+    }
+  }
+}
+
 // g [9][cg] (taps of one output channel, channel-contiguous) → U[ξ·xi_stride + c].
 template <int L>
 void filter_row_impl(const float* g, int64_t cg, float* U, int64_t xi_stride) {
