@@ -140,7 +140,7 @@ describe('convnet train / eval / predict', () => {
       expect(run(['help', cmd]).stdout).toBe(h.stdout);
     }
     const small = run(['train', '--help']).stdout, paper = run(['train', '--model', 'paper', '--help']).stdout;
-    expect(small).toMatch(/--epochs N\s+number of epochs \(default 3\)/);
+    expect(small).toMatch(/--epochs N\s+number of epochs \(default 4\)/);
     expect(paper).toMatch(/--epochs N\s+number of epochs \(default 90\)/);
     expect(small).toMatch(/environment:\n  CONVNET_NUM_THREADS/);
     expect(JSON.parse(run(['schema']).stdout).properties.plateauPatience.type).toBe('integer');

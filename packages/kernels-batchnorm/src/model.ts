@@ -42,7 +42,7 @@ export function alexnetBnSpec(o: ModelOptions = {}): ModelSpec {
  * `small-bn`: the trainer's default net for 28×28 / 32×32 images (Fashion-MNIST, MNIST, CIFAR). VGG-style: 3×3
  * convolutions, each followed by BatchNorm2d and ReLU (one of 32 channels at full resolution, two of 64 after 2×2
  * max-pooling), 2×2 max-pooling, one hidden FC layer of 256 without dropout. Batch normalisation is what lets it learn fast: with the
- * trainer's default recipe (SGD momentum 0.9, onecycle lr 0.1, 3 epochs) it passes 92% on Fashion-MNIST, where the
+ * trainer's default recipe (SGD momentum 0.9, onecycle lr 0.1, 4 epochs) it reaches 92.8% on Fashion-MNIST in 2 min 20 s on 2 cores, where the
  * plain `small` net (5×5 convolutions, dropout) needs more than 6 epochs for 91.5%.
  */
 export function smallBnSpec(o: ModelOptions = {}): ModelSpec {
