@@ -153,7 +153,7 @@ describe.skipIf(skip !== null)(`convnet train under mpirun${skip ? ` (skipped: $
   }, 120_000);
 
   it('SIGTERM during the test pass: the ranks agree at the end of a round of test batches, one checkpoint of the whole epoch, exit 143', async () => {
-    // 4096 test images in batches of 500: 9 batches, the ranks take turns and agree after each pair
+    // 4096 test images in batches of 128: 32 batches, the ranks take turns and agree after each pair
     const data = noiseIdx(join(root, 'noise'), 1024, 4096, 7);
     const child = spawn(mpirun!, [...asRoot, ...mpiNet, '-np', '2', process.execPath, cli, 'train', '--data', data, '--batch-size', '32', '--lr', '0.01', '--seed', '2', '--epochs', '2', '--threads', '1', '--run', join(root, 'eval-stop')]);
     let out = '';

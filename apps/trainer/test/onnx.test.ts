@@ -71,6 +71,26 @@ describe.skipIf(!ort)(`ONNX export vs onnxruntime-node${ort ? '' : ` (skipped: n
       expect(maxAbsDiff(ort1, ours8.subarray(0, 1000)) / scale, 'batch 1').toBeLessThan(1e-4);
     }, 120_000);
 
+  it('small-bn (the default net): BatchNorm2d as BatchNormalization with its running statistics, convolutions without bias', async () => {
+    const { createModel } = await import('@convnet/alexnet');
+    await import('../src/plugins.js').then((m) => m.loadBuiltinPlugins());
+    const spec = modelSpec('small-bn');
+    expect(spec.features.filter((l) => l.type === 'module').length).toBe(3);
+    const net = createModel('small-bn', { seed: 3 });
+    const rng = new Rng(18, 1);
+    // running statistics and affine parameters far from their initial 0/1, so a wrong mapping shows
+    for (const [name, t] of net.stateDict()) {
+      if (name.endsWith('running_var')) t.data.set(rng.uniform(t.size, 0.5, 2));
+      else if (name.endsWith('running_mean')) t.data.set(rng.uniform(t.size, -0.5, 0.5));
+      else if (/features\.\d+\.(weight|bias)$/.test(name) && t.shape.length === 1) t.data.set(rng.uniform(t.size, 0.5, 1.5));
+    }
+    net.eval();
+    const x = new Tensor(rng.normal(4 * 28 * 28), [4, 1, 28, 28]);
+    const ours = Float32Array.from(net.forward(x).data);
+    const scale = Math.max(1, ...Array.from(ours, Math.abs));
+    expect(maxAbsDiff(await runOrt(onnxModel(spec, net.stateDict()), x, 'logits'), ours) / scale).toBeLessThan(1e-4);
+  });
+
   it("LRN's alpha convention and the softmax output, on a small net of the paper's layers", async () => {
     const base = modelSpec('paper');
     const lrn = base.features.find((l) => l.type === 'lrn')!;

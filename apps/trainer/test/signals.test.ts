@@ -39,7 +39,7 @@ describe('signals on in-memory data', () => {
   });
 
   it('a signal during the test pass stops after the current test batch with a checkpoint of the whole epoch; resume evaluates it', async () => {
-    // 4096 test images in batches of 500: the signal arrives after step 32/32, while the pass runs
+    // 4096 test images in batches of 128: the signal arrives after step 32/32, while the pass runs
     const dir = join(root, 'eval');
     const r = await interrupt([...args, '--limit-test', '0', '--run', dir], ['SIGTERM'], (e) => / step 32\/32 /.test(e));
     expect(r.code, r.stderr).toBe(143);
