@@ -6,6 +6,21 @@ import { fileURLToPath } from 'node:url';
 
 export const addonPath = fileURLToPath(new URL('../index.cjs', import.meta.url));
 
+/**
+ * A seeded generator of uniform numbers in [-0.5, 0.5) (mulberry32) for test inputs. Self-contained, so the
+ * functions sent to child processes can carry a copy of the same few lines.
+ */
+export function seededRand(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
+  };
+}
+
 /** Node's stdout and stderr after running `src` (source text) in a child process with `env` added. */
 export function runSource(src: string, env: Record<string, string> = {}): { stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['-e', src], { encoding: 'utf8', env: { ...process.env, ...env } });

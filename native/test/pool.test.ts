@@ -4,17 +4,11 @@
 // stride-2 windows (the general loops), with ties, −0/+0, −Infinity and NaN; the gradient bit for bit.
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { seededRand } from './child';
 
 const native = createRequire(import.meta.url)('../index.cjs');
 
-let state = 99;
-const rand = () => {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-};
+const rand = seededRand(99);
 
 interface Geom { n: number; c: number; h: number; w: number; kh: number; kw: number; sh: number; sw: number; ph: number; pw: number; oh: number; ow: number }
 const geom = (n: number, c: number, h: number, w: number, k: number, s: number): Geom =>
