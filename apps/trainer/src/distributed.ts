@@ -25,7 +25,7 @@
  *   counters in the state) to the other ranks (shareCheckpoint).
  */
 import { cpus } from 'node:os';
-import { GradientBuckets, broadcastParameters, initProcessGroup, launchedByMpi, mpiStatus, shardRng, type ProcessGroup } from '@convnet/distributed';
+import { GradientBuckets, broadcastBuffers, broadcastParameters, initProcessGroup, launchedByMpi, mpiStatus, shardRng, type ProcessGroup } from '@convnet/distributed';
 import { Tensor, native } from '@convnet/tensor';
 import type { Net } from '@convnet/alexnet';
 import { UsageError, type TrainConfig } from './config.js';
@@ -73,6 +73,11 @@ export class Distributed {
     shardRng(net.dropoutRng, this.rank, this.size);
     this.#buckets?.dispose();
     this.#buckets = this.size > 1 ? new GradientBuckets(this.pg, net, { bucketCapMB }) : null;
+  }
+
+  /** Rank 0's buffers (batch norm's running statistics) on every rank, so all ranks evaluate rank 0's model. */
+  syncBuffers(net: Net): void {
+    if (this.size > 1) broadcastBuffers(this.pg, net);
   }
 
   beforeBackward(): void {

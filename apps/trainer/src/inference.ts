@@ -103,7 +103,7 @@ async function evalRun(args: Parsed): Promise<number> {
     net.loadStateDict(ck.model);
     if (values.weights) loadWeights(net, readWeights(values.weights).stateDict, values.weights, { model: cfg.model });
     const n = values.limit ? Math.min(Number(values.limit), ds.testN) : ds.testN;
-    let top1 = 0, top5 = 0;
+    let top1 = 0, top5 = 0, nll = 0;
     const k = ds.classes.length;
     const chunk = ds.shape[1] > 64 ? 32 : 250;
     const xfer0 = deviceTransfers(cfg.backend);
@@ -113,6 +113,7 @@ async function evalRun(args: Parsed): Promise<number> {
       const { probs: p, labels } = await predictViews(net, ds, idx, geom, views);
       idx.forEach((_, b) => {
         const r = rankOf(p, b * k, k, labels[b]);
+        nll -= Math.log(Math.max(p[b * k + labels[b]], 1e-30));
         if (r === 0) top1++;
         if (r < 5) top5++;
       });
@@ -120,7 +121,8 @@ async function evalRun(args: Parsed): Promise<number> {
     // device runs: the views go up, the averaged probabilities come down, once per chunk of images
     const xfer = xfer0 && perStep(xfer0, deviceTransfers(cfg.backend)!, chunks);
     if (xfer) console.error(`${cfg.device}: host↔device ${+xfer.uploadsPerStep.toFixed(2)} up + ${+xfer.downloadsPerStep.toFixed(2)} down per batch of ${Math.min(chunk, n)} images, ${xfer.bytesPerStep} bytes per batch`);
-    console.log(`${file}: ${n} test images, ${views} view${views > 1 ? 's' : ''}: ${errorLine(top1, top5, n)}`);
+    // cross-entropy of the (view-averaged) probabilities: with 1 view, the training run's test loss
+    console.log(`${file}: ${n} test images, ${views} view${views > 1 ? 's' : ''}: ${errorLine(top1, top5, n)}, cross-entropy ${(nll / Math.max(n, 1)).toFixed(4)}`);
   } finally {
     await ds.close();
   }

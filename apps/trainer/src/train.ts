@@ -235,6 +235,7 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
       const trainSeconds = seconds();
       // the test pass stops within a batch on a signal: the checkpoint then holds the whole epoch's training,
       // and the resumed run evaluates it
+      dist.syncBuffers(net);
       const v = await evaluate(net, ds, cfg.limitTest, 0, dist.evalStop);
       if (v.interrupted) {
         save('last.safetensors');

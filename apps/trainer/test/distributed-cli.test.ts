@@ -70,6 +70,22 @@ describe.skipIf(skip !== null)(`convnet train under mpirun${skip ? ` (skipped: $
     expect(readdirSync(join(root, 'two', 'checkpoints'))).toEqual(['last.safetensors']);
   });
 
+  it("batch norm (small-bn): every rank evaluates rank 0's running statistics, so the test loss is the checkpoint's", () => {
+    // each rank's batch norm updates its running statistics from its own slice; before the test pass they are
+    // broadcast from rank 0, so the 2-rank test loss equals a 1-process evaluation of rank 0's checkpoint
+    // 512 test images: 4 test batches of 128, two on each rank
+    const data = noiseIdx(join(root, 'bn-noise'), 256, 512, 9);
+    const base = ['--data', data, '--model', 'small-bn', '--batch-size', '32', '--epochs', '1', '--lr', '0.05', '--threads', '1', '--seed', '4'];
+    train(2, 'bn-ranks', [], base);
+    const epoch = readFileSync(join(root, 'bn-ranks', 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((m) => m.type === 'epoch');
+    const e = spawnSync(process.execPath, [cli, 'eval', '--run', join(root, 'bn-ranks'), '--checkpoint', 'last'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, CONVNET_NUM_THREADS: '1' } });
+    expect(e.status, e.stderr).toBe(0);
+    const m = /top-1 error (\d+\.\d+)%.*cross-entropy (\d+\.\d+)/.exec(e.stdout);
+    expect(m, e.stdout).not.toBeNull();
+    expect(Number(m![2])).toBeCloseTo(epoch.valLoss, 3);
+    expect(Number(m![1])).toBeCloseTo(100 * epoch.valTop1Err, 2);
+  });
+
   it('a run stopped under 2 ranks resumes under 1 to the weights of an uninterrupted run', () => {
     train(2, 'resumed', ['--max-steps', '3']);
     train(1, 'resumed', ['--resume', join(root, 'resumed'), '--max-steps', '6']);

@@ -151,6 +151,17 @@ export function broadcastParameters(pg: ProcessGroup, module: Module, root = 0):
 }
 
 /**
+ * Rank `root`'s module buffers (BatchNorm's running statistics) on every rank. Each rank's batch norm updates its
+ * running statistics from its own slice of the batch (as PyTorch's DDP without SyncBatchNorm), so the ranks' copies
+ * drift apart; broadcasting them before an evaluation makes every rank evaluate rank 0's model, the one its
+ * checkpoints hold (DDP's `broadcast_buffers` does the same before every forward).
+ */
+export function broadcastBuffers(pg: ProcessGroup, module: Module, root = 0): void {
+  if (pg.size === 1) return;
+  for (const [name, b] of module.namedBuffers()) pg.broadcast(b.data, root, `buffer ${name}`);
+}
+
+/**
  * Checks that every rank holds bit-identical parameters (replicas drift apart silently if a reduction
  * ever gives ranks different bits). Returns null when in sync, else a message.
  */

@@ -2,7 +2,7 @@ export type { ProcessGroup, ProcessGroupStats, ReduceOp, Work } from './process-
 export { SingleProcessGroup } from './process-group.js';
 export { MpiProcessGroup, launchedByMpi, type MpiOptions } from './mpi.js';
 export { mpiStatus, INSTALL_HINT, type MpiStatus } from './native.js';
-export { GradientBuckets, broadcastParameters, replicasInSync, type Bucket, type BucketTimes } from './buckets.js';
+export { GradientBuckets, broadcastBuffers, broadcastParameters, replicasInSync, type Bucket, type BucketTimes } from './buckets.js';
 export { rankSlice, shardRng } from './sharding.js';
 
 import { MpiProcessGroup, launchedByMpi, type MpiOptions } from './mpi.js';
