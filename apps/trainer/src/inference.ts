@@ -179,7 +179,7 @@ async function evalFiles(net: Net, dir: string, o: { numClasses: number; resize:
   const samples = o.limit ? list.samples.slice(0, o.limit) : list.samples;
   net.eval();
   const per = 3 * o.crop * o.crop, chunk = 16, k = o.numClasses;
-  let top1 = 0, top5 = 0, n = 0;
+  let top1 = 0, top5 = 0, n = 0, nll = 0;
   const skipped: string[] = [];
   for (let s = 0; s < samples.length; s += chunk) {
     const inputs: Float32Array[] = [], labels: number[] = [];
@@ -198,6 +198,7 @@ async function evalFiles(net: Net, dir: string, o: { numClasses: number; resize:
     const p = softmax(net.forward(x)).data;
     labels.forEach((label, b) => {
       const r = rankOf(p, b * k, k, label);
+      nll -= Math.log(Math.max(p[b * k + label], 1e-30));
       if (r === 0) top1++;
       if (r < 5) top5++;
     });
@@ -205,7 +206,7 @@ async function evalFiles(net: Net, dir: string, o: { numClasses: number; resize:
   }
   if (!n) throw new UsageError(`--data: ${dir}: none of its ${samples.length} image files could be decoded (${skipped[0]})`);
   const skip = skipped.length ? ` (${skipped.length} skipped: ${skipped.slice(0, 2).join('; ')}${skipped.length > 2 ? '; ...' : ''})` : '';
-  return { n, top1, top5, line: `${n} images${skip}, 1 view: ${errorLine(top1, top5, n)}` };
+  return { n, top1, top5, line: `${n} images${skip}, 1 view: ${errorLine(top1, top5, n)}, cross-entropy ${(nll / n).toFixed(4)}` };
 }
 
 /** A net for --model built from --weights alone (no run): the class count is read from the file's last layer. */

@@ -67,7 +67,7 @@ describe('predict --weights vs PyTorch', () => {
     // each photo filed under the class PyTorch ranks 0, 0, 2, 4, 5, 30 (hits and misses for both errors)
     const ranks = [0, 0, 2, 4, 5, 30];
     const data = join(tmp, 'val-wnids');
-    let top1 = 0, top5 = 0;
+    let top1 = 0, top5 = 0, ce = 0;
     names.forEach((n, i) => {
       const order = fx.photos[n].logits.map((v, j) => [v, j] as const).sort((a, b) => b[0] - a[0]);
       const label = order[ranks[i]][1];
@@ -75,6 +75,9 @@ describe('predict --weights vs PyTorch', () => {
       const above = fx.photos[n].logits.filter((v) => v > fx.photos[n].logits[label]).length;
       if (above === 0) top1++;
       if (above < 5) top5++;
+      // cross-entropy of PyTorch's logits (log-sum-exp minus the label's)
+      const l = fx.photos[n].logits, m = Math.max(...l);
+      ce += m + Math.log(l.reduce((a, v) => a + Math.exp(v - m), 0)) - l[label];
       mkdirSync(join(data, ILSVRC2012_WNIDS[label]), { recursive: true });
       copyFileSync(join(fixtures, 'photos', n), join(data, ILSVRC2012_WNIDS[label], n));
     });
@@ -84,7 +87,8 @@ describe('predict --weights vs PyTorch', () => {
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toBe('preprocessing: torchvision (EXIF orientation, Resize(256) bilinear as PIL, CenterCrop(224), ImageNet mean/std)');
     const pct = (k: number) => (100 * (1 - k / 6)).toFixed(2);
-    expect(lines[1]).toBe(`${pth} (--model torchvision) on ${data}: 6 images, 1 view: top-1 error ${pct(top1)}%, top-5 error ${pct(top5)}% (accuracy ${(100 * top1 / 6).toFixed(2)}%)`);
+    expect(lines[1]).toMatch(new RegExp(`^${pth.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(--model torchvision\\) on .*: 6 images, 1 view: top-1 error ${pct(top1)}%, top-5 error ${pct(top5)}% \\(accuracy ${(100 * top1 / 6).toFixed(2)}%\\), cross-entropy (\\d+\\.\\d{4})$`));
+    expect(Number(/cross-entropy (\d+\.\d+)$/.exec(lines[1])![1])).toBeCloseTo(ce / 6, 3);
     // refusals: no --data; folders that do not map to the outputs; --preprocess dataset without a run
     const plain = join(tmp, 'val-plain');
     for (const c of ['cat', 'dog']) {
