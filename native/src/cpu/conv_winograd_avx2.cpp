@@ -197,55 +197,72 @@ void dy_plane(const WinoPlane& pl, const float* plane, float* E, int64_t xi_stri
   }
 }
 
+// y = Aᵀ m A + b for 8 lanes: m[ξ] at base + ξ·xi_stride (the first cnt lanes; the rest masked off).
+inline void output_transform(const float* base, int64_t xi_stride, int64_t cnt, __m256i imask, __m256 vb,
+                             __m256 y[kM][kM]) {
+  alignas(32) __m256 t[kA][kM];  // m A per row i of the 6×6
+  for (int i = 0; i < kA; ++i) {
+    __m256 m[kA];
+    for (int j = 0; j < kA; ++j) {
+      const float* src = base + (i * kA + j) * xi_stride;
+      m[j] = cnt == 8 ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, imask);
+    }
+    at6(m, t[i]);
+  }
+  for (int e = 0; e < kM; ++e) {
+    const __m256 col[kA] = {t[0][e], t[1][e], t[2][e], t[3][e], t[4][e], t[5][e]};
+    __m256 r[kM];
+    at6(col, r);
+    for (int a = 0; a < kM; ++a) y[a][e] = _mm256_add_ps(r[a], vb);
+  }
+}
+
+// One output row's 4 values per lane: lane l's row is the low (l < 4) or high (l >= 4) half of u[l % 4].
+inline void lane_rows(const __m256* ya, __m256* u) {
+  const __m256 t0v = _mm256_unpacklo_ps(ya[0], ya[1]), t1v = _mm256_unpackhi_ps(ya[0], ya[1]),
+               t2v = _mm256_unpacklo_ps(ya[2], ya[3]), t3v = _mm256_unpackhi_ps(ya[2], ya[3]);
+  u[0] = _mm256_shuffle_ps(t0v, t2v, 0x44), u[1] = _mm256_shuffle_ps(t0v, t2v, 0xEE);
+  u[2] = _mm256_shuffle_ps(t1v, t3v, 0x44), u[3] = _mm256_shuffle_ps(t1v, t3v, 0xEE);
+}
+
+// Stores the first nx (1..4) values of row.
+inline void store_first(float* d, __m128 row, int64_t nx) {
+  if (nx == kM) {
+    _mm_storeu_ps(d, row);
+  } else if (nx == 2) {
+    _mm_storel_pi(reinterpret_cast<__m64*>(d), row);
+  } else if (nx == 1) {
+    _mm_store_ss(d, row);
+  } else {
+    _mm_storel_pi(reinterpret_cast<__m64*>(d), row);
+    _mm_store_ss(d + 2, _mm_movehl_ps(row, row));
+  }
+}
+
 void output_plane(const WinoPlane& pl, const float* M, int64_t xi_stride, float bias, float* plane) {
   const int64_t Ti = pl.th * pl.tw;
   const __m256 vb = _mm256_set1_ps(bias);
-  alignas(32) __m256 t[kA][kM];  // m A per row i of the 6×6
   for (int64_t t0 = 0; t0 < Ti; t0 += 8) {
     const int64_t cnt = std::min<int64_t>(8, Ti - t0);
     const __m256 mask = mask_of(cnt);
     const __m256i imask = _mm256_castps_si256(mask);
-    for (int i = 0; i < kA; ++i) {
-      __m256 m[kA];
-      for (int j = 0; j < kA; ++j) {
-        const float* src = M + (i * kA + j) * xi_stride + t0;
-        m[j] = cnt == 8 ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, imask);
-      }
-      at6(m, t[i]);
-    }
     __m256 y[kM][kM];  // y[a][e], lanes = tiles
-    for (int e = 0; e < kM; ++e) {
-      const __m256 col[kA] = {t[0][e], t[1][e], t[2][e], t[3][e], t[4][e], t[5][e]};
-      __m256 r[kM];
-      at6(col, r);
-      for (int a = 0; a < kM; ++a) y[a][e] = _mm256_add_ps(r[a], vb);
-    }
+    output_transform(M + t0, xi_stride, cnt, imask, vb, y);
     int64_t ty[8], tx[8];  // output row and column of each lane's tile
     for (int64_t l = 0, y = t0 / pl.tw, x = t0 - y * pl.tw; l < cnt; ++l) {
       ty[l] = y * kM, tx[l] = x * kM;
       if (++x == pl.tw) x = 0, ++y;
     }
     for (int a = 0; a < kM; ++a) {
-      const __m256 t0v = _mm256_unpacklo_ps(y[a][0], y[a][1]), t1v = _mm256_unpackhi_ps(y[a][0], y[a][1]),
-                   t2v = _mm256_unpacklo_ps(y[a][2], y[a][3]), t3v = _mm256_unpackhi_ps(y[a][2], y[a][3]);
-      const __m256 u[4] = {_mm256_shuffle_ps(t0v, t2v, 0x44), _mm256_shuffle_ps(t0v, t2v, 0xEE),
-                           _mm256_shuffle_ps(t1v, t3v, 0x44), _mm256_shuffle_ps(t1v, t3v, 0xEE)};
+      __m256 u[4];
+      lane_rows(y[a], u);
       for (int64_t l = 0; l < cnt; ++l) {
         const __m128 row = l < 4 ? _mm256_castps256_ps128(u[l]) : _mm256_extractf128_ps(u[l - 4], 1);
         const int64_t oy = ty[l] + a;
         if (oy >= pl.OH) continue;
         float* dst = plane + oy * pl.OW + tx[l];
         const int64_t nx = std::min<int64_t>(kM, pl.OW - tx[l]);
-        if (nx == kM) {
-          _mm_storeu_ps(dst, row);
-        } else if (nx == 2) {
-          _mm_storel_pi(reinterpret_cast<__m64*>(dst), row);
-        } else if (nx == 1) {
-          _mm_store_ss(dst, row);
-        } else {
-          _mm_storel_pi(reinterpret_cast<__m64*>(dst), row);
-          _mm_store_ss(dst + 2, _mm_movehl_ps(row, row));
-        }
+        store_first(dst, row, nx);
       }
     }
   }
@@ -257,7 +274,6 @@ void output_plane(const WinoPlane& pl, const float* M, int64_t xi_stride, float 
 void output_tiles(const WinoPlane& pl, const float* Mt, int64_t xi_stride, int64_t ld, int64_t nch, const float* bias,
                   float* out, int64_t plane_stride) {
   const int64_t Ti = pl.th * pl.tw;
-  alignas(32) __m256 t[kA][kM];  // m A per row i of the 6×6
   int64_t ty = 0, tx = 0;
   for (int64_t tt = 0; tt < Ti; ++tt) {
     const int64_t oy0 = ty * kM, ox0 = tx * kM;
@@ -266,28 +282,13 @@ void output_tiles(const WinoPlane& pl, const float* Mt, int64_t xi_stride, int64
     for (int64_t o0 = 0; o0 < nch; o0 += 8) {
       const int64_t cnt = std::min<int64_t>(8, nch - o0);
       const __m256i imask = _mm256_castps_si256(mask_of(cnt));
-      for (int i = 0; i < kA; ++i) {
-        __m256 m[kA];
-        for (int j = 0; j < kA; ++j) {
-          const float* src = mt + (i * kA + j) * xi_stride + o0;
-          m[j] = cnt == 8 ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, imask);
-        }
-        at6(m, t[i]);
-      }
       const __m256 vb = !bias ? _mm256_setzero_ps() : cnt == 8 ? _mm256_loadu_ps(bias + o0) : _mm256_maskload_ps(bias + o0, imask);
       __m256 y[kM][kM];  // y[a][e], lanes = channels
-      for (int e = 0; e < kM; ++e) {
-        const __m256 col[kA] = {t[0][e], t[1][e], t[2][e], t[3][e], t[4][e], t[5][e]};
-        __m256 r[kM];
-        at6(col, r);
-        for (int a = 0; a < kM; ++a) y[a][e] = _mm256_add_ps(r[a], vb);
-      }
+      output_transform(mt + o0, xi_stride, cnt, imask, vb, y);
       float* dst0 = out + o0 * plane_stride + oy0 * pl.OW + ox0;
       for (int a = 0; a < ny; ++a) {
-        const __m256 t0v = _mm256_unpacklo_ps(y[a][0], y[a][1]), t1v = _mm256_unpackhi_ps(y[a][0], y[a][1]),
-                     t2v = _mm256_unpacklo_ps(y[a][2], y[a][3]), t3v = _mm256_unpackhi_ps(y[a][2], y[a][3]);
-        const __m256 u[4] = {_mm256_shuffle_ps(t0v, t2v, 0x44), _mm256_shuffle_ps(t0v, t2v, 0xEE),
-                             _mm256_shuffle_ps(t1v, t3v, 0x44), _mm256_shuffle_ps(t1v, t3v, 0xEE)};
+        __m256 u[4];
+        lane_rows(y[a], u);
         float* dst = dst0 + a * pl.OW;
         if (nx == kM && cnt == 8) {
           for (int l = 0; l < 4; ++l) {
@@ -299,16 +300,7 @@ void output_tiles(const WinoPlane& pl, const float* Mt, int64_t xi_stride, int64
         for (int64_t l = 0; l < cnt; ++l) {
           const __m128 row = l < 4 ? _mm256_castps256_ps128(u[l]) : _mm256_extractf128_ps(u[l - 4], 1);
           float* d = dst + l * plane_stride;
-          if (nx == kM) {
-            _mm_storeu_ps(d, row);
-          } else if (nx == 2) {
-            _mm_storel_pi(reinterpret_cast<__m64*>(d), row);
-          } else if (nx == 1) {
-            _mm_store_ss(d, row);
-          } else {
-            _mm_storel_pi(reinterpret_cast<__m64*>(d), row);
-            _mm_store_ss(d + 2, _mm_movehl_ps(row, row));
-          }
+          store_first(d, row, nx);
         }
       }
     }
