@@ -32,8 +32,10 @@ export function defaultsFor(data: string | undefined, model: string | undefined)
   const m = model ?? (imageData ? 'paper' : cfg.model);
   // the paper's recipe (90 epochs, lr 0.01 ÷10 on plateau, 227 crops, PCA lighting) for the ImageNet nets
   if (m === 'paper' || m === 'torchvision') cfg = { ...cfg, ...PAPER_RECIPE, model: m, crop: m === 'paper' ? 227 : 224 };
-  else if (m === 'small' || m === 'cifar-18pct' || m === 'cifar-80sec') cfg = { ...cfg, ...SMALL_RECIPE, model: m };
-  if (imageData && m !== 'paper' && m !== 'torchvision') cfg = { ...cfg, lighting: 0.1 };
+  else {
+    if (m === 'small' || m === 'cifar-18pct' || m === 'cifar-80sec') cfg = { ...cfg, ...SMALL_RECIPE, model: m };
+    if (imageData) cfg = { ...cfg, lighting: 0.1 };
+  }
   if (data !== undefined) cfg.data = data;
   return cfg;
 }

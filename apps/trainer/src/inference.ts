@@ -103,7 +103,7 @@ async function evalRun(args: Parsed): Promise<number> {
     net.loadStateDict(ck.model);
     if (values.weights) loadWeights(net, readWeights(values.weights).stateDict, values.weights, { model: cfg.model });
     const n = values.limit ? Math.min(Number(values.limit), ds.testN) : ds.testN;
-    let top1 = 0, top5 = 0, nll = 0;
+    const t = newTally();
     const k = ds.classes.length;
     const chunk = ds.shape[1] > 64 ? 32 : 250;
     const xfer0 = deviceTransfers(cfg.backend);
@@ -111,18 +111,12 @@ async function evalRun(args: Parsed): Promise<number> {
     for (let s = 0; s < n; s += chunk, chunks++) {
       const idx = Array.from({ length: Math.min(chunk, n - s) }, (_, i) => s + i);
       const { probs: p, labels } = await predictViews(net, ds, idx, geom, views);
-      idx.forEach((_, b) => {
-        const r = rankOf(p, b * k, k, labels[b]);
-        nll -= Math.log(Math.max(p[b * k + labels[b]], 1e-30));
-        if (r === 0) top1++;
-        if (r < 5) top5++;
-      });
+      tally(t, p, k, labels);
     }
     // device runs: the views go up, the averaged probabilities come down, once per chunk of images
     const xfer = xfer0 && perStep(xfer0, deviceTransfers(cfg.backend)!, chunks);
     if (xfer) console.error(`${cfg.device}: host↔device ${+xfer.uploadsPerStep.toFixed(2)} up + ${+xfer.downloadsPerStep.toFixed(2)} down per batch of ${Math.min(chunk, n)} images, ${xfer.bytesPerStep} bytes per batch`);
-    // cross-entropy of the (view-averaged) probabilities: with 1 view, the training run's test loss
-    console.log(`${file}: ${n} test images, ${views} view${views > 1 ? 's' : ''}: ${errorLine(top1, top5, n)}, cross-entropy ${(nll / Math.max(n, 1)).toFixed(4)}`);
+    console.log(`${file}: ${n} test images, ${views} view${views > 1 ? 's' : ''}: ${tallyLine(t, n)}`);
   } finally {
     await ds.close();
   }
@@ -139,6 +133,21 @@ function rankOf(p: ArrayLike<number>, off: number, k: number, label: number): nu
 
 const errorLine = (top1: number, top5: number, n: number) =>
   `top-1 error ${(100 * (1 - top1 / n)).toFixed(2)}%, top-5 error ${(100 * (1 - top5 / n)).toFixed(2)}% (accuracy ${(100 * top1 / n).toFixed(2)}%)`;
+
+/** Top-1/top-5 hits and the summed cross-entropy of a set of images' (view-averaged) probabilities. */
+interface Tally { top1: number; top5: number; nll: number }
+const newTally = (): Tally => ({ top1: 0, top5: 0, nll: 0 });
+/** Adds a batch: `p` holds each image's `k` probabilities, in the order of `labels`. */
+function tally(t: Tally, p: ArrayLike<number>, k: number, labels: ArrayLike<number>): void {
+  for (let b = 0; b < labels.length; b++) {
+    const r = rankOf(p, b * k, k, labels[b]);
+    t.nll -= Math.log(Math.max(p[b * k + labels[b]], 1e-30));
+    if (r === 0) t.top1++;
+    if (r < 5) t.top5++;
+  }
+}
+/** The errors and the mean cross-entropy (with 1 view, the training run's test loss) of n images. */
+const tallyLine = (t: Tally, n: number) => `${errorLine(t.top1, t.top5, n)}, cross-entropy ${(t.nll / Math.max(n, 1)).toFixed(4)}`;
 
 /** The line predict and eval print first: what was done to each image before the net saw it. */
 function describePreprocess(p: PreprocessName, o: { resize: number; crop: number; trained?: PreprocessName }): string {
@@ -179,7 +188,8 @@ async function evalFiles(net: Net, dir: string, o: { numClasses: number; resize:
   const samples = o.limit ? list.samples.slice(0, o.limit) : list.samples;
   net.eval();
   const per = 3 * o.crop * o.crop, chunk = 16, k = o.numClasses;
-  let top1 = 0, top5 = 0, n = 0, nll = 0;
+  const t = newTally();
+  let n = 0;
   const skipped: string[] = [];
   for (let s = 0; s < samples.length; s += chunk) {
     const inputs: Float32Array[] = [], labels: number[] = [];
@@ -196,17 +206,12 @@ async function evalFiles(net: Net, dir: string, o: { numClasses: number; resize:
     const x = Tensor.zeros([inputs.length, 3, o.crop, o.crop]);
     inputs.forEach((v, i) => x.data.set(v, i * per));
     const p = softmax(net.forward(x)).data;
-    labels.forEach((label, b) => {
-      const r = rankOf(p, b * k, k, label);
-      nll -= Math.log(Math.max(p[b * k + label], 1e-30));
-      if (r === 0) top1++;
-      if (r < 5) top5++;
-    });
+    tally(t, p, k, labels);
     n += inputs.length;
   }
   if (!n) throw new UsageError(`--data: ${dir}: none of its ${samples.length} image files could be decoded (${skipped[0]})`);
   const skip = skipped.length ? ` (${skipped.length} skipped: ${skipped.slice(0, 2).join('; ')}${skipped.length > 2 ? '; ...' : ''})` : '';
-  return { n, top1, top5, line: `${n} images${skip}, 1 view: ${errorLine(top1, top5, n)}, cross-entropy ${(nll / n).toFixed(4)}` };
+  return { n, top1: t.top1, top5: t.top5, line: `${n} images${skip}, 1 view: ${tallyLine(t, n)}` };
 }
 
 /** A net for --model built from --weights alone (no run): the class count is read from the file's last layer. */

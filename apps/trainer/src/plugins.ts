@@ -49,13 +49,13 @@ function resolvePlugin(name: string): string {
   throw new UsageError(`--plugin: cannot find the package '${name}' from ${process.cwd()} or the trainer's install (npm install ${name})`);
 }
 
-type Plugin = { name?: string; register?: (api: { registerModel: typeof registerModel }) => unknown; onBackend?: (name: string) => void };
+type Plugin = { register?: (api: { registerModel: typeof registerModel }) => unknown; onBackend?: (name: string) => void };
 const loaded: Plugin[] = [];
 
 /**
  * Plugins the trainer always loads: @convnet/kernels-batchnorm (BatchNorm2d; the default net `small-bn` and
  * `alexnet-bn`). Where its native addon could not be built, its kernels run on `ref` (TypeScript, slow): the reason
- * is kept for `--version` and for the training line that names the net.
+ * is in `builtinNotes`, which `--version` shows and `convnet train` prints when it starts.
  */
 let builtinsLoaded = false;
 export const builtinNotes: string[] = [];

@@ -4,6 +4,8 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { builtinNotes, loadBuiltinPlugins } from './plugins.js';
+
 const require = createRequire(import.meta.url);
 
 export interface VersionInfo {
@@ -15,6 +17,8 @@ export interface VersionInfo {
   threads: number | null;
   cuda: string;
   mpi: string;
+  /** The built-in batch-norm kernels: native, or why they run in TypeScript. */
+  batchnorm: string;
 }
 
 /** The git commit of the checkout this package runs from (a clone), or null (an npm install). */
@@ -56,7 +60,9 @@ export async function versionInfo(): Promise<VersionInfo> {
   } catch (e) {
     mpi = `unavailable: @convnet/distributed cannot be loaded (${(e as Error).message.split('\n')[0]})`;
   }
-  return { version: pkg.version, commit: gitCommit(), node: process.version, platform: `${process.platform} ${process.arch}`, isa, threads, cuda, mpi };
+  loadBuiltinPlugins();
+  const batchnorm = builtinNotes[0] ?? 'native (@convnet/kernels-batchnorm)';
+  return { version: pkg.version, commit: gitCommit(), node: process.version, platform: `${process.platform} ${process.arch}`, isa, threads, cuda, mpi, batchnorm };
 }
 
 export function formatVersion(v: VersionInfo): string {
@@ -66,5 +72,6 @@ export function formatVersion(v: VersionInfo): string {
     `cpu kernels: ${v.isa}${v.threads ? `; ${v.threads} threads` : ''}`,
     `cuda: ${v.cuda}`,
     `mpi: ${v.mpi}`,
+    `batch norm: ${v.batchnorm}`,
   ].join('\n');
 }
