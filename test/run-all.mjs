@@ -5,6 +5,8 @@
 //
 //   node test/run-all.mjs [turbo args]         every package (what `pnpm test` runs)
 //   node test/run-all.mjs --in DIR [files]     one package's tests (vitest in DIR, e.g. apps/trainer), or some files
+//   node test/run-all.mjs --rerun-skipped      runs again the test files of kept reports whose tests were skipped
+//                                              (last result) for a reason other than a missing GPU
 //   node test/run-all.mjs --summary            the line over every report kept in $CONVNET_TEST_REPORTS
 //
 // With CONVNET_TEST_REPORTS=DIR (set by .ci/run) each run also keeps its JSON reports there, numbered in run order,
@@ -149,33 +151,77 @@ if (args[0] === '--summary') {
   process.exit(failed === 0 ? 0 : 1);
 }
 
-let status, ran;
+/** vitest on some files of one package; its report in the package's folder. Returns the exit status. */
+function vitestIn(dir, files) {
+  rmSync(join(dir, REPORT), { force: true });
+  const vitest = ['exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${REPORT}`];
+  return spawnSync('pnpm', [...vitest, ...files], { cwd: dir, stdio: 'inherit', env }).status;
+}
+
+/** Runs `runs` ([{dir, pkg, files}]) one package after another, keeps the reports, prints the line; exits. */
+function runEach(runs) {
+  let status = 0;
+  const missing = [];
+  const reports = [];
+  for (const { dir, pkg, files } of runs) {
+    if (vitestIn(dir, files) !== 0) status = 1;
+    if (!existsSync(join(dir, REPORT))) {
+      missing.push(`no test report from ${pkg.name} (its test run failed to start)`);
+      continue;
+    }
+    reports.push({ file: join(dir, REPORT), label: pkg.name });
+    keep(dir, pkg.name);
+  }
+  finish(status, reports, missing);
+}
+
+/** Keeps the notes of packages whose tests did not start, prints the summed line and exits. */
+function finish(status, reports, missing) {
+  // with kept reports, the line covers everything run so far (the README's `pnpm test`, then CI's later steps)
+  if (keepDir && missing.length) {
+    mkdirSync(keepDir, { recursive: true });
+    appendFileSync(join(keepDir, 'not-started.txt'), missing.map((m) => `${m}\n`).join(''));
+  }
+  const failed = keepDir ? summarise(collect(keptReports()), keptNotes()) : summarise(collect(reports), missing);
+  process.exit(status === 0 && failed === 0 ? 0 : 1);
+}
+
 if (args[0] === '--in') {
   const dir = resolve(root, args[1] ?? '');
   const pkg = testedPackages().find((p) => p.dir === dir);
   if (!pkg) throw new Error(`--in ${args[1]}: not a package with tests (packages/*, apps/*, native, test)`);
-  rmSync(join(dir, REPORT), { force: true });
-  const vitest = ['exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${REPORT}`];
-  status = spawnSync('pnpm', [...vitest, ...args.slice(2)], { cwd: dir, stdio: 'inherit', env }).status;
-  ran = [pkg];
-} else {
-  ran = testedPackages();
-  for (const { dir } of ran) rmSync(join(dir, REPORT), { force: true });
-  const turbo = ['exec', 'turbo', 'run', 'test', '--concurrency=1', '--continue', '--output-logs=full', ...args];
-  status = spawnSync('pnpm', turbo, { cwd: root, stdio: 'inherit', env }).status;
+  runEach([{ ...pkg, files: args.slice(2) }]);
 }
 
+if (args[0] === '--rerun-skipped') {
+  if (!keepDir) throw new Error('--rerun-skipped needs CONVNET_TEST_REPORTS (the folder of kept reports)');
+  const packages = testedPackages().sort((a, b) => b.dir.length - a.dir.length);
+  const byPackage = new Map();
+  for (const t of collect(keptReports()).values()) {
+    if (t.status !== 'skipped' || /\b(CUDA|GPU)\b/i.test(t.reason ?? '')) continue;
+    const pkg = packages.find((p) => join(root, t.path).startsWith(`${p.dir}/`));
+    if (!pkg) continue;
+    if (!byPackage.has(pkg)) byPackage.set(pkg, new Set());
+    byPackage.get(pkg).add(relative(pkg.dir, join(root, t.path)));
+  }
+  const runs = [...byPackage].map(([pkg, files]) => ({ ...pkg, files: [...files].sort() }));
+  for (const r of runs) console.log(`again: ${relative(root, r.dir) || '.'}: ${r.files.join(' ')}`);
+  if (!runs.length) console.log('no test was skipped for a part that can be installed here');
+  runEach(runs);
+}
+
+const ran = testedPackages();
+for (const { dir } of ran) rmSync(join(dir, REPORT), { force: true });
+const turbo = ['exec', 'turbo', 'run', 'test', '--concurrency=1', '--continue', '--output-logs=full', ...args];
+const status = spawnSync('pnpm', turbo, { cwd: root, stdio: 'inherit', env }).status;
 const missing = [];
 const reports = [];
 for (const { dir, pkg } of ran) {
-  if (!existsSync(join(dir, REPORT))) { missing.push(`no test report from ${pkg.name} (its test run failed to start)`); continue; }
+  if (!existsSync(join(dir, REPORT))) {
+    missing.push(`no test report from ${pkg.name} (its test run failed to start)`);
+    continue;
+  }
   reports.push({ file: join(dir, REPORT), label: pkg.name });
   keep(dir, pkg.name);
 }
-// with kept reports, the line covers everything run so far (the README's `pnpm test`, then CI's later steps)
-if (keepDir && missing.length) {
-  mkdirSync(keepDir, { recursive: true });
-  appendFileSync(join(keepDir, 'not-started.txt'), missing.map((m) => `${m}\n`).join(''));
-}
-const failed = keepDir ? summarise(collect(keptReports()), keptNotes()) : summarise(collect(reports), missing);
-process.exit(status === 0 && failed === 0 ? 0 : 1);
+finish(status, reports, missing);
