@@ -33,7 +33,8 @@ const changed = (git('diff', '--name-only', `${base}...HEAD`) ?? '').split('\n')
 
 /** Published packages by directory. */
 const packages = [];
-for (const dir of ['native', ...['packages', 'apps'].flatMap((g) => readdirSync(join(root, g)).map((d) => `${g}/${d}`))]) {
+const dirs = ['native', ...['packages', 'apps'].flatMap((g) => readdirSync(join(root, g)).map((d) => `${g}/${d}`))];
+for (const dir of dirs) {
   const file = join(root, dir, 'package.json');
   if (!existsSync(file)) continue;
   const pkg = JSON.parse(readFileSync(file, 'utf8'));
@@ -53,15 +54,17 @@ const named = new Set();
 for (const f of changed.filter((f) => /^\.changeset\/[^/]+\.md$/.test(f) && !f.endsWith('README.md'))) {
   if (!existsSync(join(root, f))) continue;
   const front = readFileSync(join(root, f), 'utf8').match(/^---\n([\s\S]*?)\n---/);
-  for (const m of front?.[1].matchAll(/^\s*["']?(@?[^"':\s]+)["']?\s*:\s*(patch|minor|major)\s*$/gm) ?? []) named.add(m[1]);
+  const entries = front?.[1].matchAll(/^\s*["']?(@?[^"':\s]+)["']?\s*:\s*(patch|minor|major)\s*$/gm) ?? [];
+  for (const m of entries) named.add(m[1]);
 }
 
 const missing = [...changedPackages].filter(([name]) => !named.has(name));
 for (const [name, files] of missing) {
   const shown = files.slice(0, 3).join(', ') + (files.length > 3 ? `, … (${files.length} files)` : '');
-  console.log(`changesets: ${name} changed since ${baseRef} (${shown}) but no changeset names it: add .changeset/<topic>.md`);
+  console.log(`changesets: ${name} changed since ${baseRef} (${shown}), but no changeset names it: ` +
+    'add .changeset/<topic>.md');
 }
-const short = base.slice(0, 10);
-console.log(`changesets: ${changedPackages.size} published package(s) changed since ${baseRef} (merge base ${short}), ` +
-  `${changedPackages.size - missing.length} named by a changeset`);
+const n = changedPackages.size;
+const since = `since ${baseRef} (merge base ${base.slice(0, 10)})`;
+console.log(`changesets: ${n} published package(s) changed ${since}, ${n - missing.length} named by a changeset`);
 process.exit(missing.length ? 1 : 0);

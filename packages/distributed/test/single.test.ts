@@ -101,12 +101,12 @@ describe('the Open MPI binding', () => {
     () => {
       const st = mpiStatus();
       expect(st.available).toBe(false);
-      expect((st as { reason: string }).reason).toBe('no MPI library was found when @convnet/distributed was installed, ' +
-        `so its Open MPI binding was not built; ${INSTALL_HINT}`);
+      const why = 'no MPI library was found when @convnet/distributed was installed, so its Open MPI binding was not built';
+      expect((st as { reason: string }).reason).toBe(`${why}; ${INSTALL_HINT}`);
     },
   );
 
-  it('an override path that does not exist: the single-process group still works, and asking for MPI says what to install', () => {
+  it('an override path that does not exist: the single-process group works, asking for MPI says what to install', () => {
     const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
     const script = `import('${dist}').then((m) => {
       const st = m.mpiStatus();
@@ -122,6 +122,7 @@ describe('the Open MPI binding', () => {
     const out = JSON.parse(r.stdout);
     expect(out.st.available).toBe(false);
     expect(out.size).toBe(1);
-    expect(out.err).toBe(`distributed training needs Open MPI: the Open MPI binding is missing (${missing}); ${INSTALL_HINT}`);
+    const why = `the Open MPI binding is missing (${missing})`;
+    expect(out.err).toBe(`distributed training needs Open MPI: ${why}; ${INSTALL_HINT}`);
   });
 });
