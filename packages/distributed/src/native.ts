@@ -28,7 +28,9 @@ const inCheckout = !fileURLToPath(import.meta.url).split(/[\\/]/).includes('node
  */
 export const INSTALL_HINT =
   'install Open MPI (Debian/Ubuntu: apt-get install libopenmpi-dev openmpi-bin), then rebuild the binding: ' +
-  (inCheckout ? 'pnpm --filter @convnet/distributed run rebuild' : 'npm rebuild @convnet/distributed');
+  (inCheckout
+    ? 'pnpm --filter @convnet/distributed run rebuild'
+    : 'npm rebuild @convnet/distributed (npm rebuild -g @convnet/distributed for a global install)');
 
 export type MpiStatus = { available: true; version: string; path: string } | { available: false; reason: string };
 
