@@ -5,8 +5,8 @@
 //
 //   node test/run-all.mjs [turbo args]         every package (what `pnpm test` runs)
 //   node test/run-all.mjs --in DIR [files]     one package's tests (vitest in DIR, e.g. apps/trainer), or some files
-//   node test/run-all.mjs --rerun-skipped      runs again the test files of kept reports whose tests were skipped
-//                                              (last result) for a reason other than a missing GPU
+//   node test/run-all.mjs --rerun-skipped      runs again the test files of kept reports with tests skipped (last
+//                                              result) for a missing install (the reason names it), not a GPU
 //   node test/run-all.mjs --summary            the line over every report kept in $CONVNET_TEST_REPORTS
 //
 // With CONVNET_TEST_REPORTS=DIR (set by .ci/run) each run also keeps its JSON reports there, numbered in run order,
@@ -198,7 +198,8 @@ if (args[0] === '--rerun-skipped') {
   const packages = testedPackages().sort((a, b) => b.dir.length - a.dir.length);
   const byPackage = new Map();
   for (const t of collect(keptReports()).values()) {
-    if (t.status !== 'skipped' || /\b(CUDA|GPU)\b/i.test(t.reason ?? '')) continue;
+    // skipped for something missing that can be installed (the reason says "install"), but not for a missing GPU
+    if (t.status !== 'skipped' || !/install/i.test(t.reason ?? '') || /\b(CUDA|GPU)\b/i.test(t.reason)) continue;
     const pkg = packages.find((p) => join(root, t.path).startsWith(`${p.dir}/`));
     if (!pkg) continue;
     if (!byPackage.has(pkg)) byPackage.set(pkg, new Set());
