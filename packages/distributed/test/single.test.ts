@@ -106,7 +106,7 @@ describe('the Open MPI binding', () => {
     },
   );
 
-  it('an override path that does not exist: the single-process group works, asking for MPI says what to install', () => {
+  it('a missing override path: the single-process group works, asking for MPI says what to install', () => {
     const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
     const script = `import('${dist}').then((m) => {
       const st = m.mpiStatus();
