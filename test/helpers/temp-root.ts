@@ -16,7 +16,8 @@ export default function setup(project: TestProject): () => void {
     if (before === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = before;
     const state = project.vitest.state;
-    const failed = state.getCountOfFailedTests() > 0 || state.getFailedFilepaths().length > 0;
+    // a failed test, a test file that failed to run, or an unhandled error
+    const failed = state.getCountOfFailedTests() > 0 || state.getFailedFilepaths().length > 0 || state.errorsSet.size;
     if (failed) {
       const left = readdirSync(dir);
       process.stderr.write(`kept the temporary files of the failed run: ${dir} (${left.length} entries)\n`);
