@@ -45,10 +45,10 @@ function keep(dir, name) {
   copyFileSync(join(dir, REPORT), join(keepDir, `${String(n).padStart(3, '0')}-${safe}.json`));
 }
 
-/** Where the balanced "( … )" group of `name` that contains `skipped` starts and ends; null without one. */
+/** Where the balanced "( … )" group of `name` with `skipped` or `not run` in it starts and ends; null without one. */
 function skipGroup(name) {
-  const at = name.indexOf('skipped');
-  if (at < 0) return null;
+  const at = [name.indexOf('skipped'), name.indexOf('not run')].filter((i) => i >= 0).sort((x, y) => x - y)[0];
+  if (at === undefined) return null;
   let start = -1;
   for (let i = at, depth = 0; i >= 0; i--) {
     if (name[i] === ')') depth++;
@@ -63,10 +63,10 @@ function skipGroup(name) {
   return { start, end };
 }
 
-/** The reason in a skipped test's name ("(skipped: why)" or "(…; skipped when …)"), or null. */
+/** The reason in a skipped test's name ("(skipped: why)", "(not run: why)", "(…; skipped when …)"), or null. */
 function skipReason(name) {
   const g = skipGroup(name);
-  return g && name.slice(g.start, g.end).replace(/^\(/, '').replace(/\)$/, '').replace(/^skipped:\s*/, '');
+  return g && name.slice(g.start, g.end).replace(/^\(/, '').replace(/\)$/, '').replace(/^(skipped|not run):\s*/, '');
 }
 
 /** The name without its skip reason: the same test skipped in one run and run in the next has one key. */
