@@ -6,6 +6,10 @@ export interface NativeInfo {
   avx512: boolean;
   avx512bf16: boolean;
   amx: boolean;
+  /** scratch buffers are exact-size with checked guards (CONVNET_EXACT_ALLOC=1, or a sanitizer build) */
+  exactAlloc: boolean;
+  /** built with CONVNET_SANITIZE (native/scripts/sanitize.mjs) */
+  sanitized: boolean;
 }
 export function info(): NativeInfo;
 export function setNumThreads(n: number): void;
