@@ -37,6 +37,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_gemm(env, exports);
   register_kernels(env, exports);
   register_perf(env, exports);
+  register_runtime(env, exports);
   return exports;
 }
 
