@@ -16,11 +16,12 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../../.." && pwd)"
 OUT="$ROOT/packages/cuda/device-bundle"
-ADDON=""
+ADDON="" WITH_NODE=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --cuda-addon) ADDON="$2"; shift 2 ;;
-    -*) echo "bundle.sh: unknown option $1 (--cuda-addon FILE)" >&2; exit 2 ;;
+    --no-node) WITH_NODE=; shift ;;  # no node.xz (the check then runs the node on PATH: the bundle's test here)
+    -*) echo "bundle.sh: unknown option $1 (--cuda-addon FILE, --no-node)" >&2; exit 2 ;;
     *) OUT="$1"; shift ;;
   esac
 done
@@ -28,7 +29,8 @@ mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
 
 NODE_BIN="$(command -v node)"
-if [ ! -f "$OUT/node.xz" ] || [ "$NODE_BIN" -nt "$OUT/node.xz" ]; then
+if [ -z "$WITH_NODE" ]; then rm -f "$OUT/node.xz"
+elif [ ! -f "$OUT/node.xz" ] || [ "$NODE_BIN" -nt "$OUT/node.xz" ]; then
   echo "compressing $NODE_BIN (xz -9; about a minute)" >&2
   xz -9 -T2 -c "$NODE_BIN" > "$OUT/node.xz.tmp" && mv "$OUT/node.xz.tmp" "$OUT/node.xz"
 fi
