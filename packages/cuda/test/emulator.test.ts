@@ -95,6 +95,21 @@ describe('device tensors on the emulator', () => {
     expect(maxErr(a.data, b.data)).toBeLessThan(1e-4);  // chunks sum in another order
     expect(getBackend('cuda-host-small-ws').description).toMatch(/host emulator/);
   });
+
+  it('the weight gradient split over images (split-K): against ref, grouped, identical bits run to run', () => {
+    // conv1-like (a 16 × 363 product: one tile, so each image is its own split) and a grouped conv2-like one
+    for (const [xs, ws, o] of [
+      [[9, 3, 23, 23], [16, 3, 11, 11], { stride: 4, padding: 2 }],
+      [[6, 8, 7, 7], [12, 4, 5, 5], { padding: 2, groups: 2 }],
+    ] as [number[], number[], object][]) {
+      const x = randn(xs), y = conv2d(x, randn(ws), null, { ...o, backend: 'ref' }), dy = randn(y.shape);
+      const r = conv2dBackwardWeight(x, dy, ws, { ...o, backend: 'ref' });
+      const a = conv2dBackwardWeight(x, dy, ws, { ...o, backend });
+      const b = conv2dBackwardWeight(x, dy, ws, { ...o, backend });
+      expect(maxErr(a.data, r.data)).toBeLessThan(1e-4 * Math.sqrt(xs[0] * y.shape[2] * y.shape[3]));
+      expect(Array.from(a.data)).toEqual(Array.from(b.data));
+    }
+  });
 });
 
 describe('SGEMM launches (the tiles of kernels/sgemm.h) on the emulator', () => {

@@ -75,6 +75,14 @@ void bias_add(Stream, int64_t n, int64_t c, int64_t inner, const float* x, const
   for (int64_t i = 0; i < count; ++i) y[i] = x[i] + b[(i / inner) % c];
 }
 
+void sum_partials(Stream, int64_t len, int64_t splits, const float* p, float* dst, bool accumulate) {
+  for (int64_t i = 0; i < len; ++i) {  // the kernel's body per element
+    float t = 0.f;
+    for (int64_t s = 0; s < splits; ++s) t += p[s * len + i];
+    dst[i] = accumulate ? t + dst[i] : t;
+  }
+}
+
 void bias_grad(Stream, int64_t n, int64_t c, int64_t inner, const float* dy, float* db) {
   float sh[kReduceThreads];
   for (int64_t ch = 0; ch < c; ++ch) {
