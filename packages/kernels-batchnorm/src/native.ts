@@ -19,10 +19,13 @@ export interface BatchNormCpuAddon {
   /** The instruction set chosen (CPUID; CONVNET_ISA=generic forces the baseline build) and the default thread count. */
   info(): { isa: 'avx2' | 'generic'; threads: number };
 }
+/** The CUDA addon and its host emulator; every kernel's attributes take `device` (the N of `cuda:N`). */
 export interface BatchNormCudaAddon {
   batchNorm2d(s: P, a: object, x: P, w: P, b: P, y: P, mean: P, invStd: P, runningMean: P, runningVar: P): void;
   batchNorm2dInference(s: P, a: object, x: P, w: P, b: P, runningMean: P, runningVar: P, y: P): void;
   batchNorm2dBackward(s: P, a: object, x: P, dy: P, w: P, mean: P, invStd: P, dx: P, dw: P, db: P): void;
+  /** Which build, and whether the synchronising debug mode (CONVNET_CUDA_SYNC=1) is on. */
+  info(): { kind: 'cuda' | 'cuda-host'; sync: boolean };
 }
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -35,7 +35,7 @@ export function registerBatchNormCpu(): void {
  * tensors to device addresses (staging host tensors). */
 interface CudaLikeBackend {
   name: string;
-  device: { stream: number; emulated: boolean };
+  device: { stream: number; emulated: boolean; index: number };
   run(body: (c: { in(t: T): number; out(t: T): number; inout(t: T): number }) => void): void;
 }
 const isCuda = (b: unknown): b is CudaLikeBackend =>
@@ -49,15 +49,17 @@ export function registerBatchNormCuda(backend: string): void {
   if (a instanceof Error) throw a;
   const k = a as BatchNormCudaAddon;
   const s = () => b.device.stream;
+  // the launches go on the backend's device (`cuda:N`): the addon makes it current (its CUDA runtime is its own)
+  const device = b.device.index;
   registerKernel('batchNorm2d', backend, ({ x, weight, bias }: { x: T; weight: T; bias: T }, at: { eps: number; momentum: number },
     o: { y: T; saveMean: T; saveInvStd: T; runningMean: T; runningVar: T }) => b.run((c) =>
-    k.batchNorm2d(s(), { ...dimsOf(x), ...at }, c.in(x), c.in(weight), c.in(bias), c.out(o.y), c.out(o.saveMean), c.out(o.saveInvStd),
+    k.batchNorm2d(s(), { ...dimsOf(x), ...at, device }, c.in(x), c.in(weight), c.in(bias), c.out(o.y), c.out(o.saveMean), c.out(o.saveInvStd),
       c.inout(o.runningMean), c.inout(o.runningVar))));
   registerKernel('batchNorm2dInference', backend, (i: { x: T; weight: T; bias: T; runningMean: T; runningVar: T }, at: { eps: number }, { y }: { y: T }) =>
-    b.run((c) => k.batchNorm2dInference(s(), { ...dimsOf(i.x), ...at }, c.in(i.x), c.in(i.weight), c.in(i.bias), c.in(i.runningMean),
+    b.run((c) => k.batchNorm2dInference(s(), { ...dimsOf(i.x), ...at, device }, c.in(i.x), c.in(i.weight), c.in(i.bias), c.in(i.runningMean),
       c.in(i.runningVar), c.out(y))));
   registerKernel('batchNorm2dBackward', backend, (i: { x: T; dy: T; weight: T; saveMean: T; saveInvStd: T }, _a: object, o: { dx: T; dweight: T; dbias: T }) =>
-    b.run((c) => k.batchNorm2dBackward(s(), dimsOf(i.x), c.in(i.x), c.in(i.dy), c.in(i.weight), c.in(i.saveMean), c.in(i.saveInvStd),
+    b.run((c) => k.batchNorm2dBackward(s(), { ...dimsOf(i.x), device }, c.in(i.x), c.in(i.dy), c.in(i.weight), c.in(i.saveMean), c.in(i.saveInvStd),
       c.out(o.dx), c.out(o.dweight), c.out(o.dbias))));
 }
 
