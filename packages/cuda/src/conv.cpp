@@ -1,7 +1,9 @@
 // Convolution as im2col + GEMM per group, on top of the launches in launch.h (the same code drives the
 // CUDA kernels and the host emulator). Images go through the column buffer in chunks as large as the
 // workspace allows; within a chunk one batched GEMM per group covers every image (gridDim.z = images).
-//   forward:         col = im2col(x);  y_g[i] = w_g · col_g[i]            (+ bias)
+//   forward:         y_g[i] = w_g · col_g[i] as an implicit GEMM (kernels/conv.h: the columns are gathered
+//                    from x inside the SGEMM's tile loads, never written), one launch per group over all images
+//                    (+ bias)
 //   backward input:  dcol_g[i] = w_gᵀ · dy_g[i];  dx = col2im(dcol)
 //   backward weight: dw_g = Σ_i dy_g[i] · col_g[i]ᵀ, split over the images (split-K): an og × Kg product has
 //                    few 128×128 tiles (conv1 of torchvision's net: 64 × 363, 3 tiles; conv2: 26), so the images
@@ -62,23 +64,25 @@ int64_t conv_workspace_images(const ConvGeom& g, size_t ws_bytes) {
 void conv2d_forward(Stream s, const ConvGeom& g, const float* x, const float* w, const float* b, float* y, void* ws,
                     size_t ws_bytes) {
   const Dims d = dims(g);
+  (void)ws;
+  (void)ws_bytes;
   if (g.n == 0 || g.o == 0 || d.P == 0) return;
-  float* col = reinterpret_cast<float*>(static_cast<char*>(ws) + partial_bytes(g));
-  const int64_t chunk = conv_workspace_images(g, ws_bytes);
-  for (int64_t i0 = 0; i0 < g.n; i0 += chunk) {
-    const int64_t m = std::min(chunk, g.n - i0);
-    const float* xi = x + i0 * g.c * g.h * g.w;
-    float* yi = y + i0 * g.o * d.P;
-    im2col(s, g, m, xi, col);
+  // the gather's per-thread offsets are 32-bit (kernels/conv.h)
+  if (g.h + g.ph > (1 << 29) || g.w + g.pw > (1 << 29) || g.oh * g.sh > (1 << 29) || g.ow * g.sw > (1 << 29))
+    throw std::runtime_error("cuda: conv2d: input planes over 2^29 rows or columns are not supported");
+  constexpr int64_t kMaxImages = 65535;  // gridDim.z
+  for (int64_t i0 = 0; i0 < g.n; i0 += kMaxImages) {
+    const int64_t m = std::min(kMaxImages, g.n - i0);
     for (int64_t gr = 0; gr < g.groups; ++gr) {
       SgemmArgs a{};
       a.M = d.og; a.N = d.P; a.K = d.Kg;
       a.A = w + gr * d.og * d.Kg; a.lda = d.Kg;
-      a.B = col + gr * d.Kg * d.P; a.ldb = d.P;
-      a.C = yi + gr * d.og * d.P; a.ldc = d.P;
+      a.B = x + i0 * g.c * g.h * g.w;  // gathered: image z at B + z·image_stride
+      a.C = y + i0 * g.o * d.P + gr * d.og * d.P; a.ldc = d.P;
       a.alpha = 1.f; a.beta = 0.f;
-      a.batch = m; a.strideA = 0; a.strideB = d.R * d.P; a.strideC = g.o * d.P;
-      sgemm(s, a);
+      a.batch = m; a.strideA = 0; a.strideC = g.o * d.P;
+      const ConvGather gather{g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.ow, gr * d.cg, g.c * g.h * g.w};
+      conv_forward_implicit(s, a, gather);
     }
   }
   if (b) bias_add(s, g.n, g.o, d.P, y, b, y);

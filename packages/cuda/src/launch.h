@@ -15,6 +15,7 @@
 #include "convnet/kernels/lrn.h"
 #include "convnet/kernels/optim.h"
 #include "kernels/elementwise.h"
+#include "kernels/conv.h"
 #include "kernels/sgemm.h"
 
 namespace convnet::cuda {
@@ -22,6 +23,9 @@ namespace convnet::cuda {
 using Stream = void*;  // cudaStream_t (null: the default stream); unused by the emulator
 
 void sgemm(Stream s, const SgemmArgs& a);
+// Implicit-GEMM forward convolution of one group (kernels/conv.h): C_z = A · gather(B + z·g.image_stride) for
+// z < batch (A: the group's weights [M = og, K = Kg], B: x, C: y with strideC per image, N = oh·ow).
+void conv_forward_implicit(Stream s, const SgemmArgs& a, const ConvGather& g);
 // col [images, C·kh·kw, oh·ow] from x [images, C, h, w]
 void im2col(Stream s, const ConvGeom& g, int64_t images, const float* x, float* col);
 // dx [images, C, h, w] (overwritten) from dcol [images, C·kh·kw, oh·ow]

@@ -96,6 +96,19 @@ describe('device tensors on the emulator', () => {
     expect(getBackend('cuda-host-small-ws').description).toMatch(/host emulator/);
   });
 
+  it('the forward convolution as an implicit GEMM: tiles cut at 128 outputs and positions, stride, padding, groups', () => {
+    for (const [xs, ws, o] of [
+      [[2, 3, 45, 47], [130, 3, 11, 11], { stride: 4, padding: 2 }],  // 130 outputs, 110 positions, Kg 363
+      [[3, 6, 13, 12], [8, 3, 3, 3], { stride: 1, padding: 1, groups: 2 }],  // 156 positions, 2 groups
+      [[1, 2, 5, 5], [3, 2, 5, 5], { stride: 2, padding: 3 }],  // windows mostly in the padding
+    ] as [number[], number[], object][]) {
+      const x = randn(xs), w = randn(ws), b = randn([ws[0]]);
+      const want = conv2d(x, w, b, { ...o, backend: 'ref' }), got = conv2d(x, w, b, { ...o, backend });
+      expect(got.shape).toEqual(want.shape);
+      expect(maxErr(got.data, want.data)).toBeLessThan(1e-4 * Math.sqrt(ws[1] * ws[2] * ws[3]));
+    }
+  });
+
   it('the weight gradient split over images (split-K): against ref, grouped, identical bits run to run', () => {
     // conv1-like (a 16 × 363 product: one tile, so each image is its own split) and a grouped conv2-like one
     for (const [xs, ws, o] of [
