@@ -1,9 +1,9 @@
 // The N-API binding of the batch-norm kernels, on convnet's native ABI (convnet/abi.h from @convnet/native's
 // exported include directory): one function per kernel, named as the kernel, attributes and sizes by name,
 // buffers in the spec's order, every argument checked by the shared checker. Compiled three ways (CMakeLists.txt):
-//   CONVNET_BN_CPU    convnet_batchnorm.node: Float32Arrays, the kernels of batchnorm_cpu.h (channels split over a
-//                     thread pool; attribute `threads`, optional: how many, default CONVNET_NUM_THREADS or the
-//                     cores); also info() -> {isa, threads}: the instruction set chosen and the default count;
+//   CONVNET_BN_CPU    convnet_batchnorm.node: Float32Arrays, the kernels of batchnorm_cpu.h (channels split over
+//                     @convnet/native's thread pool, handed over once by useRuntime(native.runtime())); also
+//                     info() -> {isa, threads}: the bodies chosen and the pool's thread count;
 //   CONVNET_BN_CUDA   convnet_batchnorm_cuda.node: device addresses, the CUDA kernels of batchnorm.cu;
 //   CONVNET_BN_HOST   convnet_batchnorm_cuda_host.node: the same launches run on the host, the kernels' phases
 //                     (batchnorm.h) over every block and thread (what the tests run where there is no GPU).
@@ -132,13 +132,12 @@ float momentum(Args& a) {
 }
 
 #if defined(CONVNET_BN_CPU)
-// The optional `threads` attribute (1..1024); absent: CONVNET_NUM_THREADS or the cores.
-int threads(Args& a) {
-  const Napi::Object o = a.info()[kFirst - 1].As<Napi::Object>();
-  if (!o.Has("threads") || o.Get("threads").IsUndefined()) return cpu::default_threads();
-  return static_cast<int>(a.int_attr("threads", 1, 1024));
+// useRuntime(require('@convnet/native').runtime()): the pool and ISA every kernel call uses.
+Napi::Value use_runtime(const Info& info) {
+  cpu::use_runtime(kit::from_external(info[0]));
+  return info.Env().Undefined();
 }
-// batchNorm2d({n, c, plane, eps, momentum[, threads]}, x, weight, bias, y, saveMean, saveInvStd, runningMean, runningVar)
+// batchNorm2d({n, c, plane, eps, momentum}, x, weight, bias, y, saveMean, saveInvStd, runningMean, runningVar)
 Napi::Value batch_norm_2d(const Info& info) {
   Args a(info, kAddon, "batchNorm2d");
   const Dims d = dims(a);
@@ -147,10 +146,10 @@ Napi::Value batch_norm_2d(const Info& info) {
   const float *x = a.f32(1, len).data, *w = a.f32(2, c).data, *b = a.f32(3, c).data;
   float *y = a.f32(4, len).data, *mean = a.f32(5, c).data, *inv = a.f32(6, c).data, *rm = a.f32(7, c).data,
         *rv = a.f32(8, c).data;
-  cpu::train(d, threads(a), eps, m, x, w, b, y, mean, inv, rm, rv);
+  cpu::train(d, eps, m, x, w, b, y, mean, inv, rm, rv);
   return info.Env().Undefined();
 }
-// batchNorm2dInference({n, c, plane, eps[, threads]}, x, weight, bias, runningMean, runningVar, y)
+// batchNorm2dInference({n, c, plane, eps}, x, weight, bias, runningMean, runningVar, y)
 Napi::Value batch_norm_2d_inference(const Info& info) {
   Args a(info, kAddon, "batchNorm2dInference");
   const Dims d = dims(a);
@@ -159,10 +158,10 @@ Napi::Value batch_norm_2d_inference(const Info& info) {
   const float *x = a.f32(1, len).data, *w = a.f32(2, c).data, *b = a.f32(3, c).data, *rm = a.f32(4, c).data,
               *rv = a.f32(5, c).data;
   float* y = a.f32(6, len).data;
-  cpu::inference(d, threads(a), eps, x, w, b, rm, rv, y);
+  cpu::inference(d, eps, x, w, b, rm, rv, y);
   return info.Env().Undefined();
 }
-// batchNorm2dBackward({n, c, plane[, threads]}, x, dy, weight, saveMean, saveInvStd, dx, dweight, dbias)
+// batchNorm2dBackward({n, c, plane}, x, dy, weight, saveMean, saveInvStd, dx, dweight, dbias)
 Napi::Value batch_norm_2d_backward(const Info& info) {
   Args a(info, kAddon, "batchNorm2dBackward");
   const Dims d = dims(a);
@@ -170,14 +169,14 @@ Napi::Value batch_norm_2d_backward(const Info& info) {
   const float *x = a.f32(1, len).data, *dy = a.f32(2, len).data, *w = a.f32(3, c).data, *mean = a.f32(4, c).data,
               *inv = a.f32(5, c).data;
   float *dx = a.f32(6, len).data, *dw = a.f32(7, c).data, *db = a.f32(8, c).data;
-  cpu::backward(d, threads(a), x, dy, w, mean, inv, dx, dw, db);
+  cpu::backward(d, x, dy, w, mean, inv, dx, dw, db);
   return info.Env().Undefined();
 }
-// info() -> {isa: 'avx2' | 'generic', threads: the default thread count}
+// info() -> {isa: 'avx2' | 'generic', threads: the pool's thread count}
 Napi::Value cpu_info(const Info& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("isa", cpu::isa());
-  o.Set("threads", cpu::default_threads());
+  o.Set("threads", cpu::threads());
   return o;
 }
 #else
@@ -236,7 +235,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("batchNorm2dInference", Napi::Function::New(env, guarded<batch_norm_2d_inference>, "batchNorm2dInference"));
   exports.Set("batchNorm2dBackward", Napi::Function::New(env, guarded<batch_norm_2d_backward>, "batchNorm2dBackward"));
 #if defined(CONVNET_BN_CPU)
-  exports.Set("info", Napi::Function::New(env, cpu_info, "info"));
+  exports.Set("info", Napi::Function::New(env, guarded<cpu_info>, "info"));
+  exports.Set("useRuntime", Napi::Function::New(env, guarded<use_runtime>, "useRuntime"));
 #else
   exports.Set("info", Napi::Function::New(env, cuda_info, "info"));
 #endif
