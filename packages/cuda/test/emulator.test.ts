@@ -115,7 +115,7 @@ describe('device tensors on the emulator', () => {
       [[9, 3, 23, 23], [16, 3, 11, 11], { stride: 4, padding: 2 }],
       [[6, 8, 7, 7], [12, 4, 5, 5], { padding: 2, groups: 2 }],
     ] as [number[], number[], object][]) {
-      const x = randn(xs), y = conv2d(x, randn(ws), null, { ...o, backend: 'ref' }), dy = randn(y.shape);
+      const x = randn(xs), y = conv2d(x, randn(ws), null, { ...o, backend: 'ref' }), dy = randn([...y.shape]);
       const r = conv2dBackwardWeight(x, dy, ws, { ...o, backend: 'ref' });
       const a = conv2dBackwardWeight(x, dy, ws, { ...o, backend });
       const b = conv2dBackwardWeight(x, dy, ws, { ...o, backend });
