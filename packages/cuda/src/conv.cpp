@@ -5,12 +5,13 @@
 //                    from x inside the SGEMM's tile loads, never written), one launch per group over all images
 //                    (+ bias)
 //   backward input:  dcol_g[i] = w_gᵀ · dy_g[i];  dx = col2im(dcol)
-//   backward weight: dw_g = Σ_i dy_g[i] · col_g[i]ᵀ, split over the images (split-K): an og × Kg product has
-//                    few 128×128 tiles (conv1 of torchvision's net: 64 × 363, 3 tiles; conv2: 26), so the images
-//                    of a chunk are cut into S contiguous ranges, block z of one launch sums range z in image
-//                    order into partials[z] (S × as many blocks: S = ceil(256 / tiles), at most the images), and
-//                    sum_partials adds the S partials in split order (then the previous chunks' sum): no atomics,
-//                    the same bits on every run. The partials live at the start of the workspace.
+//   backward weight: dw_g = Σ_i dy_g[i] · col_g[i]ᵀ as an implicit GEMM (kernels/conv.h: col_gᵀ gathered from x
+//                    in the tile loads), split over the images (split-K): an og × Kg product has few 128×128
+//                    tiles (conv1 of torchvision's net: 64 × 363, 3 tiles; conv2: 26), so the batch is cut into
+//                    S contiguous ranges, block z of one launch sums range z in image order into partials[z]
+//                    (S × as many blocks: S = ceil(256 / tiles), at most the images), and sum_partials adds the
+//                    S partials in split order: no atomics, the same bits on every run. The partials live at the
+//                    start of the workspace.
 #include <algorithm>
 
 #include "device.h"
@@ -122,7 +123,6 @@ void conv2d_backward_weight(Stream s, const ConvGeom& g, const float* x, const f
                             size_t ws_bytes) {
   const Dims d = dims(g);
   if (g.o == 0 || d.Kg == 0) return;
-  float* col = reinterpret_cast<float*>(static_cast<char*>(ws) + partial_bytes(g));
   if (g.n == 0 || d.P == 0) {  // no terms: dw = 0, written by a GEMM with K = 0
     SgemmArgs a{};
     a.M = g.o; a.N = d.Kg; a.K = 0; a.A = dw; a.lda = 1; a.B = dw; a.ldb = d.Kg; a.C = dw; a.ldc = d.Kg;
@@ -130,28 +130,28 @@ void conv2d_backward_weight(Stream s, const ConvGeom& g, const float* x, const f
     sgemm(s, a);
     return;
   }
-  const int64_t chunk = conv_workspace_images(g, ws_bytes);
+  // the whole batch in one launch per group (gridDim.z = the splits), columns gathered from x: no im2col
+  (void)ws_bytes;
+  if (g.h + g.ph > (1 << 29) || g.w + g.pw > (1 << 29) || g.oh * g.sh > (1 << 29) || g.ow * g.sw > (1 << 29))
+    throw std::runtime_error("cuda: conv2d: input planes over 2^29 rows or columns are not supported");
   float* partials = static_cast<float*>(ws);
-  for (int64_t i0 = 0; i0 < g.n; i0 += chunk) {
-    const int64_t m = std::min(chunk, g.n - i0);
-    const int64_t splits = std::min(conv_weight_splits(g), m);
-    im2col(s, g, m, x + i0 * g.c * g.h * g.w, col);
-    for (int64_t gr = 0; gr < g.groups; ++gr) {
-      SgemmArgs a{};
-      a.M = d.og; a.N = d.Kg; a.K = d.P;
-      a.A = dy + i0 * g.o * d.P + gr * d.og * d.P; a.lda = d.P;
-      a.B = col + gr * d.Kg * d.P; a.ldb = d.P; a.transB = true;  // col_g [Kg, P] read as col_gᵀ
-      float* dwg = dw + gr * d.og * d.Kg;
-      a.alpha = 1.f;
-      a.batch = m; a.strideA = g.o * d.P; a.strideB = d.R * d.P; a.reduce = true;
-      if (splits > 1) {  // partials[z] = Σ over split z's images; then dw_g (+)= Σ_z partials[z], in order
-        a.C = partials; a.ldc = d.Kg; a.strideC = d.og * d.Kg; a.beta = 0.f; a.splits = splits;
-        sgemm(s, a);
-        sum_partials(s, d.og * d.Kg, splits, partials, dwg, i0 > 0);
-      } else {
-        a.C = dwg; a.ldc = d.Kg; a.strideC = 0; a.beta = i0 == 0 ? 0.f : 1.f;
-        sgemm(s, a);
-      }
+  const int64_t splits = conv_weight_splits(g);
+  for (int64_t gr = 0; gr < g.groups; ++gr) {
+    SgemmArgs a{};
+    a.M = d.og; a.N = d.Kg; a.K = d.P;
+    a.A = dy + gr * d.og * d.P; a.lda = d.P;
+    a.B = x; a.ldb = d.P;  // gathered (kernels/conv.h), image i at x + i·c·h·w
+    a.alpha = 1.f;
+    a.batch = g.n; a.strideA = g.o * d.P; a.strideB = g.c * g.h * g.w; a.reduce = true;
+    const ConvGather gather{g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.ow, gr * d.cg, g.c * g.h * g.w};
+    float* dwg = dw + gr * d.og * d.Kg;
+    if (splits > 1) {  // partials[z] = Σ over split z's images; then dw_g = Σ_z partials[z], in order
+      a.C = partials; a.ldc = d.Kg; a.strideC = d.og * d.Kg; a.beta = 0.f; a.splits = splits;
+      conv_wgrad_implicit(s, a, gather);
+      sum_partials(s, d.og * d.Kg, splits, partials, dwg, false);
+    } else {
+      a.C = dwg; a.ldc = d.Kg; a.strideC = 0; a.beta = 0.f;
+      conv_wgrad_implicit(s, a, gather);
     }
   }
 }

@@ -26,6 +26,9 @@ void sgemm(Stream s, const SgemmArgs& a);
 // Implicit-GEMM forward convolution of one group (kernels/conv.h): C_z = A · gather(B + z·g.image_stride) for
 // z < batch (A: the group's weights [M = og, K = Kg], B: x, C: y with strideC per image, N = oh·ow).
 void conv_forward_implicit(Stream s, const SgemmArgs& a, const ConvGather& g);
+// Implicit-GEMM weight gradient of one group (kernels/conv.h): A = dy, B = x gathered (strideB per image), reduce
+// over the batch, split as a.splits says (the partials at C + z·strideC), like sgemm's reduce mode.
+void conv_wgrad_implicit(Stream s, const SgemmArgs& a, const ConvGather& g);
 // col [images, C·kh·kw, oh·ow] from x [images, C, h, w]
 void im2col(Stream s, const ConvGeom& g, int64_t images, const float* x, float* col);
 // dx [images, C, h, w] (overwritten) from dcol [images, C·kh·kw, oh·ow]

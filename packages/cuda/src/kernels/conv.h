@@ -63,4 +63,50 @@ CONVNET_HD void conv_fetch(const SgemmArgs& p, const ConvGather& g, const ConvGa
   }
 }
 
+// The weight gradient as an implicit GEMM: dw_g = Σ_i dy_g[i] · col_g[i]ᵀ, M = og, N = Kg, K = P (positions),
+// A = dy (lda = P, one image per item), B = col_gᵀ gathered (the transB layout of sgemm_fetch: a thread's column
+// n = (c, r, s) is fixed for the block, so it is decomposed once; its 4 positions per k tile are consecutive, one
+// division for the first and a carry for the rest). Items are the images, summed in order, split over the batch
+// as sgemm_walk does (partials summed by conv.cpp in split order).
+struct ConvWgradCtx {
+  int64_t plane;   // offset of the input plane (c_off + c)·h·w of the thread's column n
+  int32_t r, s;    // the column's window row and column
+  bool ok;         // n < N
+};
+
+CONVNET_HD void conv_wgrad_init(const SgemmArgs& p, const ConvGather& g, int tid, int64_t n0, ConvWgradCtx& c) {
+  const int64_t n = n0 + tid / 2, win = g.kh * g.kw;
+  c.ok = n < p.N;
+  const int64_t ch = c.ok ? n / win : 0, rs = c.ok ? n - ch * win : 0;
+  c.r = static_cast<int32_t>(rs / g.kw);
+  c.s = static_cast<int32_t>(rs - c.r * g.kw);
+  c.plane = (g.c_off + ch) * g.h * g.w;
+}
+
+CONVNET_HD void conv_wgrad_fetch(const SgemmArgs& p, const ConvGather& g, const ConvWgradCtx& c, int tid, int64_t m0,
+                                 int64_t k0, const float* A, const float* X, SgemmRegs& r) {
+  {
+    const int64_t m = m0 + tid / 2, k = k0 + 4 * (tid % 2);
+    if (m < p.M) sgemm_load4(A + m * p.lda + k, k, p.K, p.vecA, r.a);
+    else r.a[0] = r.a[1] = r.a[2] = r.a[3] = 0.f;
+  }
+  const int64_t k = k0 + 4 * (tid % 2);
+  if (!c.ok || k >= p.K) {
+    r.b[0] = r.b[1] = r.b[2] = r.b[3] = 0.f;
+    return;
+  }
+  int32_t oh = static_cast<int32_t>(k / g.ow), ow = static_cast<int32_t>(k - static_cast<int64_t>(oh) * g.ow);
+  const int32_t h = static_cast<int32_t>(g.h), w = static_cast<int32_t>(g.w), ow_n = static_cast<int32_t>(g.ow);
+  const float* plane = X + c.plane;
+  for (int j = 0; j < 4; ++j) {
+    const int32_t ih = oh * static_cast<int32_t>(g.sh) - static_cast<int32_t>(g.ph) + c.r;
+    const int32_t iw = ow * static_cast<int32_t>(g.sw) - static_cast<int32_t>(g.pw) + c.s;
+    r.b[j] = k + j < p.K && ih >= 0 && ih < h && iw >= 0 && iw < w ? plane[static_cast<int64_t>(ih) * w + iw] : 0.f;
+    if (++ow == ow_n) {
+      ow = 0;
+      ++oh;
+    }
+  }
+}
+
 }  // namespace convnet::cuda
