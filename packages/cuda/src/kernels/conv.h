@@ -109,4 +109,67 @@ CONVNET_HD void conv_wgrad_fetch(const SgemmArgs& p, const ConvGather& g, const 
   }
 }
 
+// The input gradient as an implicit GEMM (no columns, no col2im): for one group and image,
+//   dx_g[c, ih, iw] = Σ_{o, r, s} w[o, c, r, s] · dy_g[o, (ih + ph − r)/sh, (iw + pw − s)/sw]
+// over the (o, r, s) whose quotients are whole and inside dy. M = cg, N = h·w, K = og·kh·kw; A(c, (o, r, s)) is
+// gathered from the weights (a thread's c is fixed for the block: c·kh·kw hoisted; its 4 consecutive k per tile
+// decomposed once, then carried), B((o, r, s), (ih, iw)) from dy (a thread's 4 positions are fixed for the block:
+// ih + ph, iw + pw hoisted; its k decomposed once per tile). Every dx element is written once, with beta = 0.
+struct ConvDgrad {
+  int64_t h, w, kh, kw, sh, sw, ph, pw, oh, ow;  // input plane, window, stride, padding, output plane
+  int64_t cg;                                    // input channels per group
+  int64_t dy_image_stride;                       // o·oh·ow: elements per image of dy
+};
+struct ConvDgradCtx {
+  int64_t cwin;         // c·kh·kw of the thread's row (A)
+  int32_t ihp[4], iwp[4];  // ih + ph, iw + pw of its 4 positions (B); −2^30 past N
+};
+
+CONVNET_HD void conv_dgrad_init(const SgemmArgs& p, const ConvDgrad& g, int tid, int64_t m0, int64_t n0,
+                                ConvDgradCtx& c) {
+  c.cwin = (m0 + tid / 2) * g.kh * g.kw;
+  for (int j = 0; j < 4; ++j) {
+    const int64_t n = n0 + 4 * (tid % 32) + j;
+    const bool ok = n < p.N;
+    const int64_t ih = ok ? n / g.w : 0, iw = ok ? n % g.w : 0;
+    c.ihp[j] = ok ? static_cast<int32_t>(ih + g.ph) : kConvOutside;
+    c.iwp[j] = static_cast<int32_t>(iw + g.pw);
+  }
+}
+
+CONVNET_HD void conv_dgrad_fetch(const SgemmArgs& p, const ConvDgrad& g, const ConvDgradCtx& c, int tid, int64_t m0,
+                                 int64_t k0, const float* DY, SgemmRegs& r) {
+  const int64_t win = g.kh * g.kw;
+  {
+    const int64_t m = m0 + tid / 2, k = k0 + 4 * (tid % 2);
+    int64_t o = k / win, rs = k - o * win;
+    for (int j = 0; j < 4; ++j) {
+      r.a[j] = m < p.M && k + j < p.K ? p.A[o * g.cg * win + c.cwin + rs] : 0.f;
+      if (++rs == win) {
+        rs = 0;
+        ++o;
+      }
+    }
+  }
+  const int64_t k = k0 + tid / 32;
+  if (k >= p.K) {
+    r.b[0] = r.b[1] = r.b[2] = r.b[3] = 0.f;
+    return;
+  }
+  const int64_t o = k / win, rs = k - o * win;
+  const int32_t rr = static_cast<int32_t>(rs / g.kw), ss = static_cast<int32_t>(rs - rr * g.kw);
+  const int32_t sh = static_cast<int32_t>(g.sh), sw = static_cast<int32_t>(g.sw);
+  const int32_t oh_n = static_cast<int32_t>(g.oh), ow_n = static_cast<int32_t>(g.ow);
+  const float* plane = DY + o * g.oh * g.ow;
+  for (int j = 0; j < 4; ++j) {
+    const int32_t th = c.ihp[j] - rr, tw = c.iwp[j] - ss;
+    float v = 0.f;
+    if (th >= 0 && tw >= 0 && th % sh == 0 && tw % sw == 0) {
+      const int32_t oy = th / sh, ox = tw / sw;
+      if (oy < oh_n && ox < ow_n) v = plane[static_cast<int64_t>(oy) * ow_n + ox];
+    }
+    r.b[j] = v;
+  }
+}
+
 }  // namespace convnet::cuda
