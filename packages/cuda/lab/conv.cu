@@ -30,17 +30,31 @@ __global__ void im2col_kernel(ConvGeom g, int64_t count, const float* x, float* 
   if (i < count) im2col_at(g, x, col, i);
 }
 
-__global__ void __launch_bounds__(kSgemmThreads) sgemm_batched(SgemmArgs p) {
-  __shared__ SgemmShared sh;
+__global__ void __launch_bounds__(kSgemmThreads, 2) sgemm_batched(SgemmArgs p) {
+  __shared__ __align__(16) SgemmShared sh;
   float acc[kSgemmTM][kSgemmTN] = {};
-  const int64_t m0 = static_cast<int64_t>(blockIdx.y) * kSgemmBM, n0 = static_cast<int64_t>(blockIdx.x) * kSgemmBN, z = blockIdx.z;
-  for (int64_t k0 = 0; k0 < p.K; k0 += kSgemmBK) {
-    sgemm_load(p, sh, threadIdx.x, m0, n0, k0, sgemm_a_at(p, z), sgemm_b_at(p, z));
-    __syncthreads();
-    sgemm_compute(sh, threadIdx.x, acc);
+  const int64_t m0 = static_cast<int64_t>(blockIdx.y) * kSgemmBM, n0 = static_cast<int64_t>(blockIdx.x) * kSgemmBN;
+  const SgemmWalk w = sgemm_walk(p, blockIdx.z);  // the production schedule (src/sgemm.cu)
+  const float *A, *B;
+  int64_t k0;
+  SgemmRegs r;
+  if (w.tiles > 0) {
+    sgemm_tile(p, w, 0, A, B, k0);
+    sgemm_fetch(p, threadIdx.x, m0, n0, k0, A, B, r);
+    sgemm_stash(p, sh, 0, threadIdx.x, r);
     __syncthreads();
   }
-  sgemm_store(p, threadIdx.x, m0, n0, p.C + z * p.strideC, acc);
+  for (int64_t t = 0; t < w.tiles; ++t) {
+    const bool next = t + 1 < w.tiles;
+    if (next) {
+      sgemm_tile(p, w, t + 1, A, B, k0);
+      sgemm_fetch(p, threadIdx.x, m0, n0, k0, A, B, r);
+    }
+    sgemm_compute(sh, t & 1, threadIdx.x, acc);
+    if (next) sgemm_stash(p, sh, (t + 1) & 1, threadIdx.x, r);
+    __syncthreads();
+  }
+  sgemm_store(p, p.beta, threadIdx.x, m0, n0, sgemm_c_at(p, blockIdx.z), acc);
 }
 
 void conv_v2(const ConvGeom& g, const float* x, const float* w, float* y, float* col) {
@@ -51,6 +65,7 @@ void conv_v2(const ConvGeom& g, const float* x, const float* w, float* y, float*
     SgemmArgs a{};
     a.M = og; a.N = P; a.K = Kg; a.A = w + gr * og * Kg; a.lda = Kg; a.B = col + gr * Kg * P; a.ldb = P;
     a.C = y + gr * og * P; a.ldc = P; a.alpha = 1.f; a.batch = g.n; a.strideB = R * P; a.strideC = g.o * P;
+    sgemm_prepare(a);
     sgemm_batched<<<dim3((P + kSgemmBN - 1) / kSgemmBN, (og + kSgemmBM - 1) / kSgemmBM, g.n), kSgemmThreads>>>(a);
   }
 }

@@ -1,7 +1,8 @@
 // SGEMM lab: C[M,N] = A[M,K] · B[K,N] (row-major), the AlexNet shapes, three versions:
 //   1 naive: one thread per output, operands straight from global memory
 //   2 32×32 shared-memory tiles, one output per thread
-//   3 production (src/sgemm.cu): 64×64 tiles, 16-deep k tiles, 4×4 register tiles, any transpose
+//   3 production (src/sgemm.cu): 128×128 tiles, 8-deep double-buffered k tiles, 8×8 register tiles, float4
+//     loads, any transpose
 // Build: nvcc -O3 -std=c++17 -arch=sm_80 -I../../../native/include -I../src sgemm.cu -o sgemm
 // Run:   ./sgemm [version]   (checks every version against the CPU, then times the one asked for, default 3)
 #include "common.h"
@@ -32,17 +33,31 @@ __global__ void sgemm_v2(int M, int N, int K, const float* A, const float* B, fl
   if (m < M && n < N) C[m * N + n] = acc;
 }
 
-__global__ void __launch_bounds__(kSgemmThreads) sgemm_v3(SgemmArgs p) {
-  __shared__ SgemmShared sh;
+__global__ void __launch_bounds__(kSgemmThreads, 2) sgemm_v3(SgemmArgs p) {
+  __shared__ __align__(16) SgemmShared sh;
   float acc[kSgemmTM][kSgemmTN] = {};
   const int64_t m0 = static_cast<int64_t>(blockIdx.y) * kSgemmBM, n0 = static_cast<int64_t>(blockIdx.x) * kSgemmBN;
-  for (int64_t k0 = 0; k0 < p.K; k0 += kSgemmBK) {
-    sgemm_load(p, sh, threadIdx.x, m0, n0, k0, p.A, p.B);
-    __syncthreads();
-    sgemm_compute(sh, threadIdx.x, acc);
+  const SgemmWalk w = sgemm_walk(p, blockIdx.z);  // the production schedule (src/sgemm.cu)
+  const float *A, *B;
+  int64_t k0;
+  SgemmRegs r;
+  if (w.tiles > 0) {
+    sgemm_tile(p, w, 0, A, B, k0);
+    sgemm_fetch(p, threadIdx.x, m0, n0, k0, A, B, r);
+    sgemm_stash(p, sh, 0, threadIdx.x, r);
     __syncthreads();
   }
-  sgemm_store(p, threadIdx.x, m0, n0, p.C, acc);
+  for (int64_t t = 0; t < w.tiles; ++t) {
+    const bool next = t + 1 < w.tiles;
+    if (next) {
+      sgemm_tile(p, w, t + 1, A, B, k0);
+      sgemm_fetch(p, threadIdx.x, m0, n0, k0, A, B, r);
+    }
+    sgemm_compute(sh, t & 1, threadIdx.x, acc);
+    if (next) sgemm_stash(p, sh, (t + 1) & 1, threadIdx.x, r);
+    __syncthreads();
+  }
+  sgemm_store(p, p.beta, threadIdx.x, m0, n0, sgemm_c_at(p, blockIdx.z), acc);
 }
 
 void run(int version, int M, int N, int K, bool tA, bool tB, const float* A, const float* B, float* C) {
@@ -52,6 +67,7 @@ void run(int version, int M, int N, int K, bool tA, bool tB, const float* A, con
     SgemmArgs p{};
     p.M = M; p.N = N; p.K = K; p.A = A; p.lda = tA ? M : K; p.B = B; p.ldb = tB ? K : N; p.C = C; p.ldc = N;
     p.alpha = 1.f; p.beta = 0.f; p.transA = tA; p.transB = tB; p.batch = 1;
+    sgemm_prepare(p);
     sgemm_v3<<<dim3((N + kSgemmBN - 1) / kSgemmBN, (M + kSgemmBM - 1) / kSgemmBM), kSgemmThreads>>>(p);
   }
 }

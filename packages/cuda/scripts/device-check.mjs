@@ -140,7 +140,7 @@ const parts = {
       }
     }
     dev.synchronize();
-    return { ok: failed.length === 0, passed, failed };
+    return { ok: failed.length === 0, passed, failed, exactAlloc: dev.allocator.exact };
   },
 
   // directional finite differences of the device's backward kernels, in float32: for L(x) = Σ r ⊙ f(x) and a

@@ -5,9 +5,6 @@
 #   info           the device, its properties, its fp32 peak (SMs × clock × FP32 lanes/SM × 2)
 #   conformance    every built-in kernel on the device against ref (the shared suite)
 #   batchnorm      @convnet/kernels-batchnorm's CUDA kernels against ref (+ their time at small-bn's shapes)
-#   sanitizer-*    conformance + batchnorm under compute-sanitizer (memcheck, racecheck, synccheck, initcheck)
-#                  with CONVNET_CUDA_SYNC=1 and the allocator in exact-size mode (CONVNET_CUDA_EXACT_ALLOC=1: no
-#                  rounding slack, no reuse, so an overrun or a use after release is seen)
 #   gradcheck, large, sgemm     device gradients vs finite differences; 2^31-element and grid-limit launches;
 #                  SGEMM GFLOP/s on random data (checked against float64) and its share of the fp32 peak
 #   torch-export, torch-compare the torchvision net from the same weights: our logits, loss and one step's
@@ -16,6 +13,10 @@
 #                  and on cpu: the losses agree step by step; images/s and the data-wait share through the loader
 #   resident-*     images/s from one resident batch (as PyTorch measures), so loader and step are told apart
 #   paper-*, torchvision-*, torch   the big nets through the trainer, PyTorch + cuDNN on the same workloads
+#   sanitizer-*    conformance + batchnorm under compute-sanitizer (memcheck, racecheck, synccheck, initcheck)
+#                  with CONVNET_CUDA_SYNC=1 and the allocator in exact-size mode (CONVNET_CUDA_EXACT_ALLOC=1: no
+#                  rounding slack, no reuse, so an overrun or a use after release is seen)
+#   paper-cpu, torchvision-cpu      the cpu backend's first steps of the big nets (their loss checks)
 # Every part's stdout and stderr, the sanitizer reports and the full JSON are kept in the results folder: $OUT/
 # device-check when OUT is set (a remote GPU machine hands $OUT back), else a new folder under TMPDIR whose path
 # the printed line names. The printed JSON is one short line: verdict, failed parts, the comparisons.
@@ -87,13 +88,28 @@ part info 30 "$NODE" "$MJS" info --device "$DEVICE"
 part conformance 90 "$NODE" "$MJS" conformance --device "$DEVICE"
 part batchnorm 60 "$NODE" "$MJS" batchnorm --device "$DEVICE" $SMALL
 
+part gradcheck 45 "$NODE" "$MJS" gradcheck --device "$DEVICE"
+part large 60 "$NODE" "$MJS" large --device "$DEVICE" $SMALL
+part sgemm 60 "$NODE" "$MJS" sgemm --device "$DEVICE" $SMALL
+
+# outputs against PyTorch, from the same weights
+if [ -n "$TORCH" ]; then
+  part torch-export 90 "$NODE" "$MJS" export --device "$DEVICE" --dir "$WORK/torch-compare" $SMALL
+  if grep -q '"ok":true' "$RES/torch-export.json"; then
+    part torch-compare 90 "$PYTHON" "$HERE/bench_torch_device.py" compare --dir "$WORK/torch-compare"
+  else skip torch-compare 'the export failed'; fi
+  rm -rf "$WORK/torch-compare"
+else skip torch-compare '--no-torch'; fi
+
 # compute-sanitizer (not on the emulator: it has no CUDA to check). Its full reports stay in sanitizer-TOOL.log.
+# Run after the correctness, training and rate parts (the budget cuts the last parts short), memcheck first.
+sanitize() {
 if [ -n "$SANITIZER" ] && [ "$DEVICE" = cuda ] && command -v compute-sanitizer > /dev/null; then
   for tool in memcheck racecheck synccheck initcheck; do
     for what in conformance batchnorm; do
       name="sanitizer-$tool-$what"
       part "$name" 90 env CONVNET_CUDA_SYNC=1 CONVNET_CUDA_EXACT_ALLOC=1 compute-sanitizer --tool "$tool" \
-        --error-exitcode 99 --log-file "$RES/$name.log" "$NODE" "$MJS" "$what" --device cuda $SMALL
+        --error-exitcode 99 --log-file "$RES/$name.log" "$NODE" "$MJS" "$what" --device cuda --small
       "$NODE" -e '
         const fs = require("fs"); const [f, log] = process.argv.slice(1);
         const r = JSON.parse(fs.readFileSync(f, "utf8"));
@@ -107,18 +123,7 @@ if [ -n "$SANITIZER" ] && [ "$DEVICE" = cuda ] && command -v compute-sanitizer >
 else
   skip sanitizer "$([ "$DEVICE" = cuda ] && echo 'compute-sanitizer not on PATH (or --no-sanitizer)' || echo 'not on the emulator')"
 fi
-part gradcheck 45 "$NODE" "$MJS" gradcheck --device "$DEVICE"
-part large 60 "$NODE" "$MJS" large --device "$DEVICE" $SMALL
-part sgemm 60 "$NODE" "$MJS" sgemm --device "$DEVICE" $SMALL
-
-# outputs against PyTorch, from the same weights
-if [ -n "$TORCH" ]; then
-  part torch-export 90 "$NODE" "$MJS" export --device "$DEVICE" --dir "$WORK/torch-compare" $SMALL
-  if grep -q '"ok":true' "$RES/torch-export.json"; then
-    part torch-compare 90 "$PYTHON" "$HERE/bench_torch_device.py" compare --dir "$WORK/torch-compare"
-  else skip torch-compare 'the export failed'; fi
-  rm -rf "$WORK/torch-compare"
-else skip torch-compare '--no-torch'; fi
+}
 
 # training: the trainer on the device (strict memory mode: a hidden host access to device memory fails the run)
 # and on cpu for the losses. --data synthetic holds 512 training images; a run is whole epochs of PER_EPOCH steps
@@ -159,12 +164,14 @@ run_torch() {
   if [ -n "$TORCH" ] && [ "$(left)" -gt 20 ]; then part torch 150 "$PYTHON" "$HERE/bench_torch_device.py" rates $SMALL
   else skip torch '--no-torch or no time left'; fi
 }
-# most needed first (the budget cuts the last parts short)
+# most needed first (the budget cuts the last parts short): losses, rates, PyTorch's rates, the sanitizer, then the
+# cpu references of the big nets' first losses
 if [ -n "$SMALL" ]; then
   train small-bn-dev small-bn 16 6 "$DEVICE" 3; train small-bn-cpu small-bn 16 6 cpu 3
   train small-dev small 16 4 "$DEVICE" 2; train small-cpu small 16 4 cpu 2
   resident resident-small-bn small-bn 16 2
   run_torch
+  sanitize
 else
   train small-bn-dev small-bn 128 20 "$DEVICE"; train small-bn-cpu small-bn 128 20 cpu
   train small-dev small 128 20 "$DEVICE"; train small-cpu small 128 20 cpu
@@ -172,6 +179,7 @@ else
   resident resident-torchvision torchvision 128 20; resident resident-paper paper 128 20
   train torchvision-dev torchvision 128 24 "$DEVICE"; train paper-dev paper 128 24 "$DEVICE"
   run_torch
+  sanitize
   train paper-cpu paper 128 2 cpu; train torchvision-cpu torchvision 128 2 cpu
 fi
 

@@ -119,8 +119,6 @@ export interface CudaBackendOptions extends DeviceOptions {
   device?: number;
   /** Backend name. Default 'cuda' (device 0), 'cuda:N', or 'cuda-host' with the emulator. */
   name?: string;
-  /** Most bytes of im2col columns a convolution stages at once (more images per GEMM launch). Default 256 MiB. */
-  convWorkspaceBytes?: number;
 }
 
 /**
@@ -131,7 +129,6 @@ export function createCudaBackend(opts: CudaBackendOptions = {}): Backend & { de
   const index = opts.device ?? 0;
   const dev = CudaDevice.get(index, opts);
   const a = dev.addon;
-  const convLimit = opts.convWorkspaceBytes ?? 256 * 1024 * 1024;
   const s = () => dev.stream;
 
   function run(body: (c: Call) => void): void {
@@ -144,12 +141,10 @@ export function createCudaBackend(opts: CudaBackendOptions = {}): Backend & { de
     }
   }
 
-  /** Column workspace: as many images as fit in convLimit (at least one). */
+  /** A convolution's workspace: the weight gradient's split-K partials (the implicit GEMMs need no columns). */
   const convWorkspace = (c: Call, g: Conv2dInfo): [number, number] => {
-    const one = a.conv2dWorkspaceBytes(g, 1);
-    const images = Math.max(1, Math.min(g.n, Math.floor(convLimit / Math.max(one, 1))));
-    const bytes = a.conv2dWorkspaceBytes(g, images);
-    return [c.scratch(Math.max(bytes, 4)), Math.max(bytes, 4)];
+    const bytes = Math.max(a.conv2dWorkspaceBytes(g, g.n), 4);
+    return [c.scratch(bytes), bytes];
   };
 
   const kernels: KernelTable = {

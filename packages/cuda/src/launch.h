@@ -15,6 +15,7 @@
 #include "convnet/kernels/lrn.h"
 #include "convnet/kernels/optim.h"
 #include "kernels/elementwise.h"
+#include "kernels/conv.h"
 #include "kernels/sgemm.h"
 
 namespace convnet::cuda {
@@ -22,6 +23,15 @@ namespace convnet::cuda {
 using Stream = void*;  // cudaStream_t (null: the default stream); unused by the emulator
 
 void sgemm(Stream s, const SgemmArgs& a);
+// Implicit-GEMM forward convolution of one group (kernels/conv.h): C_z = A · gather(B + z·g.image_stride) for
+// z < batch (A: the group's weights [M = og, K = Kg], B: x, C: y with strideC per image, N = oh·ow).
+void conv_forward_implicit(Stream s, const SgemmArgs& a, const ConvGather& g);
+// Implicit-GEMM weight gradient of one group (kernels/conv.h): A = dy, B = x gathered (strideB per image), reduce
+// over the batch, split as a.splits says (the partials at C + z·strideC), like sgemm's reduce mode.
+void conv_wgrad_implicit(Stream s, const SgemmArgs& a, const ConvGather& g);
+// Implicit-GEMM input gradient of one group (kernels/conv.h): C_z = gather(A) · gather(B + z·dy_image_stride),
+// A: the group's weights, C: dx with strideC per image (M = cg, N = h·w, K = og·kh·kw).
+void conv_dgrad_implicit(Stream s, const SgemmArgs& a, const ConvDgrad& g);
 // col [images, C·kh·kw, oh·ow] from x [images, C, h, w]
 void im2col(Stream s, const ConvGeom& g, int64_t images, const float* x, float* col);
 // dx [images, C, h, w] (overwritten) from dcol [images, C·kh·kw, oh·ow]
@@ -73,9 +83,9 @@ void sum_and_squares(Stream s, int64_t len, const float* x, void* ws, double* ou
 void augment(Stream s, const AugmentGeom& g, const AugmentSample& smp, const AugmentNorm& nm, const uint8_t* images,
              float* out);
 
-// Convolution = im2col + GEMM per group (conv.cpp, shared by both builds). The workspace ws holds the weight
-// gradient's split-K partials (conv_weight_splits(g) × o/groups × K/groups floats) and then the column buffer,
-// conv_workspace_images(g, ws_bytes) images at a time (at least one: conv_workspace_bytes(g, 1)).
+// Convolution = implicit GEMMs per group (conv.cpp, kernels/conv.h; shared by both builds). The workspace ws holds
+// only the weight gradient's split-K partials (conv_weight_splits(g) × o/groups × K/groups floats), whatever the
+// number of images (conv_workspace_bytes ignores it; conv_workspace_images is every image).
 int64_t conv_weight_splits(const ConvGeom& g);
 size_t conv_workspace_bytes(const ConvGeom& g, int64_t images);
 int64_t conv_workspace_images(const ConvGeom& g, size_t ws_bytes);

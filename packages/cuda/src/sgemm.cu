@@ -42,7 +42,146 @@ __global__ void __launch_bounds__(kSgemmThreads, 2) sgemm_kernel(SgemmArgs p) {
   sgemm_store(p, sgemm_beta(p), tid, m0, n0, sgemm_c_at(p, z), acc);
 }
 
+// The implicit-GEMM convolution (kernels/conv.h): the SGEMM schedule with the B tile gathered from x.
+__global__ void __launch_bounds__(kSgemmThreads, 2) conv_forward_kernel(SgemmArgs p, ConvGather g) {
+  __shared__ __align__(16) SgemmShared sh;
+  const int tid = threadIdx.x;
+  const int64_t m0 = static_cast<int64_t>(blockIdx.y) * kSgemmBM, n0 = static_cast<int64_t>(blockIdx.x) * kSgemmBN;
+  const int64_t z = blockIdx.z;
+  const float* X = p.B + z * g.image_stride;
+  ConvGatherCtx c;
+  conv_gather_init(p, g, tid, n0, c);
+  float acc[kSgemmTM][kSgemmTN];
+#pragma unroll
+  for (int i = 0; i < kSgemmTM; ++i)
+#pragma unroll
+    for (int j = 0; j < kSgemmTN; ++j) acc[i][j] = 0.f;
+  const int64_t tiles = (p.K + kSgemmBK - 1) / kSgemmBK;
+  if (tiles > 0) {
+    SgemmRegs r;
+    conv_fetch(p, g, c, tid, m0, 0, X, r);
+    sgemm_stash(p, sh, 0, tid, r);
+    __syncthreads();
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int buf = static_cast<int>(t & 1);
+      const bool next = t + 1 < tiles;
+      if (next) conv_fetch(p, g, c, tid, m0, (t + 1) * kSgemmBK, X, r);
+      sgemm_compute(sh, buf, tid, acc);
+      if (next) sgemm_stash(p, sh, buf ^ 1, tid, r);
+      __syncthreads();
+    }
+  }
+  sgemm_store(p, p.beta, tid, m0, n0, p.C + z * p.strideC, acc);
+}
+
+__global__ void __launch_bounds__(kSgemmThreads, 2) conv_wgrad_kernel(SgemmArgs p, ConvGather g) {
+  __shared__ __align__(16) SgemmShared sh;
+  const int tid = threadIdx.x;
+  const int64_t m0 = static_cast<int64_t>(blockIdx.y) * kSgemmBM, n0 = static_cast<int64_t>(blockIdx.x) * kSgemmBN;
+  const int64_t z = blockIdx.z;
+  ConvWgradCtx c;
+  conv_wgrad_init(p, g, tid, n0, c);
+  float acc[kSgemmTM][kSgemmTN];
+#pragma unroll
+  for (int i = 0; i < kSgemmTM; ++i)
+#pragma unroll
+    for (int j = 0; j < kSgemmTN; ++j) acc[i][j] = 0.f;
+  const SgemmWalk w = sgemm_walk(p, z);
+  if (w.tiles > 0) {
+    const float *A, *X;
+    int64_t k0;
+    SgemmRegs r;
+    sgemm_tile(p, w, 0, A, X, k0);
+    conv_wgrad_fetch(p, g, c, tid, m0, k0, A, X, r);
+    sgemm_stash(p, sh, 0, tid, r);
+    __syncthreads();
+    for (int64_t t = 0; t < w.tiles; ++t) {
+      const int buf = static_cast<int>(t & 1);
+      const bool next = t + 1 < w.tiles;
+      if (next) {
+        sgemm_tile(p, w, t + 1, A, X, k0);
+        conv_wgrad_fetch(p, g, c, tid, m0, k0, A, X, r);
+      }
+      sgemm_compute(sh, buf, tid, acc);
+      if (next) sgemm_stash(p, sh, buf ^ 1, tid, r);
+      __syncthreads();
+    }
+  }
+  sgemm_store(p, sgemm_beta(p), tid, m0, n0, sgemm_c_at(p, z), acc);
+}
+
+__global__ void __launch_bounds__(kSgemmThreads, 2) conv_dgrad_kernel(SgemmArgs p, ConvDgrad g) {
+  __shared__ __align__(16) SgemmShared sh;
+  const int tid = threadIdx.x;
+  const int64_t m0 = static_cast<int64_t>(blockIdx.y) * kSgemmBM, n0 = static_cast<int64_t>(blockIdx.x) * kSgemmBN;
+  const int64_t z = blockIdx.z;
+  const float* DY = p.B + z * g.dy_image_stride;
+  ConvDgradCtx c;
+  conv_dgrad_init(p, g, tid, m0, n0, c);
+  float acc[kSgemmTM][kSgemmTN];
+#pragma unroll
+  for (int i = 0; i < kSgemmTM; ++i)
+#pragma unroll
+    for (int j = 0; j < kSgemmTN; ++j) acc[i][j] = 0.f;
+  const int64_t tiles = (p.K + kSgemmBK - 1) / kSgemmBK;
+  if (tiles > 0) {
+    SgemmRegs r;
+    conv_dgrad_fetch(p, g, c, tid, m0, 0, DY, r);
+    sgemm_stash(p, sh, 0, tid, r);
+    __syncthreads();
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int buf = static_cast<int>(t & 1);
+      const bool next = t + 1 < tiles;
+      if (next) conv_dgrad_fetch(p, g, c, tid, m0, (t + 1) * kSgemmBK, DY, r);
+      sgemm_compute(sh, buf, tid, acc);
+      if (next) sgemm_stash(p, sh, buf ^ 1, tid, r);
+      __syncthreads();
+    }
+  }
+  sgemm_store(p, p.beta, tid, m0, n0, p.C + z * p.strideC, acc);
+}
+
 }  // namespace
+
+void conv_dgrad_implicit(Stream s, const SgemmArgs& args, const ConvDgrad& g) {
+  SgemmArgs a = args;
+  if (a.M <= 0 || a.N <= 0 || a.batch <= 0) return;
+  a.transA = false;
+  a.transB = false;
+  const int64_t gy = (a.M + kSgemmBM - 1) / kSgemmBM, gx = (a.N + kSgemmBN - 1) / kSgemmBN;
+  if (gy > 65535 || a.batch > 65535) throw std::runtime_error("cuda: conv2d input gradient: too many channels or images for one launch");
+  conv_dgrad_kernel<<<dim3(static_cast<unsigned>(gx), static_cast<unsigned>(gy), static_cast<unsigned>(a.batch)),
+                      kSgemmThreads, 0, stream_of(s)>>>(a, g);
+  check_launch("conv2d input gradient (implicit GEMM)");
+}
+
+void conv_wgrad_implicit(Stream s, const SgemmArgs& args, const ConvGather& g) {
+  SgemmArgs a = args;
+  if (a.M <= 0 || a.N <= 0 || a.batch <= 0) return;
+  a.transA = false;
+  a.transB = true;
+  a.reduce = true;
+  sgemm_prepare(a);
+  const int64_t gy = (a.M + kSgemmBM - 1) / kSgemmBM, gx = (a.N + kSgemmBN - 1) / kSgemmBN;
+  const int64_t gz = a.splits > 1 ? a.splits : 1;
+  if (gy > 65535 || gz > 65535) throw std::runtime_error("cuda: conv2d weight gradient: too many output channels or splits");
+  conv_wgrad_kernel<<<dim3(static_cast<unsigned>(gx), static_cast<unsigned>(gy), static_cast<unsigned>(gz)),
+                      kSgemmThreads, 0, stream_of(s)>>>(a, g);
+  check_launch("conv2d weight gradient (implicit GEMM)");
+}
+
+void conv_forward_implicit(Stream s, const SgemmArgs& args, const ConvGather& g) {
+  SgemmArgs a = args;
+  if (a.M <= 0 || a.N <= 0 || a.batch <= 0) return;
+  a.transA = false;
+  a.transB = false;
+  sgemm_prepare(a);
+  const int64_t gy = (a.M + kSgemmBM - 1) / kSgemmBM, gx = (a.N + kSgemmBN - 1) / kSgemmBN;
+  if (gy > 65535 || a.batch > 65535) throw std::runtime_error("cuda: conv2d: too many output channels or images for one launch");
+  conv_forward_kernel<<<dim3(static_cast<unsigned>(gx), static_cast<unsigned>(gy), static_cast<unsigned>(a.batch)),
+                        kSgemmThreads, 0, stream_of(s)>>>(a, g);
+  check_launch("conv2d (implicit GEMM)");
+}
 
 void sgemm(Stream s, const SgemmArgs& args) {
   SgemmArgs a = args;

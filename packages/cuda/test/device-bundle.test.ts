@@ -68,6 +68,20 @@ describe('bundle-list.mjs: the packages the bundle carries', () => {
   }));
 });
 
+describe('the sanitizer runs\' allocation mode', () => {
+  it('conformance and batch norm pass with CONVNET_CUDA_EXACT_ALLOC=1 (exact sizes, nothing cached)', () => track(() => {
+    for (const part of ['conformance', 'batchnorm']) {
+      const r = spawnSync(process.execPath, [join(scripts, 'device-check.mjs'), part, '--device', 'cuda-host', '--small'], {
+        encoding: 'utf8', timeout: 120_000, env: { ...process.env, CONVNET_CUDA_EXACT_ALLOC: '1', CONVNET_CUDA_SYNC: '1' },
+      });
+      const j = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+      expect(j.failed, r.stdout).toEqual([]);
+      expect(j.ok).toBe(true);
+      if (part === 'conformance') expect(j.exactAlloc).toBe(true);
+    }
+  }));
+});
+
 describe('the device check from an unpacked bundle, on cuda-host', () => {
   it('builds, unpacks and runs: every small part passes, outputs kept under $OUT, one short JSON line printed', () => track(() => {
     const bundle = join(tmp, 'bundle'), unpacked = join(tmp, 'unpacked'), out = join(tmp, 'out');

@@ -98,10 +98,13 @@ __global__ void __launch_bounds__(kBnThreads) backward_stats_kernel(Dims d, cons
   const int64_t ch = blockIdx.x;
   const int t = threadIdx.x;
   const double mu = mean[ch], iv = inv[ch];
+  double p0, p1;  // in registers; shared memory only for the tree
   bn_partial2(d, ch, t, x, dy, [mu, iv](float v, float g, double& s0, double& s1) {
     s0 += g;
     s1 += g * (v - mu) * iv;
-  }, sh[0][t], sh[1][t]);
+  }, p0, p1);
+  sh[0][t] = p0;
+  sh[1][t] = p1;
   __syncthreads();
   for (int s = kBnThreads / 2; s > 0; s >>= 1) {
     bn_tree_step(sh[0], t, s);

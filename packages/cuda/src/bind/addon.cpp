@@ -260,7 +260,8 @@ Napi::Value gemm_fn(const Info& info) {
   return undefined(a);
 }
 
-// conv2dWorkspaceBytes(Conv2dInfo, images): bytes of im2col columns for `images` images at once
+// conv2dWorkspaceBytes(Conv2dInfo, images): workspace bytes of a convolution (the weight gradient's split-K
+// partials; the implicit GEMMs need no columns, so `images` does not change it)
 Napi::Value conv_ws_fn(const Info& info) {
   Args a(info, "cuda", "conv2dWorkspaceBytes");
   const ConvGeom g = a.attrs(0).conv_geom();
@@ -272,7 +273,7 @@ Napi::Value conv_grad_fn(const Info& info, const char* name) {
   Args a(info, "cuda", name);
   const ConvGeom g = a.attrs(1).conv_geom();
   const size_t wsb = static_cast<size_t>(a.integer(6));
-  if (g.n > 0 && wsb < conv_workspace_bytes(g, 1)) throw a.error(6, "workspace smaller than one image's columns");
+  if (g.n > 0 && wsb < conv_workspace_bytes(g, 1)) throw a.error(6, "workspace smaller than conv2dWorkspaceBytes (the weight gradient's split-K partials)");
   Launch(a.ptr<void>(0), g, a.ptr(2), a.ptr(3), a.ptr(4), a.ptr<void>(5), wsb);
   return undefined(a);
 }
@@ -280,7 +281,7 @@ Napi::Value conv2d_fn(const Info& info) {
   Args a(info, "cuda", "conv2d");
   const ConvGeom g = a.attrs(1).conv_geom();
   const size_t wsb = static_cast<size_t>(a.integer(7));
-  if (g.n > 0 && wsb < conv_workspace_bytes(g, 1)) throw a.error(7, "workspace smaller than one image's columns");
+  if (g.n > 0 && wsb < conv_workspace_bytes(g, 1)) throw a.error(7, "workspace smaller than conv2dWorkspaceBytes (the weight gradient's split-K partials)");
   conv2d_forward(a.ptr<void>(0), g, a.ptr(2), a.ptr(3), a.ptr(4), a.ptr(5), a.ptr<void>(6), wsb);
   return undefined(a);
 }

@@ -60,6 +60,131 @@ void sgemm(Stream, const SgemmArgs& args) {
       }
 }
 
+void conv_forward_implicit(Stream, const SgemmArgs& args, const ConvGather& g) {
+  SgemmArgs p = args;
+  if (p.M <= 0 || p.N <= 0 || p.batch <= 0) return;
+  p.transA = false;
+  p.transB = false;
+  sgemm_prepare(p);
+  const int64_t gy = (p.M + kSgemmBM - 1) / kSgemmBM, gx = (p.N + kSgemmBN - 1) / kSgemmBN;
+  if (gy > 65535 || p.batch > 65535) throw std::runtime_error("cuda: conv2d: too many output channels or images for one launch");
+  SgemmShared sh;
+  std::vector<SgemmRegs> regs(kSgemmThreads);
+  std::vector<ConvGatherCtx> ctx(kSgemmThreads);
+  std::vector<float> acc(static_cast<size_t>(kSgemmThreads) * kSgemmTM * kSgemmTN);
+  auto acc_of = [&](int tid) { return reinterpret_cast<float(*)[kSgemmTN]>(&acc[static_cast<size_t>(tid) * kSgemmTM * kSgemmTN]); };
+  const int64_t tiles = (p.K + kSgemmBK - 1) / kSgemmBK;
+  for (int64_t z = 0; z < p.batch; ++z)
+    for (int64_t by = 0; by < gy; ++by)
+      for (int64_t bx = 0; bx < gx; ++bx) {
+        const int64_t m0 = by * kSgemmBM, n0 = bx * kSgemmBN;
+        const float* X = p.B + z * g.image_stride;
+        std::fill(acc.begin(), acc.end(), 0.f);
+        auto computes = [&](int t) { return m0 + sgemm_row(t, 0) < p.M && n0 + sgemm_col(t, 0) < p.N; };
+        for (int t = 0; t < kSgemmThreads; ++t) conv_gather_init(p, g, t, n0, ctx[t]);
+        if (tiles > 0) {  // the kernel's schedule (sgemm.cu conv_forward_kernel)
+          for (int t = 0; t < kSgemmThreads; ++t) conv_fetch(p, g, ctx[t], t, m0, 0, X, regs[t]);
+          for (int t = 0; t < kSgemmThreads; ++t) sgemm_stash(p, sh, 0, t, regs[t]);
+          for (int64_t tile = 0; tile < tiles; ++tile) {
+            const int buf = static_cast<int>(tile & 1);
+            const bool next = tile + 1 < tiles;
+            if (next)
+              for (int t = 0; t < kSgemmThreads; ++t) conv_fetch(p, g, ctx[t], t, m0, (tile + 1) * kSgemmBK, X, regs[t]);
+            for (int t = 0; t < kSgemmThreads; ++t)
+              if (computes(t)) sgemm_compute(sh, buf, t, acc_of(t));
+            if (next)
+              for (int t = 0; t < kSgemmThreads; ++t) sgemm_stash(p, sh, buf ^ 1, t, regs[t]);
+          }
+        }
+        for (int t = 0; t < kSgemmThreads; ++t) sgemm_store(p, p.beta, t, m0, n0, p.C + z * p.strideC, acc_of(t));
+      }
+}
+
+void conv_wgrad_implicit(Stream, const SgemmArgs& args, const ConvGather& g) {
+  SgemmArgs p = args;
+  if (p.M <= 0 || p.N <= 0 || p.batch <= 0) return;
+  p.transA = false;
+  p.transB = true;
+  p.reduce = true;
+  sgemm_prepare(p);
+  const int64_t gy = (p.M + kSgemmBM - 1) / kSgemmBM, gx = (p.N + kSgemmBN - 1) / kSgemmBN;
+  const int64_t gz = p.splits > 1 ? p.splits : 1;
+  if (gy > 65535 || gz > 65535) throw std::runtime_error("cuda: conv2d weight gradient: too many output channels or splits");
+  SgemmShared sh;
+  std::vector<SgemmRegs> regs(kSgemmThreads);
+  std::vector<ConvWgradCtx> ctx(kSgemmThreads);
+  std::vector<float> acc(static_cast<size_t>(kSgemmThreads) * kSgemmTM * kSgemmTN);
+  auto acc_of = [&](int tid) { return reinterpret_cast<float(*)[kSgemmTN]>(&acc[static_cast<size_t>(tid) * kSgemmTM * kSgemmTN]); };
+  for (int64_t z = 0; z < gz; ++z)
+    for (int64_t by = 0; by < gy; ++by)
+      for (int64_t bx = 0; bx < gx; ++bx) {
+        const int64_t m0 = by * kSgemmBM, n0 = bx * kSgemmBN;
+        std::fill(acc.begin(), acc.end(), 0.f);
+        auto computes = [&](int t) { return m0 + sgemm_row(t, 0) < p.M && n0 + sgemm_col(t, 0) < p.N; };
+        for (int t = 0; t < kSgemmThreads; ++t) conv_wgrad_init(p, g, t, n0, ctx[t]);
+        const SgemmWalk w = sgemm_walk(p, z);
+        if (w.tiles > 0) {  // the kernel's schedule (sgemm.cu conv_wgrad_kernel)
+          const float *A, *X;
+          int64_t k0;
+          sgemm_tile(p, w, 0, A, X, k0);
+          for (int t = 0; t < kSgemmThreads; ++t) conv_wgrad_fetch(p, g, ctx[t], t, m0, k0, A, X, regs[t]);
+          for (int t = 0; t < kSgemmThreads; ++t) sgemm_stash(p, sh, 0, t, regs[t]);
+          for (int64_t tile = 0; tile < w.tiles; ++tile) {
+            const int buf = static_cast<int>(tile & 1);
+            const bool next = tile + 1 < w.tiles;
+            if (next) {
+              sgemm_tile(p, w, tile + 1, A, X, k0);
+              for (int t = 0; t < kSgemmThreads; ++t) conv_wgrad_fetch(p, g, ctx[t], t, m0, k0, A, X, regs[t]);
+            }
+            for (int t = 0; t < kSgemmThreads; ++t)
+              if (computes(t)) sgemm_compute(sh, buf, t, acc_of(t));
+            if (next)
+              for (int t = 0; t < kSgemmThreads; ++t) sgemm_stash(p, sh, buf ^ 1, t, regs[t]);
+          }
+        }
+        for (int t = 0; t < kSgemmThreads; ++t) sgemm_store(p, sgemm_beta(p), t, m0, n0, sgemm_c_at(p, z), acc_of(t));
+      }
+}
+
+void conv_dgrad_implicit(Stream, const SgemmArgs& args, const ConvDgrad& g) {
+  SgemmArgs p = args;
+  if (p.M <= 0 || p.N <= 0 || p.batch <= 0) return;
+  p.transA = false;
+  p.transB = false;
+  const int64_t gy = (p.M + kSgemmBM - 1) / kSgemmBM, gx = (p.N + kSgemmBN - 1) / kSgemmBN;
+  if (gy > 65535 || p.batch > 65535) throw std::runtime_error("cuda: conv2d input gradient: too many channels or images for one launch");
+  SgemmShared sh;
+  std::vector<SgemmRegs> regs(kSgemmThreads);
+  std::vector<ConvDgradCtx> ctx(kSgemmThreads);
+  std::vector<float> acc(static_cast<size_t>(kSgemmThreads) * kSgemmTM * kSgemmTN);
+  auto acc_of = [&](int tid) { return reinterpret_cast<float(*)[kSgemmTN]>(&acc[static_cast<size_t>(tid) * kSgemmTM * kSgemmTN]); };
+  const int64_t tiles = (p.K + kSgemmBK - 1) / kSgemmBK;
+  for (int64_t z = 0; z < p.batch; ++z)
+    for (int64_t by = 0; by < gy; ++by)
+      for (int64_t bx = 0; bx < gx; ++bx) {
+        const int64_t m0 = by * kSgemmBM, n0 = bx * kSgemmBN;
+        const float* DY = p.B + z * g.dy_image_stride;
+        std::fill(acc.begin(), acc.end(), 0.f);
+        auto computes = [&](int t) { return m0 + sgemm_row(t, 0) < p.M && n0 + sgemm_col(t, 0) < p.N; };
+        for (int t = 0; t < kSgemmThreads; ++t) conv_dgrad_init(p, g, t, m0, n0, ctx[t]);
+        if (tiles > 0) {  // the kernel's schedule (sgemm.cu conv_dgrad_kernel)
+          for (int t = 0; t < kSgemmThreads; ++t) conv_dgrad_fetch(p, g, ctx[t], t, m0, 0, DY, regs[t]);
+          for (int t = 0; t < kSgemmThreads; ++t) sgemm_stash(p, sh, 0, t, regs[t]);
+          for (int64_t tile = 0; tile < tiles; ++tile) {
+            const int buf = static_cast<int>(tile & 1);
+            const bool next = tile + 1 < tiles;
+            if (next)
+              for (int t = 0; t < kSgemmThreads; ++t) conv_dgrad_fetch(p, g, ctx[t], t, m0, (tile + 1) * kSgemmBK, DY, regs[t]);
+            for (int t = 0; t < kSgemmThreads; ++t)
+              if (computes(t)) sgemm_compute(sh, buf, t, acc_of(t));
+            if (next)
+              for (int t = 0; t < kSgemmThreads; ++t) sgemm_stash(p, sh, buf ^ 1, t, regs[t]);
+          }
+        }
+        for (int t = 0; t < kSgemmThreads; ++t) sgemm_store(p, p.beta, t, m0, n0, p.C + z * p.strideC, acc_of(t));
+      }
+}
+
 void im2col(Stream, const ConvGeom& g, int64_t images, const float* x, float* col) {
   const int64_t count = images * g.c * g.kh * g.kw * g.oh * g.ow;
   for (int64_t i = 0; i < count; ++i) im2col_at(g, x, col, i);
