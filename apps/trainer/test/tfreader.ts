@@ -97,7 +97,7 @@ function value(buf: Uint8Array): TbValue {
     if (f.no === 1) v.tag = utf8(f.bytes);
     else if (f.no === 2) v.simpleValue = f.fixed32!.getFloat32(0, true);
     else if (f.no === 4) {
-      const im = { height: 0, width: 0, colorspace: 0, png: new Uint8Array(0) };
+      const im: { height: number; width: number; colorspace: number; png: Uint8Array } = { height: 0, width: 0, colorspace: 0, png: new Uint8Array(0) };
       for (const g of fields(f.bytes!)) {
         if (g.no === 1) im.height = Number(g.varint);
         else if (g.no === 2) im.width = Number(g.varint);
