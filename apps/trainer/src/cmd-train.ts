@@ -73,16 +73,18 @@ export function defaultRunDir(cfg: TrainConfig): string {
 /** This process's rank when started by mpirun (0 otherwise): rank 0 alone reads and writes the run directory. */
 const mpiRank = () => Number(process.env.OMPI_COMM_WORLD_RANK ?? process.env.PMIX_RANK ?? 0);
 
-const RUN_FILES = ['config.json', 'config-history.jsonl', 'metrics.jsonl', 'report.html', 'report.png', 'checkpoints', 'status.json', 'filters'];
+const RUN_FILES = ['config.json', 'config-history.jsonl', 'metrics.jsonl', 'report.html', 'report.png', 'checkpoints'];
+/** What else a run writes (removed with the rest by --force): its status, filter pictures, TensorBoard event files. */
+const runExtras = (dir: string) => ['status.json', 'filters', ...readdirSync(dir).filter((f) => EVENT_FILE.test(f))];
 
 /** A fresh run never lands silently on an earlier one: an existing run directory needs --resume or --force. */
 function claimRunDir(dir: string, force: boolean): void {
   // under mpirun rank 0 alone decides (the others would see the files rank 0 is writing)
   if (mpiRank() !== 0) return;
-  const present = [...RUN_FILES, ...(existsSync(dir) ? readdirSync(dir).filter((f) => EVENT_FILE.test(f)) : [])].filter((f) => existsSync(join(dir, f)));
+  const present = RUN_FILES.filter((f) => existsSync(join(dir, f)));
   if (!present.length) return;
   if (!force) throw new UsageError(`--run ${dir} holds a run already (${present.join(', ')}): continue it with --resume ${dir}, or start over with --force`);
-  for (const f of present) rmSync(join(dir, f), { recursive: true, force: true });
+  for (const f of [...present, ...runExtras(dir)]) rmSync(join(dir, f), { recursive: true, force: true });
 }
 
 function tensorboardDir(v: string | undefined): string | false | undefined {

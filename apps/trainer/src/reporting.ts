@@ -3,7 +3,7 @@
  * metrics.jsonl (a line per --log-every steps and one per epoch; after a resume exactly the lines the checkpoint
  * has done, see truncateMetrics), the epoch lines on the console, and report.html/report.png.
  */
-import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { native, toHostTensor, writeFileAtomic } from '@convnet/tensor';
 import type { Net } from '@convnet/alexnet';
@@ -12,7 +12,7 @@ import { recordConfigHistory, type ResumeChanges } from './resume.js';
 import { readMetrics, removeStaleTempFiles, truncateMetrics } from './runfiles.js';
 import { reportInfo, writeReport, type EpochMetrics } from './report.js';
 import { createRequire } from 'node:module';
-import { EventFileWriter, filterGridPixels, type SummaryValue } from './tfevents.js';
+import { EVENT_FILE, EventFileWriter, filterGridPixels, type SummaryValue } from './tfevents.js';
 import { writeRunStatus, type RunEnd } from './runstatus.js';
 
 const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -34,6 +34,9 @@ export class RunLog {
 
   private openEvents(cfg: TrainConfig, step: number, resumed: boolean): void {
     if (!this.writer || !this.eventsDir) return;
+    // a fresh run: event files already there are an earlier run's of the same name (--force)
+    if (!resumed && existsSync(this.eventsDir))
+      for (const f of readdirSync(this.eventsDir)) if (EVENT_FILE.test(f)) rmSync(join(this.eventsDir, f), { force: true });
     this.events = new EventFileWriter(this.eventsDir);
     if (resumed) this.events.sessionStart(step);
     const text = '    ' + JSON.stringify(cfg, null, 2).replace(/\n/g, '\n    ');
