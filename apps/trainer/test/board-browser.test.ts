@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // `convnet board` in a real browser: headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core, which
 // downloads nothing) opens the board on two runs the trainer writes, one finished and one still training (paused
 // with SIGSTOP while the page loads, then continued). It checks that both runs are listed, that the curves have as
@@ -68,7 +69,7 @@ describe.skipIf(!have)(`convnet board in headless Chromium${have ? '' : ` (skipp
     console.log(`board first paint: ${paintMs} ms (page: ${await page.evaluate(() => Math.round((window as any).board.firstPaintMs))} ms)`); // eslint-disable-line @typescript-eslint/no-explicit-any
     await page.evaluate(() => ((window as any).loadMark = 'same page')); // eslint-disable-line @typescript-eslint/no-explicit-any
 
-    const rows = await page.$$eval('#runs tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent!.trim())));
+    const rows = await page.$$eval('#runs tbody tr', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent!.trim())));
     const row = (name: string) => rows.find((r) => r[1] === name)!;
     expect(rows.map((r) => r[1]).sort()).toEqual(['finished α', 'training β']);
     expect(row('finished α')[5]).toBe('finished');
@@ -101,7 +102,7 @@ describe.skipIf(!have)(`convnet board in headless Chromium${have ? '' : ` (skipp
     await page.waitForFunction((id) => (window as any).board.runs.get(id)?.state === 'finished', ids['training β']!, { timeout: 10_000 }); // eslint-disable-line @typescript-eslint/no-explicit-any
     await page.waitForFunction(([id, n]) => (window as any).board.points('loss', id, 'step') === n, [ids['training β']!, stepsIn(training)] as const, { timeout: 10_000 }); // eslint-disable-line @typescript-eslint/no-explicit-any
     expect(await points('loss', 'training β', 'val')).toBe(4);
-    await page.waitForFunction(() => document.querySelectorAll('#filters img').length === 2 && [...document.querySelectorAll<HTMLImageElement>('#filters img')].every((i) => i.complete && i.naturalWidth > 0), null, { timeout: 10_000 });
+    await page.waitForFunction(() => document.querySelectorAll('#filters img').length === 2 && Array.from(document.querySelectorAll<HTMLImageElement>('#filters img')).every((i) => i.complete && i.naturalWidth > 0), null, { timeout: 10_000 });
     const cfgRows = await page.$$eval('#config tr', (trs) => trs.map((tr) => tr.firstElementChild!.textContent));
     expect(cfgRows).toEqual(expect.arrayContaining(['limitTrain', 'epochs', 'logEvery'])); // the settings that differ
     expect(cfgRows).not.toContain('lr');

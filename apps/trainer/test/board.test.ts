@@ -99,7 +99,7 @@ describe('convnet board server', () => {
     const r = new Rng(7);
     const n = 10_007, buckets = 97;
     const x = Float64Array.from({ length: n }, (_, i) => i * 3);
-    const y = Float32Array.from({ length: n }, () => r.uniform() * 10 - 5);
+    const y = r.uniform(n, -5, 5);
     y[500] = NaN;
     const d = minMaxDownsample([x], [y], n, buckets);
     expect(d.idx.length).toBe(2 * buckets);

@@ -150,6 +150,18 @@ export async function startBoard(o: BoardOptions): Promise<Board> {
     else if (kind === 'run') event('run', run!.summary());
   });
   reg.scan();
+  // the curves the page shows first (running runs and the newest, five at most) are read in the background now;
+  // the others when asked for
+  const first = [...reg.runs.values()].map((r) => ({ r, s: r.summary() }))
+    .sort((x, y) => Number(y.s.state === 'running') - Number(x.s.state === 'running') || (y.s.started ?? '').localeCompare(x.s.started ?? ''))
+    .slice(0, 5).map((x) => x.r);
+  const preload = () => {
+    const r = first.shift();
+    if (!r) return;
+    if (reg.runs.has(r.id) && !r.metrics.keepsSteps) { r.metrics.keepSteps(); r.metrics.update(); }
+    setImmediate(preload);
+  };
+  setImmediate(preload);
   for (const root of roots) if (existsSync(root)) reg.watch(`root:${root}`, root, () => scanSoon());
   let scanTimer: NodeJS.Timeout | null = null;
   const rescan = () => { if (reg.scan()) event('runs', { count: reg.runs.size }); };

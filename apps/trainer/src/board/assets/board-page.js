@@ -14,10 +14,9 @@
     { key: 'wait', title: 'data wait (share of the time)', step: 'dataWaitShare', epoch: [['dataWaitShare', 'epoch']] },
   ];
   const X_LABEL = { step: 'global step', epoch: 'epoch', time: 'training time (s)' };
-  const t0 = performance.now();
   const board = (window.board = {
     runs: new Map(), selected: new Set(), series: new Map(), configs: new Map(), charts: {}, colors: new Map(),
-    painted: false, firstPaintMs: null, draws: 0, updates: 0, x: 'step', showSteps: true, chartSeries: {},
+    painted: false, firstPaintMs: null, loading: 0, draws: 0, updates: 0, x: 'step', showSteps: true, chartSeries: {},
     /** Points drawn for a run's series in a chart: kind is 'step' or an epoch kind ('train', 'val', 'epoch'). */
     points(chart, id, kind) {
       const u = board.charts[chart];
@@ -108,8 +107,7 @@
   async function fetchConfig(id) {
     try {
       board.configs.set(id, await getJson(`/api/config?run=${id}`));
-      renderConfig();
-      renderFilters();
+      if (!board.loading) { renderConfig(); renderFilters(); }
     } catch (e) {
       if (e.status === 404) gone(id);
     }
@@ -140,7 +138,7 @@
   // ---- charts ----
   let drawPending = false;
   function drawSoon() {
-    if (drawPending) return;
+    if (drawPending || board.loading) return;
     drawPending = true;
     requestAnimationFrame(() => { drawPending = false; draw(); });
   }
@@ -156,6 +154,7 @@
     return [X, Y];
   }
   function draw() {
+    const t = performance.now();
     const host = $('#charts');
     const width = Math.max(300, Math.floor((host.clientWidth - 10) / Math.max(1, Math.floor(host.clientWidth / 530)) - 16));
     const ids = [...board.selected].filter((id) => board.series.has(id) && board.runs.has(id));
@@ -191,16 +190,18 @@
       }
       const data = tables.length === 1 ? tables[0] : uPlot.join(tables);
       board.charts[c.key] = new uPlot({
-        width, height: 230, series, legend: { show: true },
+        width, height: 230, series, legend: { show: ids.length <= 8 },
         scales: { x: { time: false } },
         axes: [{ label: X_LABEL[board.x], size: 40 }, { size: 56 }],
         cursor: { sync: { key: 'convnet-board' } },
       }, data, box);
     }
     board.draws++;
+    board.lastDrawMs = performance.now() - t;
     if (!board.painted && ids.length === [...board.selected].length) {
       board.painted = true;
-      board.firstPaintMs = performance.now() - t0;
+      // since navigation start
+      board.firstPaintMs = performance.now();
     }
   }
   $('#xaxis').addEventListener('change', (e) => { board.x = e.target.value; drawSoon(); });
@@ -271,8 +272,42 @@
     es.addEventListener('gone', (ev) => gone(JSON.parse(ev.data).id));
   }
 
+  /** Fetches the curves and settings of several runs (four requests at a time), then draws once. */
+  async function loadAll(ids) {
+    board.loading++;
+    try {
+      let next = 0;
+      const worker = async () => {
+        while (next < ids.length) {
+          const id = ids[next++];
+          await Promise.all([fetchSeries(id), fetchConfig(id)]);
+        }
+      };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+    } finally {
+      board.loading--;
+    }
+    draw();
+    renderConfig();
+    renderFilters();
+  }
+  $('#select-all').addEventListener('change', async (ev) => {
+    const f = $('#filter').value.trim().toLowerCase();
+    const shown = sortedRuns().filter((r) => !f || `${r.name} ${r.model} ${r.data} ${r.recipe}`.toLowerCase().includes(f)).map((r) => r.id);
+    if (!ev.target.checked) board.selected.clear();
+    const add = ev.target.checked ? shown.filter((id) => !board.selected.has(id)) : [];
+    for (const id of add) board.selected.add(id);
+    saveSelection();
+    renderRuns();
+    if (add.length) await loadAll(add);
+    else draw();
+    renderConfig();
+    renderFilters();
+  });
+
   async function start() {
     const runs = await fetchRuns();
+    board.runsListedMs = performance.now();
     const fromHash = new URLSearchParams(location.hash.slice(1)).get('runs');
     const want = fromHash ? fromHash.split(',').filter((id) => board.runs.has(id)) : [];
     // default: the running runs and the newest, five at most
@@ -281,8 +316,7 @@
     for (const id of pick) { if (board.selected.size >= 5 && !want.length) break; board.selected.add(id); }
     renderRuns();
     connect();
-    if (!board.selected.size) { draw(); board.painted = true; board.firstPaintMs = performance.now() - t0; }
-    await Promise.all([...board.selected].map((id) => Promise.all([fetchSeries(id), fetchConfig(id)])));
+    await loadAll([...board.selected]);
     if (!runs.length) $('#note').textContent = 'no runs yet: they appear here when training starts';
   }
   start();
