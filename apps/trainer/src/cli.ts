@@ -28,7 +28,9 @@ const schemaCommand: Command = {
   },
 };
 
-export const COMMANDS: Command[] = [packCommand, trainCommand, evalCommand, predictCommand, exportCommand, summaryCommand, boardCommand, schemaCommand];
+export const COMMANDS: Command[] = [
+  packCommand, trainCommand, evalCommand, predictCommand, exportCommand, summaryCommand, boardCommand, schemaCommand,
+];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length)) + 4;

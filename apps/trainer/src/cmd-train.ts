@@ -22,7 +22,10 @@ export const TRAIN_RUN_FLAGS: FlagSpec[] = [
   { name: 'force', type: 'boolean', group: 'run', help: 'start over in an existing --run directory (its checkpoints, metrics and report are deleted)' },
   { name: 'quiet', type: 'boolean', group: 'output', help: 'no progress or epoch lines: only errors and the final result line' },
   { name: 'json', type: 'boolean', group: 'output', help: 'for scripts: one JSON object per line on stdout (each epoch, then the result); nothing else but errors' },
-  { name: 'tensorboard', type: 'string', value: 'DIR', group: 'output', help: "TensorBoard event files in DIR/<run name> instead of the run directory; 'off': none" },
+  {
+    name: 'tensorboard', type: 'string', value: 'DIR', group: 'output',
+    help: "TensorBoard event files in DIR/<run name> instead of the run directory; 'off': none",
+  },
   { name: 'config', type: 'string', value: 'FILE', group: 'run', help: 'JSON file of settings (camelCase keys: the flags below; schema: convnet schema); flags override it' },
 ];
 
@@ -89,7 +92,8 @@ function claimRunDir(dir: string, force: boolean): void {
 
 function tensorboardDir(v: string | undefined): string | false | undefined {
   if (v === 'off') return false;
-  if (v !== undefined && !v.trim()) throw new UsageError("--tensorboard: expected a directory or 'off', got an empty value");
+  if (v !== undefined && !v.trim())
+    throw new UsageError("--tensorboard: expected a directory or 'off', got an empty value");
   return v;
 }
 

@@ -27,16 +27,21 @@ export class RunLog {
   private epochStep = 0;
   private filtersDone = -1;
 
-  constructor(readonly runDir: string, private readonly writer: boolean, private readonly log: (line: string) => void, tensorboard?: string | false) {
+  constructor(
+    readonly runDir: string, private readonly writer: boolean, private readonly log: (line: string) => void,
+    tensorboard?: string | false,
+  ) {
     this.metricsPath = join(runDir, 'metrics.jsonl');
-    this.eventsDir = tensorboard === false ? null : tensorboard ? join(resolve(tensorboard), basename(resolve(runDir))) : runDir;
+    if (tensorboard === false) this.eventsDir = null;
+    else this.eventsDir = tensorboard ? join(resolve(tensorboard), basename(resolve(runDir))) : runDir;
   }
 
   private openEvents(cfg: TrainConfig, step: number, resumed: boolean): void {
     if (!this.writer || !this.eventsDir) return;
     // a fresh run: event files already there are an earlier run's of the same name (--force)
     if (!resumed && existsSync(this.eventsDir))
-      for (const f of readdirSync(this.eventsDir)) if (EVENT_FILE.test(f)) rmSync(join(this.eventsDir, f), { force: true });
+      for (const f of readdirSync(this.eventsDir))
+        if (EVENT_FILE.test(f)) rmSync(join(this.eventsDir, f), { force: true });
     this.events = new EventFileWriter(this.eventsDir);
     if (resumed) this.events.sessionStart(step);
     const text = '    ' + JSON.stringify(cfg, null, 2).replace(/\n/g, '\n    ');
@@ -80,8 +85,9 @@ export class RunLog {
     if (this.writer) appendFileSync(this.metricsPath, JSON.stringify({ type: 'step', ...line }) + '\n');
     const n = (k: string) => (typeof line[k] === 'number' ? (line[k] as number) : NaN);
     this.events?.summary(n('step'), [
-      { tag: 'step/loss', scalar: n('loss') }, { tag: 'step/top1_error', scalar: n('top1Err') }, { tag: 'step/top5_error', scalar: n('top5Err') },
-      { tag: 'step/lr', scalar: n('lr') }, { tag: 'step/images_per_s', scalar: n('imagesPerSec') }, { tag: 'step/data_wait', scalar: n('dataWaitShare') },
+      { tag: 'step/loss', scalar: n('loss') }, { tag: 'step/top1_error', scalar: n('top1Err') },
+      { tag: 'step/top5_error', scalar: n('top5Err') }, { tag: 'step/lr', scalar: n('lr') },
+      { tag: 'step/images_per_s', scalar: n('imagesPerSec') }, { tag: 'step/data_wait', scalar: n('dataWaitShare') },
     ]);
   }
 
@@ -91,9 +97,11 @@ export class RunLog {
     this.epochStep = globalStep;
     if (this.writer) appendFileSync(this.metricsPath, JSON.stringify({ type: 'epoch', step: globalStep, ...m }) + '\n');
     const v: SummaryValue[] = [
-      { tag: 'train/loss', scalar: m.trainLoss }, { tag: 'train/top1_error', scalar: m.trainTop1Err }, { tag: 'train/top5_error', scalar: m.trainTop5Err },
-      { tag: 'val/loss', scalar: m.valLoss ?? NaN }, { tag: 'val/top1_error', scalar: m.valTop1Err ?? NaN }, { tag: 'val/top5_error', scalar: m.valTop5Err ?? NaN },
-      { tag: 'lr', scalar: m.lr }, { tag: 'images_per_s', scalar: m.imagesPerSec }, { tag: 'data_wait', scalar: m.dataWaitShare },
+      { tag: 'train/loss', scalar: m.trainLoss }, { tag: 'train/top1_error', scalar: m.trainTop1Err },
+      { tag: 'train/top5_error', scalar: m.trainTop5Err }, { tag: 'val/loss', scalar: m.valLoss ?? NaN },
+      { tag: 'val/top1_error', scalar: m.valTop1Err ?? NaN }, { tag: 'val/top5_error', scalar: m.valTop5Err ?? NaN },
+      { tag: 'lr', scalar: m.lr }, { tag: 'images_per_s', scalar: m.imagesPerSec },
+      { tag: 'data_wait', scalar: m.dataWaitShare },
       { tag: 'epoch', scalar: m.epoch },
     ];
     if (m.commWaitShare !== undefined) v.push({ tag: 'comm_wait', scalar: m.commWaitShare });
@@ -119,7 +127,7 @@ export class RunLog {
     }
   }
 
-  /** The conv1 filter grid after each epoch: filters/conv1-epoch-N.png (for `convnet board`) and an event-file image. */
+  /** The conv1 filter grid after each epoch: filters/conv1-epoch-N.png (for `convnet board`), an event-file image. */
   private async filters(data: Float32Array, shape: readonly number[], epoch: number): Promise<void> {
     let sharp: typeof import('sharp').default;
     try {
@@ -131,8 +139,10 @@ export class RunLog {
     const g = filterGridPixels(data, shape);
     const png = await sharp(g.data, { raw: { width: g.width, height: g.height, channels: g.channels } })
       .toColourspace(g.channels === 1 ? 'b-w' : 'srgb').png().toBuffer();
-    writeFileAtomic(join(this.runDir, 'filters', `conv1-epoch-${String(epoch).padStart(3, '0')}.png`), png, { mkdir: true });
-    this.events?.summary(this.epochStep, [{ tag: 'conv1_filters', image: { png, height: g.height, width: g.width, channels: g.channels } }]);
+    const name = `conv1-epoch-${String(epoch).padStart(3, '0')}.png`;
+    writeFileAtomic(join(this.runDir, 'filters', name), png, { mkdir: true });
+    const image = { png, height: g.height, width: g.width, channels: g.channels };
+    this.events?.summary(this.epochStep, [{ tag: 'conv1_filters', image }]);
   }
 
   /** How the run ended (status.json, read by `convnet board`); the event file is closed. */

@@ -8,10 +8,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@convnet/tensor';
 
-export type RunEnd =
-  | { state: 'finished' }
-  | { state: 'stopped'; reason: string }
-  | { state: 'failed'; error: string };
+export type RunEnd = { state: 'finished' } | { state: 'stopped'; reason: string } | { state: 'failed'; error: string };
 
 export type RunStatus = ({ state: 'running' } | RunEnd) & { pid: number; host: string; time: string };
 

@@ -11,7 +11,17 @@
  * a resumed run truncates that torn tail and writes a SessionLog START at its step (TensorBoard then drops the
  * events after that step that the earlier process had written).
  */
-import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -61,24 +71,38 @@ class Proto {
     } while (x);
     this.parts.push(Buffer.from(b));
   }
-  private key(field: number, wire: number): void { this.varint((field << 3) | wire); }
-  int(field: number, v: number | bigint): this { this.key(field, 0); this.varint(v); return this; }
+  private key(field: number, wire: number): void {
+    this.varint((field << 3) | wire);
+  }
+  int(field: number, v: number | bigint): this {
+    this.key(field, 0);
+    this.varint(v);
+    return this;
+  }
   double(field: number, v: number): this {
     this.key(field, 1);
-    const b = Buffer.alloc(8); b.writeDoubleLE(v); this.parts.push(b);
+    const b = Buffer.alloc(8);
+    b.writeDoubleLE(v);
+    this.parts.push(b);
     return this;
   }
   float(field: number, v: number): this {
     this.key(field, 5);
-    const b = Buffer.alloc(4); b.writeFloatLE(v); this.parts.push(b);
+    const b = Buffer.alloc(4);
+    b.writeFloatLE(v);
+    this.parts.push(b);
     return this;
   }
   bytes(field: number, v: Uint8Array | string | Proto): this {
     const b = v instanceof Proto ? v.finish() : typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v);
-    this.key(field, 2); this.varint(b.length); this.parts.push(b);
+    this.key(field, 2);
+    this.varint(b.length);
+    this.parts.push(b);
     return this;
   }
-  finish(): Buffer { return Buffer.concat(this.parts); }
+  finish(): Buffer {
+    return Buffer.concat(this.parts);
+  }
 }
 
 const event = (step: number, wallTime: number) => new Proto().double(1, wallTime).int(2, step);
@@ -91,9 +115,16 @@ export type SummaryValue =
 function summaryValue(v: SummaryValue): Proto {
   const p = new Proto().bytes(1, v.tag);
   if ('scalar' in v) return p.float(2, v.scalar);
-  if ('image' in v) return p.bytes(4, new Proto().int(1, v.image.height).int(2, v.image.width).int(3, v.image.channels).bytes(4, v.image.png));
+  if ('image' in v)
+    return p.bytes(
+      4,
+      new Proto().int(1, v.image.height).int(2, v.image.width).int(3, v.image.channels).bytes(4, v.image.png),
+    );
   // text: a DT_STRING (7) tensor of shape [1], with the text plugin's metadata (TextPluginData is empty at version 0)
-  const tensor = new Proto().int(1, 7).bytes(2, new Proto().bytes(2, new Proto().int(1, 1))).bytes(8, v.text);
+  const tensor = new Proto()
+    .int(1, 7)
+    .bytes(2, new Proto().bytes(2, new Proto().int(1, 1)))
+    .bytes(8, v.text);
   return p.bytes(9, new Proto().bytes(1, new Proto().bytes(1, 'text').bytes(2, new Uint8Array(0)))).bytes(8, tensor);
 }
 
@@ -151,8 +182,9 @@ export class EventFileWriter {
       }
     }
     const now = Date.now() / 1000;
+    const host = hostname().replace(/[^\w.-]/g, '_');
     let name: string;
-    do name = `events.out.tfevents.${Math.floor(now)}.${hostname().replace(/[^\w.-]/g, '_')}.${process.pid}.${fileCounter++}`;
+    do name = `events.out.tfevents.${Math.floor(now)}.${host}.${process.pid}.${fileCounter++}`;
     while (existsSync(join(dir, name)));
     this.path = join(dir, name);
     this.fd = openSync(this.path, 'a');
@@ -185,18 +217,30 @@ export class EventFileWriter {
  * conv1 filters [o, c, kh, kw] as a picture: a grid of cells, each filter min-max scaled on its own (as in
  * report.ts's SVG), magnified `cell` times; RGB for 3+ input channels, grey otherwise. Returns raw pixels.
  */
-export function filterGridPixels(weight: Float32Array, shape: readonly number[], cell = 4): { data: Buffer; width: number; height: number; channels: 1 | 3 } {
+export function filterGridPixels(
+  weight: Float32Array,
+  shape: readonly number[],
+  cell = 4,
+): { data: Buffer; width: number; height: number; channels: 1 | 3 } {
   const [o, c, kh, kw] = shape;
-  const cols = Math.min(o, o >= 48 ? 16 : 8), rows = Math.ceil(o / cols), pad = 1;
+  const cols = Math.min(o, o >= 48 ? 16 : 8),
+    rows = Math.ceil(o / cols),
+    pad = 1;
   const channels = c >= 3 ? 3 : 1;
-  const width = cols * (kw * cell + pad) + pad, height = rows * (kh * cell + pad) + pad;
+  const width = cols * (kw * cell + pad) + pad,
+    height = rows * (kh * cell + pad) + pad;
   const data = Buffer.alloc(width * height * channels, 0x22);
   for (let f = 0; f < o; f++) {
     const base = f * c * kh * kw;
-    let lo = Infinity, hi = -Infinity;
-    for (let i = 0; i < c * kh * kw; i++) { lo = Math.min(lo, weight[base + i]); hi = Math.max(hi, weight[base + i]); }
+    let lo = Infinity,
+      hi = -Infinity;
+    for (let i = 0; i < c * kh * kw; i++) {
+      lo = Math.min(lo, weight[base + i]);
+      hi = Math.max(hi, weight[base + i]);
+    }
     const span = hi - lo || 1;
-    const ox = pad + (f % cols) * (kw * cell + pad), oy = pad + Math.floor(f / cols) * (kh * cell + pad);
+    const ox = pad + (f % cols) * (kw * cell + pad),
+      oy = pad + Math.floor(f / cols) * (kh * cell + pad);
     for (let y = 0; y < kh * cell; y++)
       for (let x = 0; x < kw * cell; x++)
         for (let k = 0; k < channels; k++) {

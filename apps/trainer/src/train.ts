@@ -201,8 +201,9 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
           const el = seconds();
           if (cfg.logEvery && state.globalStep % cfg.logEvery === 0)
             runLog.step({
-              epoch: state.epoch, step: state.globalStep, loss: r.loss, top1Err: 1 - r.top1Hits / B, top5Err: 1 - r.top5Hits / B,
-              lr: opt.paramGroups[0].lr, seconds: +el.toFixed(4), imagesPerSec: sums.seen / el, dataWaitShare: dataMs / 1000 / el,
+              epoch: state.epoch, step: state.globalStep, loss: r.loss,
+              top1Err: 1 - r.top1Hits / B, top5Err: 1 - r.top5Hits / B, lr: opt.paramGroups[0].lr,
+              seconds: +el.toFixed(4), imagesPerSec: sums.seen / el, dataWaitShare: dataMs / 1000 / el,
               ...(xfer ? { transfersPerStep: xfer.transfersPerStep, transferBytesPerStep: xfer.bytesPerStep } : {}),
             });
           progress.update({
@@ -279,7 +280,8 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
     stop.dispose();
   }
   await runLog.report(cfg, ds.name, net);
-  runLog.end(stopped ? { state: 'stopped', reason: stopped.reason === 'signal' ? stopped.signal : 'max-steps' } : { state: 'finished' });
+  const reason = stopped && (stopped.reason === 'signal' ? stopped.signal : 'max-steps');
+  runLog.end(reason ? { state: 'stopped', reason } : { state: 'finished' });
   const epochs = runLog.epochs;
   return { runDir: o.runDir, epochs, stoppedEarly, finalValTop1Err: epochs.at(-1)?.valTop1Err ?? null, rank: dist.rank, stopped, globalStep: state.globalStep };
 }

@@ -14,7 +14,17 @@ import { runCli, tempRoot } from './helpers.js';
 const root = tempRoot('board');
 const runs = join(root, 'my runs ü');
 let board: Board;
-type Summary = { id: string; name: string; state: string; reason?: string; bestAcc: number | null; lastAcc: number | null; epochs: number; steps: number; model: string };
+type Summary = {
+  id: string;
+  name: string;
+  state: string;
+  reason?: string;
+  bestAcc: number | null;
+  lastAcc: number | null;
+  epochs: number;
+  steps: number;
+  model: string;
+};
 const list = async () => (await getJson<{ runs: Summary[] }>(board.url, '/api/runs')).runs;
 const byName = async (name: string) => (await list()).find((r) => r.name === name)!;
 
@@ -35,7 +45,9 @@ describe('convnet board server', () => {
   it('lists the runs under the folder (two levels, spaces and unicode) with status and accuracies', async () => {
     expect(board.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     const rs = await list();
-    expect(rs.map((r) => r.name).sort()).toEqual(['failed', 'finished run', 'group/nested', 'killed', 'живой 学習'].sort());
+    expect(rs.map((r) => r.name).sort()).toEqual(
+      ['failed', 'finished run', 'group/nested', 'killed', 'живой 学習'].sort(),
+    );
     const f = await byName('finished run');
     // epoch lines: valTop1Err 0.6/e → best (and last) at epoch 3: 1 - 0.2
     expect([f.state, f.epochs, f.steps, f.bestAcc, f.lastAcc]).toEqual(['finished', 3, 300, 0.8, 0.8]);
@@ -58,10 +70,23 @@ describe('convnet board server', () => {
 
   it('refuses every path outside the runs, and foreign Host headers', async () => {
     const id = (await byName('finished run')).id;
-    for (const p of ['/../package.json', '/assets/../../package.json', '/assets/%2e%2e/%2e%2e/package.json', '/%2e%2e/%2e%2e/etc/passwd',
-      '/etc/passwd', '//etc/passwd', `/api/filter?run=${id}&file=../config.json`, `/api/filter?run=${id}&file=..%2fconfig.json`,
-      `/api/filter?run=${id}&file=%2Fetc%2Fpasswd`, `/api/filter?run=${id}&file=conv1-epoch-001.png`, '/api/series?run=../../etc',
-      '/api/config?run=', '/assets/board-page.js/../../../package.json', '/node_modules/uplot/package.json', '/src/board/server.ts']) {
+    for (const p of [
+      '/../package.json',
+      '/assets/../../package.json',
+      '/assets/%2e%2e/%2e%2e/package.json',
+      '/%2e%2e/%2e%2e/etc/passwd',
+      '/etc/passwd',
+      '//etc/passwd',
+      `/api/filter?run=${id}&file=../config.json`,
+      `/api/filter?run=${id}&file=..%2fconfig.json`,
+      `/api/filter?run=${id}&file=%2Fetc%2Fpasswd`,
+      `/api/filter?run=${id}&file=conv1-epoch-001.png`,
+      '/api/series?run=../../etc',
+      '/api/config?run=',
+      '/assets/board-page.js/../../../package.json',
+      '/node_modules/uplot/package.json',
+      '/src/board/server.ts',
+    ]) {
       const r = await get(board.url, p);
       expect(r.status, p).toBe(404);
       expect(r.body, p).not.toMatch(/root:|"name": "@convnet|"version"/);
@@ -73,8 +98,15 @@ describe('convnet board server', () => {
   it('downsamples 120k step lines to min/max per bucket, keeping a one-step spike and the ends', async () => {
     const dir = join(runs, 'long');
     const spike = 77_777;
-    writeRun(dir, { steps: 120_000, spe: 10_000, state: 'finished', loss: (s) => (s === spike ? 50 : 1 + Math.sin(s / 1000)) });
-    await sse(board.url).next((e) => e.event === 'runs', 3000).catch(() => {}); // found by the watch or the poll
+    writeRun(dir, {
+      steps: 120_000,
+      spe: 10_000,
+      state: 'finished',
+      loss: (s) => (s === spike ? 50 : 1 + Math.sin(s / 1000)),
+    });
+    await sse(board.url)
+      .next((e) => e.event === 'runs', 3000)
+      .catch(() => {}); // found by the watch or the poll
     const id = (await byName('long')).id;
     const t0 = performance.now();
     const s = await getJson(board.url, `/api/series?run=${id}&buckets=500`);
@@ -97,17 +129,22 @@ describe('convnet board server', () => {
 
   it('minMaxDownsample equals a brute-force min and max per bucket', () => {
     const r = new Rng(7);
-    const n = 10_007, buckets = 97;
+    const n = 10_007,
+      buckets = 97;
     const x = Float64Array.from({ length: n }, (_, i) => i * 3);
     const y = r.uniform(n, -5, 5);
     y[500] = NaN;
     const d = minMaxDownsample([x], [y], n, buckets);
     expect(d.idx.length).toBe(2 * buckets);
     for (let b = 0; b < buckets; b++) {
-      const i0 = Math.floor((b * n) / buckets), i1 = Math.floor(((b + 1) * n) / buckets);
+      const i0 = Math.floor((b * n) / buckets),
+        i1 = Math.floor(((b + 1) * n) / buckets);
       const vals = Array.from(y.subarray(i0, i1)).filter((v) => !Number.isNaN(v));
       const pair = [d.y[0][2 * b], d.y[0][2 * b + 1]] as number[];
-      expect([Math.min(...pair), Math.max(...pair)]).toEqual([+Math.min(...vals).toPrecision(7), +Math.max(...vals).toPrecision(7)]);
+      expect([Math.min(...pair), Math.max(...pair)]).toEqual([
+        +Math.min(...vals).toPrecision(7),
+        +Math.max(...vals).toPrecision(7),
+      ]);
       expect([d.x[0][2 * b], d.x[0][2 * b + 1]]).toEqual([x[i0], x[i1 - 1]]);
     }
     const small = minMaxDownsample([x.subarray(0, 50)], [y.subarray(0, 50)], 50, 100);
@@ -143,7 +180,7 @@ describe('convnet board server', () => {
     expect([m.badLines, m.epochs.length]).toEqual([1, 1]);
   });
 
-  it('pushes a run\'s growth as an event within 2 s; a torn line is not counted until whole', async () => {
+  it("pushes a run's growth as an event within 2 s; a torn line is not counted until whole", async () => {
     const ev = sse(board.url);
     const id = (await byName('живой 学習')).id;
     await getJson(board.url, `/api/series?run=${id}`);
@@ -183,6 +220,10 @@ describe('convnet board command line', () => {
     expect(b.status).toBe(2);
     expect(b.stderr.trim()).toMatch(/^convnet board: --port: .*70000/);
     const c = runCli(['board', '--port', String(new URL(board.url).port), runs]);
-    expect([c.status, c.stderr.trim()]).toEqual([2, `convnet board: --port ${new URL(board.url).port}: in use on 127.0.0.1 (give another --port, or --port 0 for any free one)`]);
+    expect([c.status, c.stderr.trim()]).toEqual([
+      2,
+      `convnet board: --port ${new URL(board.url).port}: in use on 127.0.0.1 ` +
+        '(give another --port, or --port 0 for any free one)',
+    ]);
   });
 });

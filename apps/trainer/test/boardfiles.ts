@@ -20,12 +20,35 @@ export interface FakeRun {
 }
 
 export const stepLine = (s: number, spe: number, loss: number) =>
-  JSON.stringify({ type: 'step', epoch: Math.floor((s - 1) / spe) + 1, step: s, loss, top1Err: 0.5, top5Err: 0.1, lr: 0.01,
-    seconds: +(((s - 1) % spe) * 0.01 + 0.01).toFixed(4), imagesPerSec: 1000, dataWaitShare: 0.05 });
+  JSON.stringify({
+    type: 'step',
+    epoch: Math.floor((s - 1) / spe) + 1,
+    step: s,
+    loss,
+    top1Err: 0.5,
+    top5Err: 0.1,
+    lr: 0.01,
+    seconds: +(((s - 1) % spe) * 0.01 + 0.01).toFixed(4),
+    imagesPerSec: 1000,
+    dataWaitShare: 0.05,
+  });
 
 export const epochLine = (e: number, spe: number) =>
-  JSON.stringify({ type: 'epoch', step: e * spe, epoch: e, trainLoss: 1 / e, trainTop1Err: 0.5 / e, trainTop5Err: 0.1 / e,
-    valLoss: 1.1 / e, valTop1Err: 0.6 / e, valTop5Err: 0.2 / e, lr: 0.01, imagesPerSec: 1000 + e, dataWaitShare: 0.05, seconds: spe * 0.01 });
+  JSON.stringify({
+    type: 'epoch',
+    step: e * spe,
+    epoch: e,
+    trainLoss: 1 / e,
+    trainTop1Err: 0.5 / e,
+    trainTop5Err: 0.1 / e,
+    valLoss: 1.1 / e,
+    valTop1Err: 0.6 / e,
+    valTop5Err: 0.2 / e,
+    lr: 0.01,
+    imagesPerSec: 1000 + e,
+    dataWaitShare: 0.05,
+    seconds: spe * 0.01,
+  });
 
 /** metrics.jsonl of `steps` steps (every logEvery-th logged) with an epoch line after every spe steps. */
 export function metricsText(r: FakeRun): string {
@@ -41,15 +64,41 @@ export function metricsText(r: FakeRun): string {
 
 export function writeRun(dir: string, r: FakeRun): string {
   mkdirSync(dir, { recursive: true });
-  const config = { data: 'synthetic', model: r.model ?? 'small', epochs: Math.ceil(r.steps / r.spe), batchSize: 32, lr: r.lr ?? 0.01, schedule: 'cosine', seed: 1 };
+  const config = {
+    data: 'synthetic',
+    model: r.model ?? 'small',
+    epochs: Math.ceil(r.steps / r.spe),
+    batchSize: 32,
+    lr: r.lr ?? 0.01,
+    schedule: 'cosine',
+    seed: 1,
+  };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  writeFileSync(join(dir, 'config-history.jsonl'), JSON.stringify({ time: r.started ?? new Date().toISOString(), event: 'start', globalStep: 0, config }) + '\n');
+  writeFileSync(
+    join(dir, 'config-history.jsonl'),
+    JSON.stringify({ time: r.started ?? new Date().toISOString(), event: 'start', globalStep: 0, config }) + '\n',
+  );
   writeFileSync(join(dir, 'metrics.jsonl'), metricsText(r));
-  if (r.state) writeFileSync(join(dir, 'status.json'), JSON.stringify({ state: r.state, pid: r.pid ?? process.pid, host: hostname(), time: new Date().toISOString(), ...(r.state === 'stopped' ? { reason: 'SIGTERM' } : {}), ...(r.state === 'failed' ? { error: 'the loss became NaN' } : {}) }) + '\n');
+  if (r.state)
+    writeFileSync(
+      join(dir, 'status.json'),
+      JSON.stringify({
+        state: r.state,
+        pid: r.pid ?? process.pid,
+        host: hostname(),
+        time: new Date().toISOString(),
+        ...(r.state === 'stopped' ? { reason: 'SIGTERM' } : {}),
+        ...(r.state === 'failed' ? { error: 'the loss became NaN' } : {}),
+      }) + '\n',
+    );
   return dir;
 }
 
-export interface HttpReply { status: number; body: string; type: string }
+export interface HttpReply {
+  status: number;
+  body: string;
+  type: string;
+}
 
 /** GET url (raw path kept as given: no normalisation of ../), with optional headers. */
 export function get(base: string, path: string, headers: Record<string, string> = {}): Promise<HttpReply> {
@@ -58,14 +107,21 @@ export function get(base: string, path: string, headers: Record<string, string> 
     const req = request({ host: u.hostname, port: u.port, path, method: 'GET', headers }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => ok({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8'), type: String(res.headers['content-type'] ?? '') }));
+      res.on('end', () =>
+        ok({
+          status: res.statusCode ?? 0,
+          body: Buffer.concat(parts).toString('utf8'),
+          type: String(res.headers['content-type'] ?? ''),
+        }),
+      );
     });
     req.on('error', fail);
     req.end();
   });
 }
 
-export const getJson = async <T = any>(base: string, path: string): Promise<T> => { // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const getJson = async <T = any>(base: string, path: string): Promise<T> => {
   const r = await get(base, path);
   if (r.status !== 200) throw new Error(`${path}: ${r.status} ${r.body}`);
   return JSON.parse(r.body) as T;
@@ -74,7 +130,7 @@ export const getJson = async <T = any>(base: string, path: string): Promise<T> =
 /** A server-sent-events connection: the events received so far, and a wait for the next one that matches. */
 export function sse(base: string) {
   const u = new URL(base);
-  const events: { event: string; data: any; at: number }[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const events: { event: string; data: any; at: number }[] = [];
   const waiters: { test: (e: (typeof events)[number]) => boolean; ok: (e: (typeof events)[number]) => void }[] = [];
   let buf = '';
   const req = request({ host: u.hostname, port: u.port, path: '/api/events' }, (res) => {
@@ -90,7 +146,11 @@ export function sse(base: string) {
         if (!ev || data === undefined) continue;
         const e = { event: ev, data: JSON.parse(data), at: Date.now() };
         events.push(e);
-        for (const w of [...waiters]) if (w.test(e)) { waiters.splice(waiters.indexOf(w), 1); w.ok(e); }
+        for (const w of [...waiters])
+          if (w.test(e)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.ok(e);
+          }
       }
     });
   });
@@ -100,8 +160,18 @@ export function sse(base: string) {
     events,
     next(test: (e: (typeof events)[number]) => boolean, timeoutMs = 5000): Promise<(typeof events)[number]> {
       return new Promise((ok, fail) => {
-        const t = setTimeout(() => fail(new Error(`no matching event within ${timeoutMs} ms (got ${events.map((e) => e.event).join(', ')})`)), timeoutMs);
-        waiters.push({ test, ok: (e) => { clearTimeout(t); ok(e); } });
+        const t = setTimeout(
+          () =>
+            fail(new Error(`no matching event within ${timeoutMs} ms (got ${events.map((e) => e.event).join(', ')})`)),
+          timeoutMs,
+        );
+        waiters.push({
+          test,
+          ok: (e) => {
+            clearTimeout(t);
+            ok(e);
+          },
+        });
       });
     },
     close: () => req.destroy(),

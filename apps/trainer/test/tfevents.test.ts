@@ -12,8 +12,25 @@ import { metrics, runCli, tempRoot } from './helpers.js';
 const root = tempRoot('tfevents');
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const TINY = ['--data', 'synthetic', '--model', 'small', '--limit-train', '256', '--limit-test', '64', '--batch-size', '32', '--log-every', '2'];
-const eventFiles = (dir: string) => readdirSync(dir).filter((f) => f.startsWith('events.out.tfevents.')).sort().map((f) => join(dir, f));
+const TINY = [
+  '--data',
+  'synthetic',
+  '--model',
+  'small',
+  '--limit-train',
+  '256',
+  '--limit-test',
+  '64',
+  '--batch-size',
+  '32',
+  '--log-every',
+  '2',
+];
+const eventFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.startsWith('events.out.tfevents.'))
+    .sort()
+    .map((f) => join(dir, f));
 const readEvents = (file: string): TbEvent[] => {
   const r = readRecords(readFileSync(file));
   expect(r.stop).toBe('end');
@@ -27,13 +44,14 @@ describe('CRC-32C', () => {
     expect(crc32c(check)).toBe(0xe3069283);
     expect(crc32cBitwise(check)).toBe(0xe3069283);
     const data = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7919 + 13) & 255);
-    for (const n of [0, 1, 7, 8, 999, 1000]) expect(crc32c(data.subarray(0, n))).toBe(crc32cBitwise(data.subarray(0, n)));
+    for (const n of [0, 1, 7, 8, 999, 1000])
+      expect(crc32c(data.subarray(0, n))).toBe(crc32cBitwise(data.subarray(0, n)));
     expect(unmask(maskedCrc(data))).toBe(crc32cBitwise(data));
   });
 });
 
 describe('event files of a run', () => {
-  it('parse with the independent reader: file_version first, scalars equal metrics.jsonl, config text, conv1 images', async () => {
+  it('parse with the independent reader: file_version first, scalars as in metrics.jsonl, config, images', async () => {
     const dir = join(root, 'run one ü');
     const r = runCli(['train', ...TINY, '--epochs', '2', '--run', dir, '--quiet']);
     expect(r.status, r.stderr).toBe(0);
@@ -52,9 +70,18 @@ describe('event files of a run', () => {
     expect(s.get('step/top1_error')).toEqual(steps.map((l) => [l.step, f32(l.top1Err as number)]));
     expect(s.get('step/lr')).toEqual(steps.map((l) => [l.step, f32(l.lr as number)]));
     expect(s.get('step/images_per_s')).toEqual(steps.map((l) => [l.step, f32(l.imagesPerSec as number)]));
-    const pairs: [string, string][] = [['train/loss', 'trainLoss'], ['train/top1_error', 'trainTop1Err'], ['train/top5_error', 'trainTop5Err'],
-      ['val/loss', 'valLoss'], ['val/top1_error', 'valTop1Err'], ['val/top5_error', 'valTop5Err'], ['lr', 'lr'],
-      ['images_per_s', 'imagesPerSec'], ['data_wait', 'dataWaitShare'], ['epoch', 'epoch']];
+    const pairs: [string, string][] = [
+      ['train/loss', 'trainLoss'],
+      ['train/top1_error', 'trainTop1Err'],
+      ['train/top5_error', 'trainTop5Err'],
+      ['val/loss', 'valLoss'],
+      ['val/top1_error', 'valTop1Err'],
+      ['val/top5_error', 'valTop5Err'],
+      ['lr', 'lr'],
+      ['images_per_s', 'imagesPerSec'],
+      ['data_wait', 'dataWaitShare'],
+      ['epoch', 'epoch'],
+    ];
     for (const [tag, key] of pairs) expect(s.get(tag), tag).toEqual(epochs.map((l) => [l.step, f32(l[key] as number)]));
     // the configuration as text (an indented block: markdown's code) at step 0, equal to config.json
     const text = ev.flatMap((e) => e.values ?? []).filter((v) => v.tag === 'config');
@@ -69,7 +96,13 @@ describe('event files of a run', () => {
       const im = e.values![0].image!;
       const meta = await sharp(Buffer.from(im.png)).metadata();
       // the synthetic images of the small net are grey: one channel (colorspace 1)
-      expect([meta.width, meta.height, meta.format, meta.channels, im.colorspace]).toEqual([im.width, im.height, 'png', 1, 1]);
+      expect([meta.width, meta.height, meta.format, meta.channels, im.colorspace]).toEqual([
+        im.width,
+        im.height,
+        'png',
+        1,
+        1,
+      ]);
     }
     expect(readdirSync(join(dir, 'filters')).sort()).toEqual(['conv1-epoch-001.png', 'conv1-epoch-002.png']);
     expect(JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8')).state).toBe('finished');
@@ -79,7 +112,10 @@ describe('event files of a run', () => {
     const file = join(root, 'cut.tfevents');
     const w = new EventFileWriter(join(root, 'cutdir'));
     w.summary(1, [{ tag: 'a', scalar: 0.5 }]);
-    w.summary(2, [{ tag: 'a', scalar: 0.25 }, { tag: 'b', scalar: 3 }]);
+    w.summary(2, [
+      { tag: 'a', scalar: 0.25 },
+      { tag: 'b', scalar: 3 },
+    ]);
     w.close();
     const whole = readFileSync(w.path);
     const last = frameRecord(new Uint8Array(0)).length; // 16 bytes of framing
@@ -101,7 +137,7 @@ describe('event files of a run', () => {
     expect(readRecords(badLen).stop).toBe('length crc');
   });
 
-  it('a resumed run after a torn write: the torn tail cut off, a SessionLog START at the resumed step, then more steps', () => {
+  it('resumed after a torn write: the torn tail cut off, SessionLog START at the resumed step, more steps', () => {
     const dir = join(root, 'resumed');
     const a = runCli(['train', ...TINY, '--epochs', '2', '--max-steps', '12', '--run', dir, '--quiet']);
     expect(a.status, a.stderr).toBe(0);
@@ -109,7 +145,10 @@ describe('event files of a run', () => {
     const size = statSync(first).size;
     truncateSync(first, size - 5); // as if killed in the middle of the last append
     expect(readRecords(readFileSync(first)).stop).toBe('truncated');
-    expect(JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8'))).toMatchObject({ state: 'stopped', reason: 'max-steps' });
+    expect(JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8'))).toMatchObject({
+      state: 'stopped',
+      reason: 'max-steps',
+    });
     const b = runCli(['train', '--resume', dir, '--quiet']);
     expect(b.status, b.stderr).toBe(0);
     const files = eventFiles(dir);
@@ -119,21 +158,52 @@ describe('event files of a run', () => {
     expect(old.at(-1)!.step).toBeLessThanOrEqual(12);
     expect(fresh[0].fileVersion).toBe('brain.Event:2');
     expect(fresh[1]).toMatchObject({ step: 12, sessionLogStatus: 1 });
-    expect(scalars(fresh).get('step/loss')!.map(([st]) => st)).toEqual([14, 16]);
-    expect(scalars(fresh).get('val/top1_error')!.map(([st]) => st)).toEqual([16]);
+    expect(
+      scalars(fresh)
+        .get('step/loss')!
+        .map(([st]) => st),
+    ).toEqual([14, 16]);
+    expect(
+      scalars(fresh)
+        .get('val/top1_error')!
+        .map(([st]) => st),
+    ).toEqual([16]);
   });
 
   it('--tensorboard DIR writes DIR/<run name>; --tensorboard off writes none', () => {
     const tb = join(root, 'tb');
-    const a = runCli(['train', ...TINY, '--epochs', '1', '--run', join(root, 'elsewhere'), '--tensorboard', tb, '--quiet']);
+    const a = runCli([
+      'train',
+      ...TINY,
+      '--epochs',
+      '1',
+      '--run',
+      join(root, 'elsewhere'),
+      '--tensorboard',
+      tb,
+      '--quiet',
+    ]);
     expect(a.status, a.stderr).toBe(0);
     expect(eventFiles(join(root, 'elsewhere'))).toEqual([]);
     expect(scalars(readEvents(eventFiles(join(tb, 'elsewhere'))[0])).get('val/loss')).toHaveLength(1);
-    const b = runCli(['train', ...TINY, '--epochs', '1', '--run', join(root, 'none'), '--tensorboard', 'off', '--quiet']);
+    const b = runCli([
+      'train',
+      ...TINY,
+      '--epochs',
+      '1',
+      '--run',
+      join(root, 'none'),
+      '--tensorboard',
+      'off',
+      '--quiet',
+    ]);
     expect(b.status, b.stderr).toBe(0);
     expect(eventFiles(join(root, 'none'))).toEqual([]);
     expect(existsSync(join(root, 'none', 'metrics.jsonl'))).toBe(true);
     const c = runCli(['train', ...TINY, '--run', join(root, 'x'), '--tensorboard', ' ']);
-    expect([c.status, c.stderr.trim()]).toEqual([2, "convnet train: --tensorboard: expected a directory or 'off', got an empty value"]);
+    expect([c.status, c.stderr.trim()]).toEqual([
+      2,
+      "convnet train: --tensorboard: expected a directory or 'off', got an empty value",
+    ]);
   });
 });

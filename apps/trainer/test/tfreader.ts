@@ -33,10 +33,12 @@ export function readRecords(file: Uint8Array): RecordRead {
   while (pos < file.length) {
     if (pos + 12 > file.length) return { records, tailBytes: file.length - pos, stop: 'truncated' };
     const len = Number(dv.getBigUint64(pos, true));
-    if (unmask(dv.getUint32(pos + 8, true)) !== crc32cBitwise(file.subarray(pos, pos + 8))) return { records, tailBytes: file.length - pos, stop: 'length crc' };
+    if (unmask(dv.getUint32(pos + 8, true)) !== crc32cBitwise(file.subarray(pos, pos + 8)))
+      return { records, tailBytes: file.length - pos, stop: 'length crc' };
     if (pos + 12 + len + 4 > file.length) return { records, tailBytes: file.length - pos, stop: 'truncated' };
     const data = file.subarray(pos + 12, pos + 12 + len);
-    if (unmask(dv.getUint32(pos + 12 + len, true)) !== crc32cBitwise(data)) return { records, tailBytes: file.length - pos, stop: 'data crc' };
+    if (unmask(dv.getUint32(pos + 12 + len, true)) !== crc32cBitwise(data))
+      return { records, tailBytes: file.length - pos, stop: 'data crc' };
     records.push(data);
     pos += 16 + len;
   }
@@ -50,7 +52,8 @@ export function fields(buf: Uint8Array): Field[] {
   const out: Field[] = [];
   let p = 0;
   const varint = (): bigint => {
-    let v = 0n, shift = 0n;
+    let v = 0n,
+      shift = 0n;
     for (;;) {
       if (p >= buf.length) throw new Error('varint runs past the end');
       const b = buf[p++];
@@ -61,12 +64,20 @@ export function fields(buf: Uint8Array): Field[] {
   };
   while (p < buf.length) {
     const key = Number(varint());
-    const no = key >>> 3, wire = key & 7;
+    const no = key >>> 3,
+      wire = key & 7;
     if (wire === 0) out.push({ no, wire, varint: varint() });
-    else if (wire === 1) { out.push({ no, wire, fixed64: new DataView(buf.buffer, buf.byteOffset + p, 8) }); p += 8; }
-    else if (wire === 5) { out.push({ no, wire, fixed32: new DataView(buf.buffer, buf.byteOffset + p, 4) }); p += 4; }
-    else if (wire === 2) { const n = Number(varint()); out.push({ no, wire, bytes: buf.subarray(p, p + n) }); p += n; }
-    else throw new Error(`wire type ${wire}`);
+    else if (wire === 1) {
+      out.push({ no, wire, fixed64: new DataView(buf.buffer, buf.byteOffset + p, 8) });
+      p += 8;
+    } else if (wire === 5) {
+      out.push({ no, wire, fixed32: new DataView(buf.buffer, buf.byteOffset + p, 4) });
+      p += 4;
+    } else if (wire === 2) {
+      const n = Number(varint());
+      out.push({ no, wire, bytes: buf.subarray(p, p + n) });
+      p += n;
+    } else throw new Error(`wire type ${wire}`);
     if (p > buf.length) throw new Error('field runs past the end');
   }
   return out;
@@ -97,7 +108,12 @@ function value(buf: Uint8Array): TbValue {
     if (f.no === 1) v.tag = utf8(f.bytes);
     else if (f.no === 2) v.simpleValue = f.fixed32!.getFloat32(0, true);
     else if (f.no === 4) {
-      const im: { height: number; width: number; colorspace: number; png: Uint8Array } = { height: 0, width: 0, colorspace: 0, png: new Uint8Array(0) };
+      const im: { height: number; width: number; colorspace: number; png: Uint8Array } = {
+        height: 0,
+        width: 0,
+        colorspace: 0,
+        png: new Uint8Array(0),
+      };
       for (const g of fields(f.bytes!)) {
         if (g.no === 1) im.height = Number(g.varint);
         else if (g.no === 2) im.width = Number(g.varint);
@@ -112,7 +128,8 @@ function value(buf: Uint8Array): TbValue {
         else if (g.no === 8) v.text.push(utf8(g.bytes));
       }
     } else if (f.no === 9) {
-      for (const g of fields(f.bytes!)) if (g.no === 1) for (const h of fields(g.bytes!)) if (h.no === 1) v.pluginName = utf8(h.bytes);
+      for (const g of fields(f.bytes!))
+        if (g.no === 1) for (const h of fields(g.bytes!)) if (h.no === 1) v.pluginName = utf8(h.bytes);
     }
   }
   return v;
@@ -124,7 +141,10 @@ export function decodeEvent(buf: Uint8Array): TbEvent {
     if (f.no === 1) e.wallTime = f.fixed64!.getFloat64(0, true);
     else if (f.no === 2) e.step = Number(BigInt.asIntN(64, f.varint!));
     else if (f.no === 3) e.fileVersion = utf8(f.bytes);
-    else if (f.no === 5) e.values = fields(f.bytes!).filter((g) => g.no === 1).map((g) => value(g.bytes!));
+    else if (f.no === 5)
+      e.values = fields(f.bytes!)
+        .filter((g) => g.no === 1)
+        .map((g) => value(g.bytes!));
     else if (f.no === 7) e.sessionLogStatus = Number(fields(f.bytes!).find((g) => g.no === 1)?.varint ?? 0n);
   }
   return e;

@@ -28,12 +28,24 @@ export interface EpochLine {
 }
 
 /** Step-line columns: what the step lines of metrics.jsonl carry (NaN where a line lacks it). */
-export const STEP_KEYS = ['epoch', 'loss', 'top1Err', 'top5Err', 'lr', 'imagesPerSec', 'dataWaitShare', 'seconds'] as const;
+export const STEP_KEYS = [
+  'epoch',
+  'loss',
+  'top1Err',
+  'top5Err',
+  'lr',
+  'imagesPerSec',
+  'dataWaitShare',
+  'seconds',
+] as const;
 export type StepKey = (typeof STEP_KEYS)[number];
 
 class Column<T extends Float32Array | Float64Array> {
   n = 0;
-  constructor(public data: T, private readonly make: (n: number) => T) {}
+  constructor(
+    public data: T,
+    private readonly make: (n: number) => T,
+  ) {}
   push(v: number): void {
     if (this.n === this.data.length) {
       const d = this.make(Math.max(1024, this.data.length * 2));
@@ -42,13 +54,19 @@ class Column<T extends Float32Array | Float64Array> {
     }
     this.data[this.n++] = v;
   }
-  view(): T { return this.data.subarray(0, this.n) as T; }
+  view(): T {
+    return this.data.subarray(0, this.n) as T;
+  }
 }
 
 export class StepColumns {
   readonly step = new Column(new Float64Array(0), (n) => new Float64Array(n));
-  readonly cols = Object.fromEntries(STEP_KEYS.map((k) => [k, new Column(new Float32Array(0), (n) => new Float32Array(n))])) as Record<StepKey, Column<Float32Array>>;
-  get length(): number { return this.step.n; }
+  readonly cols = Object.fromEntries(
+    STEP_KEYS.map((k) => [k, new Column(new Float32Array(0), (n) => new Float32Array(n))]),
+  ) as Record<StepKey, Column<Float32Array>>;
+  get length(): number {
+    return this.step.n;
+  }
   push(line: Record<string, unknown>): void {
     this.step.push(Number(line.step));
     for (const k of STEP_KEYS) this.cols[k].push(typeof line[k] === 'number' ? (line[k] as number) : NaN);
@@ -70,7 +88,10 @@ export class MetricsReader {
   size = 0;
   mtimeMs = 0;
 
-  constructor(readonly path: string, private wantSteps = false) {}
+  constructor(
+    readonly path: string,
+    private wantSteps = false,
+  ) {}
 
   /** Starts keeping step lines (read again from the start once). */
   keepSteps(): void {
@@ -79,7 +100,9 @@ export class MetricsReader {
     this.reset();
   }
 
-  get keepsSteps(): boolean { return this.wantSteps; }
+  get keepsSteps(): boolean {
+    return this.wantSteps;
+  }
 
   private reset(): void {
     this.offset = 0;
@@ -131,7 +154,10 @@ export class MetricsReader {
         pos += n;
         const chunk: Buffer = pending ? Buffer.concat([pending, buf.subarray(0, n)]) : buf.subarray(0, n);
         const last = chunk.lastIndexOf(10);
-        if (last < 0) { pending = Buffer.from(chunk); continue; }
+        if (last < 0) {
+          pending = Buffer.from(chunk);
+          continue;
+        }
         this.lines(chunk.toString('utf8', 0, last));
         this.offset += last + 1;
         pending = last + 1 < chunk.length ? Buffer.from(chunk.subarray(last + 1)) : null;
@@ -155,7 +181,10 @@ export class MetricsReader {
 
   private line(text: string, start: number, end: number): void {
     const isStep = text.startsWith('{"type":"step"', start);
-    if (isStep && !this.wantSteps) { this.stepLines++; return; }
+    if (isStep && !this.wantSteps) {
+      this.stepLines++;
+      return;
+    }
     let o: Record<string, unknown>;
     try {
       o = JSON.parse(text.slice(start, end)) as Record<string, unknown>;
@@ -163,8 +192,10 @@ export class MetricsReader {
       this.badLines++;
       return;
     }
-    if (o.type === 'step') { this.stepLines++; this.steps?.push(o); }
-    else if (o.type === 'epoch' && typeof o.epoch === 'number') this.epochs.push(o as unknown as EpochLine);
+    if (o.type === 'step') {
+      this.stepLines++;
+      this.steps?.push(o);
+    } else if (o.type === 'epoch' && typeof o.epoch === 'number') this.epochs.push(o as unknown as EpochLine);
   }
 }
 
@@ -241,7 +272,10 @@ export class Run {
   filters: string[] = [];
   private filtersMtime = -1;
 
-  constructor(readonly dir: string, readonly root: string) {
+  constructor(
+    readonly dir: string,
+    readonly root: string,
+  ) {
     this.id = idOf(dir);
     this.metrics = new MetricsReader(join(dir, 'metrics.jsonl'));
   }
@@ -262,9 +296,17 @@ export class Run {
       }
     };
     const c = mt(join(this.dir, 'config.json'));
-    if (c !== this.configMtime) { this.configMtime = c; this.config = c < 0 ? null : readJson(join(this.dir, 'config.json')); changed = true; }
+    if (c !== this.configMtime) {
+      this.configMtime = c;
+      this.config = c < 0 ? null : readJson(join(this.dir, 'config.json'));
+      changed = true;
+    }
     const s = mt(join(this.dir, 'status.json'));
-    if (s !== this.statusMtime) { this.statusMtime = s; this.status = s < 0 ? null : readJson(join(this.dir, 'status.json')); changed = true; }
+    if (s !== this.statusMtime) {
+      this.statusMtime = s;
+      this.status = s < 0 ? null : readJson(join(this.dir, 'status.json'));
+      changed = true;
+    }
     if (this.started === null) {
       const l = firstLine(join(this.dir, 'config-history.jsonl'));
       try {
@@ -277,7 +319,12 @@ export class Run {
     if (f !== this.filtersMtime) {
       this.filtersMtime = f;
       try {
-        this.filters = f < 0 ? [] : readdirSync(join(this.dir, 'filters')).filter((n) => FILTER_FILE.test(n)).sort();
+        this.filters =
+          f < 0
+            ? []
+            : readdirSync(join(this.dir, 'filters'))
+                .filter((n) => FILTER_FILE.test(n))
+                .sort();
       } catch {
         this.filters = [];
       }
@@ -297,7 +344,9 @@ export class Run {
       return alive(st.pid) ? { state: 'running' } : { state: 'stopped', reason: 'killed' };
     }
     if (!st && epochsPlanned !== null && this.metrics.epochs.length >= epochsPlanned) return { state: 'finished' };
-    return now - this.metrics.mtimeMs < (st ? STALE_MS : 120_000) ? { state: 'running' } : { state: 'stopped', reason: 'no recent writes' };
+    return now - this.metrics.mtimeMs < (st ? STALE_MS : 120_000)
+      ? { state: 'running' }
+      : { state: 'stopped', reason: 'no recent writes' };
   }
 
   summary(): RunSummary {
@@ -307,17 +356,32 @@ export class Run {
     const best = withVal.length ? Math.min(...withVal.map((m) => m.valTop1Err!)) : null;
     const last = withVal.at(-1);
     const data = String(cfg.data ?? '?');
-    const recipe = [cfg.schedule && `${cfg.schedule}`, cfg.lr !== undefined && `lr ${cfg.lr}`, cfg.batchSize !== undefined && `batch ${cfg.batchSize}`]
-      .filter(Boolean).join(', ');
+    const recipe = [
+      cfg.schedule && `${cfg.schedule}`,
+      cfg.lr !== undefined && `lr ${cfg.lr}`,
+      cfg.batchSize !== undefined && `batch ${cfg.batchSize}`,
+    ]
+      .filter(Boolean)
+      .join(', ');
     const s = this.state();
     return {
-      id: this.id, name: this.name, root: this.root, model: String(cfg.model ?? '?'),
-      data: data === 'default' ? 'fashion-mnist' : data.length > 40 ? '…' + data.slice(-39) : data, recipe,
-      ...s, epochs: e.length, epochsPlanned: typeof cfg.epochs === 'number' ? cfg.epochs : null,
+      id: this.id,
+      name: this.name,
+      root: this.root,
+      model: String(cfg.model ?? '?'),
+      data: data === 'default' ? 'fashion-mnist' : data.length > 40 ? '…' + data.slice(-39) : data,
+      recipe,
+      ...s,
+      epochs: e.length,
+      epochsPlanned: typeof cfg.epochs === 'number' ? cfg.epochs : null,
       steps: this.metrics.steps?.length ?? this.metrics.stepLines,
-      bestAcc: best === null ? null : 1 - best, lastAcc: last ? 1 - last.valTop1Err! : null,
+      bestAcc: best === null ? null : 1 - best,
+      lastAcc: last ? 1 - last.valTop1Err! : null,
       lastTop5Acc: last?.valTop5Err !== undefined ? 1 - last.valTop5Err : null,
-      imagesPerSec: e.at(-1)?.imagesPerSec ?? null, started: this.started, updated: this.metrics.mtimeMs, filters: this.filters.length,
+      imagesPerSec: e.at(-1)?.imagesPerSec ?? null,
+      started: this.started,
+      updated: this.metrics.mtimeMs,
+      filters: this.filters.length,
     };
   }
 }
@@ -335,7 +399,9 @@ export function findRunDirs(root: string): string[] {
   const walk = (dir: string, depth: number) => {
     let names: string[];
     try {
-      names = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
+      names = readdirSync(dir, { withFileTypes: true })
+        .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+        .map((d) => d.name);
     } catch {
       return;
     }

@@ -62,7 +62,10 @@ export const isLoopback = (h: string) => LOOPBACK_HOSTS.has(h) || /^127\.\d+\.\d
 class Registry {
   readonly runs = new Map<string, Run>();
   private watchers = new Map<string, FSWatcher>();
-  constructor(readonly roots: string[], private readonly onChange: (kind: 'runs' | 'run' | 'gone', run?: Run) => void) {}
+  constructor(
+    readonly roots: string[],
+    private readonly onChange: (kind: 'runs' | 'run' | 'gone', run?: Run) => void,
+  ) {}
 
   /** Finds new run folders and drops the vanished ones; returns whether the set changed. */
   scan(): boolean {
@@ -97,7 +100,10 @@ class Registry {
   watch(key: string, dir: string, fn: () => void): void {
     try {
       const w = watch(dir, { persistent: false }, fn);
-      w.on('error', () => { w.close(); this.watchers.delete(key); });
+      w.on('error', () => {
+        w.close();
+        this.watchers.delete(key);
+      });
       this.watchers.set(key, w);
     } catch {
       // no watch (e.g. inotify limits, a network file system): the poll still sees the changes
@@ -108,7 +114,13 @@ class Registry {
   /** A change seen by fs.watch: re-read the run soon (changes within 50 ms read together). */
   touch(id: string): void {
     if (this.pending.has(id)) return;
-    this.pending.set(id, setTimeout(() => { this.pending.delete(id); this.refresh(id); }, 50));
+    this.pending.set(
+      id,
+      setTimeout(() => {
+        this.pending.delete(id);
+        this.refresh(id);
+      }, 50),
+    );
   }
 
   refresh(id: string): void {
@@ -152,21 +164,36 @@ export async function startBoard(o: BoardOptions): Promise<Board> {
   reg.scan();
   // the curves the page shows first (running runs and the newest, five at most) are read in the background now;
   // the others when asked for
-  const first = [...reg.runs.values()].map((r) => ({ r, s: r.summary() }))
-    .sort((x, y) => Number(y.s.state === 'running') - Number(x.s.state === 'running') || (y.s.started ?? '').localeCompare(x.s.started ?? ''))
-    .slice(0, 5).map((x) => x.r);
+  const first = [...reg.runs.values()]
+    .map((r) => ({ r, s: r.summary() }))
+    .sort(
+      (x, y) =>
+        Number(y.s.state === 'running') - Number(x.s.state === 'running') ||
+        (y.s.started ?? '').localeCompare(x.s.started ?? ''),
+    )
+    .slice(0, 5)
+    .map((x) => x.r);
   const preload = () => {
     const r = first.shift();
     if (!r) return;
-    if (reg.runs.has(r.id) && !r.metrics.keepsSteps) { r.metrics.keepSteps(); r.metrics.update(); }
+    if (reg.runs.has(r.id) && !r.metrics.keepsSteps) {
+      r.metrics.keepSteps();
+      r.metrics.update();
+    }
     setImmediate(preload);
   };
   setImmediate(preload);
   for (const root of roots) if (existsSync(root)) reg.watch(`root:${root}`, root, () => scanSoon());
   let scanTimer: NodeJS.Timeout | null = null;
-  const rescan = () => { if (reg.scan()) event('runs', { count: reg.runs.size }); };
+  const rescan = () => {
+    if (reg.scan()) event('runs', { count: reg.runs.size });
+  };
   const scanSoon = () => {
-    if (!scanTimer) scanTimer = setTimeout(() => { scanTimer = null; rescan(); }, 200);
+    if (!scanTimer)
+      scanTimer = setTimeout(() => {
+        scanTimer = null;
+        rescan();
+      }, 200);
   };
   // the bounded poll: sizes and mtimes of running runs every pollMs, of all runs and the folders every 5·pollMs
   let tick = 0;
@@ -176,7 +203,9 @@ export async function startBoard(o: BoardOptions): Promise<Board> {
     for (const [id, r] of reg.runs) if (tick % 5 === 0 || r.state().state === 'running') reg.refresh(id);
   }, pollMs);
   poll.unref();
-  const heartbeat = setInterval(() => { for (const c of clients) c.write(': keep-alive\n\n'); }, 15_000);
+  const heartbeat = setInterval(() => {
+    for (const c of clients) c.write(': keep-alive\n\n');
+  }, 15_000);
   heartbeat.unref();
 
   const runOf = (q: URLSearchParams, res: ServerResponse): Run | null => {
@@ -208,13 +237,18 @@ export async function startBoard(o: BoardOptions): Promise<Board> {
         res.writeHead(204).end();
         return;
       case '/api/runs': {
-        const runs = [...reg.runs.values()].map((r) => r.summary()).sort((x, y) => (y.started ?? '').localeCompare(x.started ?? '') || x.name.localeCompare(y.name));
+        const runs = [...reg.runs.values()]
+          .map((r) => r.summary())
+          .sort((x, y) => (y.started ?? '').localeCompare(x.started ?? '') || x.name.localeCompare(y.name));
         return send(res, 200, { roots, runs });
       }
       case '/api/series': {
         const r = runOf(q, res);
         if (!r) return;
-        if (!r.metrics.keepsSteps) { r.metrics.keepSteps(); r.metrics.update(); }
+        if (!r.metrics.keepsSteps) {
+          r.metrics.keepSteps();
+          r.metrics.update();
+        }
         const buckets = Math.max(10, Math.min(5000, Number(q.get('buckets')) || 1000));
         return send(res, 200, { id: r.id, ...runSeries(r.metrics.steps, r.metrics.epochs, buckets) });
       }
@@ -227,7 +261,8 @@ export async function startBoard(o: BoardOptions): Promise<Board> {
         const r = runOf(q, res);
         if (!r) return;
         const f = q.get('file') ?? '';
-        if (!FILTER_FILE.test(f) || !r.filters.includes(f)) return send(res, 404, { error: `no filter image '${f}' in this run` });
+        if (!FILTER_FILE.test(f) || !r.filters.includes(f))
+          return send(res, 404, { error: `no filter image '${f}' in this run` });
         let path: string;
         try {
           path = realpathSync(join(r.dir, 'filters', f));
@@ -238,7 +273,11 @@ export async function startBoard(o: BoardOptions): Promise<Board> {
         return send(res, 200, readFileSync(path), 'image/png');
       }
       case '/api/events': {
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+        res.writeHead(200, {
+          'content-type': 'text/event-stream',
+          'cache-control': 'no-store',
+          connection: 'keep-alive',
+        });
         res.write('retry: 1000\n\n');
         clients.add(res);
         req.on('close', () => clients.delete(res));
@@ -259,7 +298,10 @@ export async function startBoard(o: BoardOptions): Promise<Board> {
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
-    server.listen(o.port ?? DEFAULT_PORT, host, () => { server.off('error', fail); ok(); });
+    server.listen(o.port ?? DEFAULT_PORT, host, () => {
+      server.off('error', fail);
+      ok();
+    });
   });
   const addr = server.address() as AddressInfo;
   const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;

@@ -4,19 +4,66 @@
 'use strict';
 (() => {
   const $ = (s) => document.querySelector(s);
-  const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#555555'];
+  const PALETTE = [
+    '#1f77b4',
+    '#d62728',
+    '#2ca02c',
+    '#ff7f0e',
+    '#9467bd',
+    '#8c564b',
+    '#e377c2',
+    '#17becf',
+    '#bcbd22',
+    '#555555',
+  ];
   const CHARTS = [
-    { key: 'loss', title: 'loss', step: 'loss', epoch: [['trainLoss', 'train'], ['valLoss', 'val']] },
-    { key: 'top1', title: 'top-1 error', step: 'top1Err', epoch: [['trainTop1Err', 'train'], ['valTop1Err', 'val']] },
-    { key: 'top5', title: 'top-5 error', step: 'top5Err', epoch: [['trainTop5Err', 'train'], ['valTop5Err', 'val']] },
+    {
+      key: 'loss',
+      title: 'loss',
+      step: 'loss',
+      epoch: [
+        ['trainLoss', 'train'],
+        ['valLoss', 'val'],
+      ],
+    },
+    {
+      key: 'top1',
+      title: 'top-1 error',
+      step: 'top1Err',
+      epoch: [
+        ['trainTop1Err', 'train'],
+        ['valTop1Err', 'val'],
+      ],
+    },
+    {
+      key: 'top5',
+      title: 'top-5 error',
+      step: 'top5Err',
+      epoch: [
+        ['trainTop5Err', 'train'],
+        ['valTop5Err', 'val'],
+      ],
+    },
     { key: 'lr', title: 'learning rate', step: 'lr', epoch: [['lr', 'epoch']] },
     { key: 'ips', title: 'throughput (images/s)', step: 'imagesPerSec', epoch: [['imagesPerSec', 'epoch']] },
     { key: 'wait', title: 'data wait (share of the time)', step: 'dataWaitShare', epoch: [['dataWaitShare', 'epoch']] },
   ];
   const X_LABEL = { step: 'global step', epoch: 'epoch', time: 'training time (s)' };
   const board = (window.board = {
-    runs: new Map(), selected: new Set(), series: new Map(), configs: new Map(), charts: {}, colors: new Map(),
-    painted: false, firstPaintMs: null, loading: 0, draws: 0, updates: 0, x: 'step', showSteps: true, chartSeries: {},
+    runs: new Map(),
+    selected: new Set(),
+    series: new Map(),
+    configs: new Map(),
+    charts: {},
+    colors: new Map(),
+    painted: false,
+    firstPaintMs: null,
+    loading: 0,
+    draws: 0,
+    updates: 0,
+    x: 'step',
+    showSteps: true,
+    chartSeries: {},
     /** Points drawn for a run's series in a chart: kind is 'step' or an epoch kind ('train', 'val', 'epoch'). */
     points(chart, id, kind) {
       const u = board.charts[chart];
@@ -31,7 +78,9 @@
     if (!board.colors.has(id)) board.colors.set(id, PALETTE[nextColor++ % PALETTE.length]);
     return board.colors.get(id);
   };
-  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+  const swatch = (id) => `<span class="swatch" style="background:${colorOf(id)}"></span>`;
+  const esc = (s) =>
+    String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
   const pct = (v) => (v === null || v === undefined ? '' : (100 * v).toFixed(2) + '%');
   const ago = (iso) => {
     if (!iso) return '';
@@ -49,7 +98,9 @@
 
   // ---- the run list ----
   function sortedRuns() {
-    return [...board.runs.values()].sort((a, b) => (b.started || '').localeCompare(a.started || '') || a.name.localeCompare(b.name));
+    return [...board.runs.values()].sort(
+      (a, b) => (b.started || '').localeCompare(a.started || '') || a.name.localeCompare(b.name),
+    );
   }
   function renderRuns() {
     const f = $('#filter').value.trim().toLowerCase();
@@ -59,13 +110,17 @@
       if (f && !`${r.name} ${r.model} ${r.data} ${r.recipe}`.toLowerCase().includes(f)) continue;
       const sel = board.selected.has(r.id);
       const title = r.reason ? ` title="${esc(r.reason)}"` : '';
-      rows.push(`<tr data-id="${r.id}" class="${sel ? 'sel' : ''}">` +
-        `<td><input type="checkbox" ${sel ? 'checked' : ''}>${sel ? `<span class="swatch" style="background:${colorOf(r.id)}"></span>` : ''}</td>` +
-        `<td title="${esc(r.root)}">${esc(r.name)}</td><td>${esc(r.model)}</td><td>${esc(r.data)}</td><td>${esc(r.recipe)}</td>` +
-        `<td><span class="state ${r.state}"${title}>${r.state}</span></td>` +
-        `<td class="num">${r.epochs}${r.epochsPlanned ? `/${r.epochsPlanned}` : ''}</td>` +
-        `<td class="num">${pct(r.bestAcc)}</td><td class="num">${pct(r.lastAcc)}</td>` +
-        `<td class="num">${r.imagesPerSec === null ? '' : Math.round(r.imagesPerSec)}</td><td>${esc(ago(r.started))}</td></tr>`);
+      rows.push(
+        `<tr data-id="${r.id}" class="${sel ? 'sel' : ''}">` +
+          `<td><input type="checkbox" ${sel ? 'checked' : ''}>${sel ? swatch(r.id) : ''}</td>` +
+          `<td title="${esc(r.root)}">${esc(r.name)}</td><td>${esc(r.model)}</td><td>${esc(r.data)}</td>` +
+          `<td>${esc(r.recipe)}</td>` +
+          `<td><span class="state ${r.state}"${title}>${r.state}</span></td>` +
+          `<td class="num">${r.epochs}${r.epochsPlanned ? `/${r.epochsPlanned}` : ''}</td>` +
+          `<td class="num">${pct(r.bestAcc)}</td><td class="num">${pct(r.lastAcc)}</td>` +
+          `<td class="num">${r.imagesPerSec === null ? '' : Math.round(r.imagesPerSec)}</td>` +
+          `<td>${esc(ago(r.started))}</td></tr>`,
+      );
     }
     $('#runs tbody').innerHTML = rows.join('');
     $('#run-count').textContent = `${all.length} run${all.length === 1 ? '' : 's'}, ${board.selected.size} selected`;
@@ -75,7 +130,11 @@
     if (!tr) return;
     const id = tr.dataset.id;
     if (board.selected.has(id)) board.selected.delete(id);
-    else { board.selected.add(id); fetchSeries(id); fetchConfig(id); }
+    else {
+      board.selected.add(id);
+      fetchSeries(id);
+      fetchConfig(id);
+    }
     saveSelection();
     renderRuns();
     drawSoon();
@@ -88,7 +147,10 @@
   // ---- data ----
   const inflight = new Map();
   async function fetchSeries(id) {
-    if (inflight.has(id)) { inflight.set(id, true); return; }
+    if (inflight.has(id)) {
+      inflight.set(id, true);
+      return;
+    }
     inflight.set(id, false);
     try {
       const width = Math.max(200, Math.min(4000, Math.round(($('#charts').clientWidth || 1000) / 2)));
@@ -107,7 +169,10 @@
   async function fetchConfig(id) {
     try {
       board.configs.set(id, await getJson(`/api/config?run=${id}`));
-      if (!board.loading) { renderConfig(); renderFilters(); }
+      if (!board.loading) {
+        renderConfig();
+        renderFilters();
+      }
     } catch (e) {
       if (e.status === 404) gone(id);
     }
@@ -140,38 +205,65 @@
   function drawSoon() {
     if (drawPending || board.loading) return;
     drawPending = true;
-    requestAnimationFrame(() => { drawPending = false; draw(); });
+    requestAnimationFrame(() => {
+      drawPending = false;
+      draw();
+    });
   }
   /** [x, y] with nulls and non-increasing x dropped (uPlot.join wants each table's x ascending). */
   function table(xs, ys) {
-    const X = [], Y = [];
+    const X = [],
+      Y = [];
     let last = -Infinity;
     for (let i = 0; i < xs.length; i++) {
-      const x = xs[i], y = ys[i];
+      const x = xs[i],
+        y = ys[i];
       if (x === null || y === null || y === undefined || !(x > last)) continue;
-      X.push(x); Y.push(y); last = x;
+      X.push(x);
+      Y.push(y);
+      last = x;
     }
     return [X, Y];
   }
   function draw() {
     const t = performance.now();
     const host = $('#charts');
-    const width = Math.max(300, Math.floor((host.clientWidth - 10) / Math.max(1, Math.floor(host.clientWidth / 530)) - 16));
+    const width = Math.max(
+      300,
+      Math.floor((host.clientWidth - 10) / Math.max(1, Math.floor(host.clientWidth / 530)) - 16),
+    );
     const ids = [...board.selected].filter((id) => board.series.has(id) && board.runs.has(id));
     for (const c of CHARTS) {
-      const tables = [], meta = [], series = [{}];
+      const tables = [],
+        meta = [],
+        series = [{}];
       for (const id of ids) {
-        const s = board.series.get(id), name = board.runs.get(id).name, color = colorOf(id);
+        const s = board.series.get(id),
+          name = board.runs.get(id).name,
+          color = colorOf(id);
         if (board.showSteps && s.steps[c.step] && s.steps[c.step].some((v) => v !== null)) {
           tables.push(table(s.steps[board.x], s.steps[c.step]));
           meta.push({ id, kind: 'step' });
-          series.push({ label: `${name} · step`, stroke: color + '66', width: 1, spanGaps: true, points: { show: false } });
+          series.push({
+            label: `${name} · step`,
+            stroke: color + '66',
+            width: 1,
+            spanGaps: true,
+            points: { show: false },
+          });
         }
         for (const [key, kind] of c.epoch) {
           if (!s.epochs[key] || !s.epochs[key].some((v) => v !== null)) continue;
           tables.push(table(s.epochs[board.x], s.epochs[key]));
           meta.push({ id, kind });
-          series.push({ label: `${name} · ${kind}`, stroke: color, width: kind === 'train' ? 1.5 : 2, dash: kind === 'train' ? [6, 4] : undefined, spanGaps: true, points: { show: true, size: 5 } });
+          series.push({
+            label: `${name} · ${kind}`,
+            stroke: color,
+            width: kind === 'train' ? 1.5 : 2,
+            dash: kind === 'train' ? [6, 4] : undefined,
+            spanGaps: true,
+            points: { show: true, size: 5 },
+          });
         }
       }
       let box = document.getElementById(`chart-${c.key}`);
@@ -181,20 +273,33 @@
         box.id = `chart-${c.key}`;
         host.appendChild(box);
       }
-      if (board.charts[c.key]) { board.charts[c.key].destroy(); delete board.charts[c.key]; }
+      if (board.charts[c.key]) {
+        board.charts[c.key].destroy();
+        delete board.charts[c.key];
+      }
       board.chartSeries[c.key] = meta;
       box.innerHTML = `<h3>${esc(c.title)}</h3>`;
       if (!tables.length) {
-        box.insertAdjacentHTML('beforeend', `<div class="empty">${ids.length ? 'no data yet' : 'select runs above'}</div>`);
+        box.insertAdjacentHTML(
+          'beforeend',
+          `<div class="empty">${ids.length ? 'no data yet' : 'select runs above'}</div>`,
+        );
         continue;
       }
       const data = tables.length === 1 ? tables[0] : uPlot.join(tables);
-      board.charts[c.key] = new uPlot({
-        width, height: 230, series, legend: { show: ids.length <= 8 },
-        scales: { x: { time: false } },
-        axes: [{ label: X_LABEL[board.x], size: 40 }, { size: 56 }],
-        cursor: { sync: { key: 'convnet-board' } },
-      }, data, box);
+      board.charts[c.key] = new uPlot(
+        {
+          width,
+          height: 230,
+          series,
+          legend: { show: ids.length <= 8 },
+          scales: { x: { time: false } },
+          axes: [{ label: X_LABEL[board.x], size: 40 }, { size: 56 }],
+          cursor: { sync: { key: 'convnet-board' } },
+        },
+        data,
+        box,
+      );
     }
     board.draws++;
     board.lastDrawMs = performance.now() - t;
@@ -204,17 +309,29 @@
       board.firstPaintMs = performance.now();
     }
   }
-  $('#xaxis').addEventListener('change', (e) => { board.x = e.target.value; drawSoon(); });
-  $('#show-steps').addEventListener('change', (e) => { board.showSteps = e.target.checked; drawSoon(); });
+  $('#xaxis').addEventListener('change', (e) => {
+    board.x = e.target.value;
+    drawSoon();
+  });
+  $('#show-steps').addEventListener('change', (e) => {
+    board.showSteps = e.target.checked;
+    drawSoon();
+  });
   let resizeTimer = null;
-  window.addEventListener('resize', () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(drawSoon, 150); });
+  window.addEventListener('resize', () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(drawSoon, 150);
+  });
 
   // ---- configuration diff ----
   const show = (v) => (v === undefined ? '—' : typeof v === 'string' ? v : JSON.stringify(v));
   function renderConfig() {
     const ids = [...board.selected].filter((id) => board.configs.has(id) && board.runs.has(id));
     const el = $('#config');
-    if (!ids.length) { el.innerHTML = '<tr><td class="muted">select runs to see their settings</td></tr>'; return; }
+    if (!ids.length) {
+      el.innerHTML = '<tr><td class="muted">select runs to see their settings</td></tr>';
+      return;
+    }
     const cfgs = ids.map((id) => board.configs.get(id).config || {});
     const keys = [...new Set(cfgs.flatMap((c) => Object.keys(c)))];
     const all = $('#all-keys').checked || ids.length === 1;
@@ -223,10 +340,19 @@
       const vals = cfgs.map((c) => show(c[k]));
       const differs = vals.some((v) => v !== vals[0]);
       if (!all && !differs) continue;
-      rows.push(`<tr><td class="key">${esc(k)}</td>${vals.map((v) => `<td class="${differs ? 'diff' : ''}">${esc(v)}</td>`).join('')}</tr>`);
+      rows.push(
+        `<tr><td class="key">${esc(k)}</td>` +
+          vals.map((v) => `<td class="${differs ? 'diff' : ''}">${esc(v)}</td>`).join('') +
+          '</tr>',
+      );
     }
-    const head = `<tr><th>setting</th>${ids.map((id) => `<th><span class="swatch" style="background:${colorOf(id)}"></span>${esc(board.runs.get(id).name)}</th>`).join('')}</tr>`;
-    el.innerHTML = head + (rows.length ? rows.join('') : `<tr><td class="muted" colspan="${ids.length + 1}">the selected runs have the same settings</td></tr>`);
+    const cols = ids.map((id) => `<th>${swatch(id)}${esc(board.runs.get(id).name)}</th>`);
+    const head = `<tr><th>setting</th>${cols.join('')}</tr>`;
+    el.innerHTML =
+      head +
+      (rows.length
+        ? rows.join('')
+        : `<tr><td class="muted" colspan="${ids.length + 1}">the selected runs have the same settings</td></tr>`);
   }
   $('#all-keys').addEventListener('change', renderConfig);
 
@@ -235,14 +361,20 @@
     const el = $('#filters');
     const parts = [];
     for (const id of board.selected) {
-      const c = board.configs.get(id), r = board.runs.get(id);
+      const c = board.configs.get(id),
+        r = board.runs.get(id);
       if (!c || !r || !c.filters || !c.filters.length) continue;
       const last = c.filters.length - 1;
-      parts.push(`<div class="filter" data-id="${id}"><span class="swatch" style="background:${colorOf(id)}"></span>${esc(r.name)}` +
-        `<br><input type="range" min="0" max="${last}" value="${last}"> <span class="ep">epoch ${Number(c.filters[last].match(/epoch-(\d+)/)[1])}</span>` +
-        `<img alt="conv1 filters" src="/api/filter?run=${id}&file=${encodeURIComponent(c.filters[last])}"></div>`);
+      parts.push(
+        `<div class="filter" data-id="${id}">${swatch(id)}${esc(r.name)}` +
+          `<br><input type="range" min="0" max="${last}" value="${last}"> ` +
+          `<span class="ep">epoch ${Number(c.filters[last].match(/epoch-(\d+)/)[1])}</span>` +
+          `<img alt="conv1 filters" src="/api/filter?run=${id}&file=${encodeURIComponent(c.filters[last])}"></div>`,
+      );
     }
-    el.innerHTML = parts.length ? parts.join('') : '<span class="muted">no conv1 filter images in the selected runs (written after each epoch)</span>';
+    el.innerHTML = parts.length
+      ? parts.join('')
+      : '<span class="muted">no conv1 filter images in the selected runs (written after each epoch)</span>';
   }
   $('#filters').addEventListener('input', (ev) => {
     const box = ev.target.closest('.filter');
@@ -256,8 +388,14 @@
   // ---- live updates ----
   function connect() {
     const es = new EventSource('/api/events');
-    es.onopen = () => { $('#live').textContent = 'live'; $('#live').className = 'live on'; };
-    es.onerror = () => { $('#live').textContent = 'reconnecting…'; $('#live').className = 'live off'; };
+    es.onopen = () => {
+      $('#live').textContent = 'live';
+      $('#live').className = 'live on';
+    };
+    es.onerror = () => {
+      $('#live').textContent = 'reconnecting…';
+      $('#live').className = 'live off';
+    };
     es.addEventListener('run', (ev) => {
       const r = JSON.parse(ev.data);
       const before = board.runs.get(r.id);
@@ -268,7 +406,9 @@
         if (!before || before.filters !== r.filters || before.state !== r.state) fetchConfig(r.id);
       }
     });
-    es.addEventListener('runs', () => { fetchRuns().then(renderRuns); });
+    es.addEventListener('runs', () => {
+      fetchRuns().then(renderRuns);
+    });
     es.addEventListener('gone', (ev) => gone(JSON.parse(ev.data).id));
   }
 
@@ -293,7 +433,9 @@
   }
   $('#select-all').addEventListener('change', async (ev) => {
     const f = $('#filter').value.trim().toLowerCase();
-    const shown = sortedRuns().filter((r) => !f || `${r.name} ${r.model} ${r.data} ${r.recipe}`.toLowerCase().includes(f)).map((r) => r.id);
+    const shown = sortedRuns()
+      .filter((r) => !f || `${r.name} ${r.model} ${r.data} ${r.recipe}`.toLowerCase().includes(f))
+      .map((r) => r.id);
     if (!ev.target.checked) board.selected.clear();
     const add = ev.target.checked ? shown.filter((id) => !board.selected.has(id)) : [];
     for (const id of add) board.selected.add(id);
@@ -313,7 +455,10 @@
     // default: the running runs and the newest, five at most
     const order = sortedRuns();
     const pick = want.length ? want : [...order.filter((r) => r.state === 'running'), ...order].map((r) => r.id);
-    for (const id of pick) { if (board.selected.size >= 5 && !want.length) break; board.selected.add(id); }
+    for (const id of pick) {
+      if (board.selected.size >= 5 && !want.length) break;
+      board.selected.add(id);
+    }
     renderRuns();
     connect();
     await loadAll([...board.selected]);
