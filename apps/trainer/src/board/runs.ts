@@ -74,6 +74,8 @@ export class StepColumns {
 }
 
 const CHUNK = 4 << 20;
+const EPOCH_TAG = Buffer.from('{"type":"epoch"');
+const STEP_TAG = Buffer.from('{"type":"step"');
 
 /** metrics.jsonl of one run, read incrementally. */
 export class MetricsReader {
@@ -83,6 +85,8 @@ export class MetricsReader {
   epochs: EpochLine[] = [];
   steps: StepColumns | null = null;
   stepLines = 0;
+  /** The global step of the last step line (also without step lines kept). */
+  lastStep = 0;
   badLines = 0;
   /** The file's size at the last read (its mtime for "running" without status.json). */
   size = 0;
@@ -109,6 +113,7 @@ export class MetricsReader {
     this.epochs = [];
     this.steps = this.wantSteps ? new StepColumns() : null;
     this.stepLines = 0;
+    this.lastStep = 0;
     this.badLines = 0;
   }
 
@@ -158,7 +163,8 @@ export class MetricsReader {
           pending = Buffer.from(chunk);
           continue;
         }
-        this.lines(chunk.toString('utf8', 0, last));
+        if (this.wantSteps) this.lines(chunk.toString('utf8', 0, last));
+        else this.epochLines(chunk, last);
         this.offset += last + 1;
         pending = last + 1 < chunk.length ? Buffer.from(chunk.subarray(last + 1)) : null;
         changed = true;
@@ -167,6 +173,25 @@ export class MetricsReader {
       closeSync(fd);
     }
     return changed;
+  }
+
+  /**
+   * Without step lines wanted: the epoch lines found by byte search (a line starting `{"type":"epoch"`); nothing
+   * else is decoded (the step count is then the last step line's step, read at the end of the file).
+   */
+  private epochLines(chunk: Buffer, end: number): void {
+    const j = chunk.lastIndexOf(STEP_TAG, end);
+    if (j >= 0 && (j === 0 || chunk[j - 1] === 10)) {
+      const e = chunk.indexOf(10, j);
+      const m = /"step":(\d+)/.exec(chunk.toString('utf8', j, e < 0 || e > end ? end : e));
+      if (m) this.lastStep = Number(m[1]);
+    }
+    for (let i = chunk.indexOf(EPOCH_TAG); i >= 0 && i < end; i = chunk.indexOf(EPOCH_TAG, i + EPOCH_TAG.length)) {
+      if (i > 0 && chunk[i - 1] !== 10) continue;
+      const e = chunk.indexOf(10, i);
+      const text = chunk.toString('utf8', i, e < 0 || e > end ? end : e);
+      this.line(text, 0, text.length);
+    }
   }
 
   private lines(text: string): void {
@@ -194,6 +219,7 @@ export class MetricsReader {
     }
     if (o.type === 'step') {
       this.stepLines++;
+      if (typeof o.step === 'number') this.lastStep = o.step;
       this.steps?.push(o);
     } else if (o.type === 'epoch' && typeof o.epoch === 'number') this.epochs.push(o as unknown as EpochLine);
   }
@@ -211,6 +237,7 @@ export interface RunSummary {
   reason?: string;
   epochs: number;
   epochsPlanned: number | null;
+  /** The last global step logged (a step line or an epoch line). */
   steps: number;
   bestAcc: number | null;
   lastAcc: number | null;
@@ -374,7 +401,7 @@ export class Run {
       ...s,
       epochs: e.length,
       epochsPlanned: typeof cfg.epochs === 'number' ? cfg.epochs : null,
-      steps: this.metrics.steps?.length ?? this.metrics.stepLines,
+      steps: Math.max(this.metrics.lastStep, this.metrics.epochs.at(-1)?.step ?? 0),
       bestAcc: best === null ? null : 1 - best,
       lastAcc: last ? 1 - last.valTop1Err! : null,
       lastTop5Acc: last?.valTop5Err !== undefined ? 1 - last.valTop5Err : null,
