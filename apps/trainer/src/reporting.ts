@@ -13,7 +13,7 @@ import { readMetrics, removeStaleTempFiles, truncateMetrics } from './runfiles.j
 import { reportInfo, writeReport, type EpochMetrics } from './report.js';
 import { createRequire } from 'node:module';
 import { EVENT_FILE, EventFileWriter, filterGridPixels, type SummaryValue } from './tfevents.js';
-import { writeRunStatus, type RunEnd } from './runstatus.js';
+import { readRunStatus, writeRunStatus, type RunEnd } from './runstatus.js';
 
 const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -21,17 +21,22 @@ export class RunLog {
   readonly metricsPath: string;
   /** Every finished epoch's metrics (those before a resume read back from metrics.jsonl). */
   readonly epochs: EpochMetrics[] = [];
-  /** TensorBoard event files (tfevents.ts): the run directory, DIR/<run name> for `--tensorboard DIR`, or none. */
-  readonly eventsDir: string | null;
+  /**
+   * TensorBoard event files (tfevents.ts): the run directory, DIR/<run name> for `--tensorboard DIR`, or none; a
+   * resume without --tensorboard keeps the run's choice (status.json's `events`).
+   */
+  eventsDir: string | null;
   private events: EventFileWriter | null = null;
   private epochStep = 0;
   private filtersDone = -1;
+  private readonly tensorboardGiven: boolean;
 
   constructor(
     readonly runDir: string, private readonly writer: boolean, private readonly log: (line: string) => void,
     tensorboard?: string | false,
   ) {
     this.metricsPath = join(runDir, 'metrics.jsonl');
+    this.tensorboardGiven = tensorboard !== undefined;
     if (tensorboard === false) this.eventsDir = null;
     else this.eventsDir = tensorboard ? join(resolve(tensorboard), basename(resolve(runDir))) : runDir;
   }
@@ -59,7 +64,7 @@ export class RunLog {
     writeFileAtomic(join(this.runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n', { mkdir: true });
     writeFileSync(this.metricsPath, '');
     recordConfigHistory(this.runDir, { event: 'start', globalStep: 0, config: cfg });
-    writeRunStatus(this.runDir, { state: 'running' });
+    writeRunStatus(this.runDir, { state: 'running', events: this.eventsDir });
     this.openEvents(cfg, 0, false);
   }
 
@@ -75,7 +80,11 @@ export class RunLog {
     }
     if (this.writer) truncateMetrics(this.metricsPath, globalStep, epoch);
     for (const m of readMetrics(this.metricsPath)) if (m.type === 'epoch' && (m.epoch as number) < epoch) this.epochs.push(m as unknown as EpochMetrics);
-    if (this.writer) writeRunStatus(this.runDir, { state: 'running' });
+    if (!this.tensorboardGiven) {
+      const before = readRunStatus(this.runDir);
+      if (before && 'events' in before) this.eventsDir = before.events ?? null;
+    }
+    if (this.writer) writeRunStatus(this.runDir, { state: 'running', events: this.eventsDir });
     this.epochStep = globalStep;
     this.filtersDone = this.epochs.at(-1)?.epoch ?? -1;
     this.openEvents(cfg, globalStep, true);
@@ -149,6 +158,6 @@ export class RunLog {
   end(how: RunEnd): void {
     this.events?.close();
     this.events = null;
-    if (this.writer && existsSync(this.runDir)) writeRunStatus(this.runDir, how);
+    if (this.writer && existsSync(this.runDir)) writeRunStatus(this.runDir, { ...how, events: this.eventsDir });
   }
 }

@@ -5,14 +5,30 @@
  * host (see board/runs.ts).
  */
 import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@convnet/tensor';
 
 export type RunEnd = { state: 'finished' } | { state: 'stopped'; reason: string } | { state: 'failed'; error: string };
 
-export type RunStatus = ({ state: 'running' } | RunEnd) & { pid: number; host: string; time: string };
+/** `events`: where the run's TensorBoard event files go (null: none), kept by a resume without --tensorboard. */
+export type RunStatus = ({ state: 'running' } | RunEnd) & {
+  pid: number;
+  host: string;
+  time: string;
+  events?: string | null;
+};
 
-export function writeRunStatus(runDir: string, s: { state: 'running' } | RunEnd): void {
+export function writeRunStatus(runDir: string, s: ({ state: 'running' } | RunEnd) & { events?: string | null }): void {
   const status: RunStatus = { ...s, pid: process.pid, host: hostname(), time: new Date().toISOString() };
   writeFileAtomic(join(runDir, 'status.json'), JSON.stringify(status) + '\n');
+}
+
+/** The run's status.json, or null (none, or not readable). */
+export function readRunStatus(runDir: string): RunStatus | null {
+  try {
+    return JSON.parse(readFileSync(join(runDir, 'status.json'), 'utf8')) as RunStatus;
+  } catch {
+    return null;
+  }
 }

@@ -170,7 +170,7 @@ describe('event files of a run', () => {
     ).toEqual([16]);
   });
 
-  it('--tensorboard DIR writes DIR/<run name>; --tensorboard off writes none', () => {
+  it('--tensorboard DIR writes DIR/<run name> (kept by a resume); --tensorboard off writes none', () => {
     const tb = join(root, 'tb');
     const a = runCli([
       'train',
@@ -186,6 +186,14 @@ describe('event files of a run', () => {
     expect(a.status, a.stderr).toBe(0);
     expect(eventFiles(join(root, 'elsewhere'))).toEqual([]);
     expect(scalars(readEvents(eventFiles(join(tb, 'elsewhere'))[0])).get('val/loss')).toHaveLength(1);
+    // a resume without the flag keeps the run's choice
+    const again = runCli(['train', '--resume', join(root, 'elsewhere'), '--epochs', '2', '--quiet']);
+    expect(again.status, again.stderr).toBe(0);
+    expect(eventFiles(join(root, 'elsewhere'))).toEqual([]);
+    const files = eventFiles(join(tb, 'elsewhere'));
+    expect(files).toHaveLength(2);
+    const epochsPerFile = files.map((f) => scalars(readEvents(f)).get('epoch')!.map(([, e]) => e));
+    expect(epochsPerFile.sort((x, y) => x[0] - y[0])).toEqual([[1], [2]]);
     const b = runCli([
       'train',
       ...TINY,
