@@ -93,6 +93,7 @@ class Registry {
 
   private drop(id: string): void {
     this.runs.delete(id);
+    this.lastRead.delete(id);
     this.watchers.get(id)?.close();
     this.watchers.delete(id);
   }
@@ -111,15 +112,21 @@ class Registry {
   }
 
   private pending = new Map<string, NodeJS.Timeout>();
-  /** A change seen by fs.watch: re-read the run soon (changes within 50 ms read together). */
+  private lastRead = new Map<string, number>();
+  /**
+   * A change seen by fs.watch: re-read the run 50 ms later (changes meanwhile read together), and at most twice a
+   * second per run (a run logging every step appends hundreds of lines a second).
+   */
   touch(id: string): void {
     if (this.pending.has(id)) return;
+    const wait = Math.max(50, (this.lastRead.get(id) ?? 0) + 500 - Date.now());
     this.pending.set(
       id,
       setTimeout(() => {
         this.pending.delete(id);
+        this.lastRead.set(id, Date.now());
         this.refresh(id);
-      }, 50),
+      }, wait),
     );
   }
 
