@@ -225,6 +225,26 @@
     }
     return [X, Y];
   }
+  /**
+   * Legend names: the parts (split at - _ / and spaces) that tell the runs apart, e.g. the last part of
+   * runs/small-bn-fashion-mnist-<time>-<hex> names; at most 28 characters.
+   */
+  function shortNames(names) {
+    const parts = names.map((n) => n.split(/(?<=[-_/ ])/));
+    let pre = 0;
+    while (names.length > 1 && parts.every((p) => pre < p.length - 1 && p[pre] === parts[0][pre])) pre++;
+    let suf = 0;
+    while (
+      names.length > 1 &&
+      parts.every((p) => suf < p.length - pre - 1 && p[p.length - 1 - suf] === parts[0][parts[0].length - 1 - suf])
+    )
+      suf++;
+    return parts.map((p) => {
+      let n = p.slice(pre, p.length - suf).join('');
+      if (n.length > 28) n = '…' + n.slice(-27);
+      return n;
+    });
+  }
   function draw() {
     const t = performance.now();
     const host = $('#charts');
@@ -233,13 +253,14 @@
       Math.floor((host.clientWidth - 10) / Math.max(1, Math.floor(host.clientWidth / 530)) - 16),
     );
     const ids = [...board.selected].filter((id) => board.series.has(id) && board.runs.has(id));
+    const short = shortNames(ids.map((id) => board.runs.get(id).name));
     for (const c of CHARTS) {
       const tables = [],
         meta = [],
         series = [{}];
       for (const id of ids) {
         const s = board.series.get(id),
-          name = board.runs.get(id).name,
+          name = short[ids.indexOf(id)],
           color = colorOf(id);
         if (board.showSteps && s.steps[c.step] && s.steps[c.step].some((v) => v !== null)) {
           tables.push(table(s.steps[board.x], s.steps[c.step]));
@@ -412,22 +433,29 @@
     es.addEventListener('gone', (ev) => gone(JSON.parse(ev.data).id));
   }
 
-  /** Fetches the curves and settings of several runs (four requests at a time), then draws once. */
+  /** Fetches the curves of several runs (four requests at a time), draws once, then fetches their settings. */
   async function loadAll(ids) {
-    board.loading++;
-    try {
+    const each = async (f) => {
       let next = 0;
       const worker = async () => {
-        while (next < ids.length) {
-          const id = ids[next++];
-          await Promise.all([fetchSeries(id), fetchConfig(id)]);
-        }
+        while (next < ids.length) await f(ids[next++]);
       };
       await Promise.all([worker(), worker(), worker(), worker()]);
+    };
+    // the curves first (what the first paint needs), then the settings and filter pictures
+    board.loading++;
+    try {
+      await each(fetchSeries);
     } finally {
       board.loading--;
     }
     draw();
+    board.loading++;
+    try {
+      await each(fetchConfig);
+    } finally {
+      board.loading--;
+    }
     renderConfig();
     renderFilters();
   }
