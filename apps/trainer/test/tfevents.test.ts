@@ -170,6 +170,18 @@ describe('event files of a run', () => {
     ).toEqual([16]);
   });
 
+  it('a run that diverges: status.json says failed and why, its event file still parses whole', () => {
+    const dir = join(root, 'diverged');
+    const r = runCli(['train', ...TINY, '--epochs', '1', '--lr', '1e12', '--run', dir, '--quiet']);
+    expect(r.status).toBe(1);
+    const st = JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8'));
+    expect(st.state).toBe('failed');
+    expect(st.error).toMatch(/^the loss became NaN at epoch 1, step 1/);
+    const ev = readEvents(eventFiles(dir)[0]);
+    expect(ev[0].fileVersion).toBe('brain.Event:2');
+    expect(ev.flatMap((e) => e.values ?? []).map((v) => v.tag)).toEqual(['config']);
+  });
+
   it('--tensorboard DIR writes DIR/<run name> (kept by a resume); --tensorboard off writes none', () => {
     const tb = join(root, 'tb');
     const a = runCli([
