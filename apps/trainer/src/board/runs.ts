@@ -117,8 +117,15 @@ export class MetricsReader {
     this.badLines = 0;
   }
 
-  /** Reads what was appended since the last call. Returns whether anything changed. */
-  update(st?: Stats | null): boolean {
+  /** Whether the last update stopped at its byte limit with more of the file to read. */
+  more = false;
+
+  /**
+   * Reads what was appended since the last call, at most about `maxBytes` of it (whole lines; `more` then says
+   * the rest waits for the next call). Returns whether anything changed.
+   */
+  update(st?: Stats | null, maxBytes = Infinity): boolean {
+    this.more = false;
     let s = st;
     if (s === undefined) {
       try {
@@ -151,9 +158,14 @@ export class MetricsReader {
     }
     try {
       let pending: Buffer | null = null;
-      const buf = Buffer.alloc(Math.min(CHUNK, s.size - this.offset));
+      const buf = Buffer.alloc(Math.min(CHUNK, maxBytes, s.size - this.offset));
       let pos = this.offset;
+      const start = this.offset;
       while (pos < s.size) {
+        if (pos - start >= maxBytes) {
+          this.more = true;
+          break;
+        }
         const n = readSync(fd, buf, 0, Math.min(buf.length, s.size - pos), pos);
         if (n <= 0) break;
         pos += n;
@@ -313,8 +325,8 @@ export class Run {
   }
 
   /** Re-reads what changed (config, status, filters by mtime; metrics by size). Whether anything did. */
-  update(): boolean {
-    let changed = this.metrics.update();
+  update(maxBytes = Infinity): boolean {
+    let changed = this.metrics.update(undefined, maxBytes);
     const mt = (p: string) => {
       try {
         return statSync(p).mtimeMs;

@@ -35,6 +35,8 @@ export interface Board {
 const require = createRequire(import.meta.url);
 
 export const DEFAULT_PORT = 6060;
+/** Bytes of metrics.jsonl read between two turns of the event loop. */
+const SLICE = 1 << 20;
 
 /** The page's files: the board's own (copied next to the bundle by the build, or in src/board/assets). */
 function assetDir(): string {
@@ -138,7 +140,9 @@ class Registry {
       this.onChange('gone', r);
       return;
     }
-    if (r.update()) this.onChange('run', r);
+    // a big backlog (a run just selected, a file rewritten) is read in slices, so requests are answered meanwhile
+    if (r.update(SLICE)) this.onChange('run', r);
+    if (r.metrics.more) setImmediate(() => this.refresh(id));
   }
 
   close(): void {
@@ -181,12 +185,13 @@ export async function startBoard(o: BoardOptions): Promise<Board> {
     .slice(0, 5)
     .map((x) => x.r);
   const preload = () => {
-    const r = first.shift();
+    const r = first[0];
     if (!r) return;
-    if (reg.runs.has(r.id) && !r.metrics.keepsSteps) {
+    if (reg.runs.has(r.id)) {
       r.metrics.keepSteps();
-      r.metrics.update();
+      r.metrics.update(undefined, SLICE);
     }
+    if (!reg.runs.has(r.id) || !r.metrics.more) first.shift();
     setImmediate(preload);
   };
   setImmediate(preload);
@@ -252,12 +257,14 @@ export async function startBoard(o: BoardOptions): Promise<Board> {
       case '/api/series': {
         const r = runOf(q, res);
         if (!r) return;
-        if (!r.metrics.keepsSteps) {
-          r.metrics.keepSteps();
-          r.metrics.update();
-        }
         const buckets = Math.max(10, Math.min(5000, Number(q.get('buckets')) || 1000));
-        return send(res, 200, { id: r.id, ...runSeries(r.metrics.steps, r.metrics.epochs, buckets) });
+        return void (async () => {
+          // step lines read once, slice by slice (a 900k-line file takes seconds): other requests go on meanwhile
+          if (!r.metrics.keepsSteps) r.metrics.keepSteps();
+          for (r.metrics.update(undefined, SLICE); r.metrics.more; r.metrics.update(undefined, SLICE))
+            await new Promise((ok) => setImmediate(ok));
+          send(res, 200, { id: r.id, ...runSeries(r.metrics.steps, r.metrics.epochs, buckets) });
+        })().catch((e: Error) => send(res, 500, { error: e.message }));
       }
       case '/api/config': {
         const r = runOf(q, res);
