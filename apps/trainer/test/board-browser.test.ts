@@ -23,7 +23,8 @@ const have = existsSync(CHROMIUM);
 const ARTIFACTS = new URL('./artifacts/', import.meta.url).pathname;
 const TINY = ['--data', 'synthetic', '--model', 'small', '--limit-test', '64', '--batch-size', '32', '--quiet'];
 
-const root = tempRoot('board-browser');
+// made by the test itself (a skipped file runs no hooks, so a folder made at load would be left behind)
+let root: string | undefined;
 let board: Board | undefined;
 let live: ChildProcess | undefined;
 let browser: import('playwright-core').Browser | undefined;
@@ -34,7 +35,7 @@ afterAll(async () => {
     live.kill('SIGCONT');
     live.kill('SIGKILL');
   }
-  rmSync(root, { recursive: true, force: true });
+  if (root) rmSync(root, { recursive: true, force: true });
 });
 
 const epochsIn = (dir: string) => metrics(dir).filter((m) => m.type === 'epoch').length;
@@ -51,6 +52,7 @@ describe.skipIf(!have)(
   `convnet board in headless Chromium${have ? '' : ` (skipped: no Chromium at ${CHROMIUM}; apt-get install chromium)`}`,
   () => {
     it('lists a finished and a training run, draws their points, a new epoch live, keeps a screenshot', async () => {
+      root = tempRoot('board-browser');
       const runs = join(root, 'runs ü');
       const done = join(runs, 'finished α');
       const a = runCli(['train', ...TINY, '--limit-train', '256', '--epochs', '2', '--log-every', '2', '--run', done]);
