@@ -13,6 +13,7 @@ import { exportCommand } from './export.js';
 import { packCommand } from './cmd-pack.js';
 import { PLUGIN_HELP, builtinNotes, loadPlugins, takePlugins } from './plugins.js';
 import { summaryCommand } from './cmd-summary.js';
+import { boardCommand } from './board/cmd-board.js';
 import { trainCommand } from './cmd-train.js';
 import { formatVersion, versionInfo } from './version.js';
 
@@ -27,7 +28,9 @@ const schemaCommand: Command = {
   },
 };
 
-export const COMMANDS: Command[] = [packCommand, trainCommand, evalCommand, predictCommand, exportCommand, summaryCommand, schemaCommand];
+export const COMMANDS: Command[] = [
+  packCommand, trainCommand, evalCommand, predictCommand, exportCommand, summaryCommand, boardCommand, schemaCommand,
+];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length)) + 4;

@@ -3,7 +3,7 @@
  * image data and the ImageNet nets), and help shows the defaults that apply to the --data/--model given.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { BASE_CONFIG, PAPER_RECIPE, SMALL_RECIPE, configFlags, readConfigFile, validateConfig, type TrainConfig } from './config.js';
 import { UsageError } from './errors.js';
@@ -13,6 +13,7 @@ import { exitCodeFor } from './stop.js';
 import { train } from './train.js';
 import { silentProgress } from './progress.js';
 import type { EpochMetrics } from './report.js';
+import { EVENT_FILE } from './tfevents.js';
 
 /** train's own flags (not training settings). */
 export const TRAIN_RUN_FLAGS: FlagSpec[] = [
@@ -21,6 +22,10 @@ export const TRAIN_RUN_FLAGS: FlagSpec[] = [
   { name: 'force', type: 'boolean', group: 'run', help: 'start over in an existing --run directory (its checkpoints, metrics and report are deleted)' },
   { name: 'quiet', type: 'boolean', group: 'output', help: 'no progress or epoch lines: only errors and the final result line' },
   { name: 'json', type: 'boolean', group: 'output', help: 'for scripts: one JSON object per line on stdout (each epoch, then the result); nothing else but errors' },
+  {
+    name: 'tensorboard', type: 'string', value: 'DIR', group: 'output',
+    help: "TensorBoard event files in DIR/<run name> instead of the run directory; 'off': none",
+  },
   { name: 'config', type: 'string', value: 'FILE', group: 'run', help: 'JSON file of settings (camelCase keys: the flags below; schema: convnet schema); flags override it' },
 ];
 
@@ -72,6 +77,8 @@ export function defaultRunDir(cfg: TrainConfig): string {
 const mpiRank = () => Number(process.env.OMPI_COMM_WORLD_RANK ?? process.env.PMIX_RANK ?? 0);
 
 const RUN_FILES = ['config.json', 'config-history.jsonl', 'metrics.jsonl', 'report.html', 'report.png', 'checkpoints'];
+/** What else a run writes (removed with the rest by --force): its status, filter pictures, TensorBoard event files. */
+const runExtras = (dir: string) => ['status.json', 'filters', ...readdirSync(dir).filter((f) => EVENT_FILE.test(f))];
 
 /** A fresh run never lands silently on an earlier one: an existing run directory needs --resume or --force. */
 function claimRunDir(dir: string, force: boolean): void {
@@ -80,7 +87,14 @@ function claimRunDir(dir: string, force: boolean): void {
   const present = RUN_FILES.filter((f) => existsSync(join(dir, f)));
   if (!present.length) return;
   if (!force) throw new UsageError(`--run ${dir} holds a run already (${present.join(', ')}): continue it with --resume ${dir}, or start over with --force`);
-  for (const f of present) rmSync(join(dir, f), { recursive: true, force: true });
+  for (const f of [...present, ...runExtras(dir)]) rmSync(join(dir, f), { recursive: true, force: true });
+}
+
+function tensorboardDir(v: string | undefined): string | false | undefined {
+  if (v === 'off') return false;
+  if (v !== undefined && !v.trim())
+    throw new UsageError("--tensorboard: expected a directory or 'off', got an empty value");
+  return v;
 }
 
 async function run(args: Parsed): Promise<number> {
@@ -97,7 +111,7 @@ async function run(args: Parsed): Promise<number> {
   const json = !!args.values.json;
   const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
   const r = await train(cfg, {
-    runDir: dir, resume: !!resume, given,
+    runDir: dir, resume: !!resume, given, tensorboard: tensorboardDir(args.values.tensorboard as string | undefined),
     ...(quiet ? { log: () => {}, progress: silentProgress } : {}),
     ...(json ? { onEpoch: (m: EpochMetrics) => out({ type: 'epoch', ...m }) } : {}),
   });

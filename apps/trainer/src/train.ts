@@ -56,6 +56,8 @@ export interface TrainOptions {
   log?: (line: string) => void;
   /** The settings given on this command line (with resume: applied or refused, see resume.ts). */
   given?: Partial<TrainConfig>;
+  /** TensorBoard event files: in the run directory (default), in DIR/<run name>, or none (false). */
+  tensorboard?: string | false;
 }
 
 export async function train(cfg: TrainConfig, o: TrainOptions): Promise<TrainResult> {
@@ -115,7 +117,7 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
   const sched = makeScheduler(cfg, opt, stepsPerEpoch);
 
   if (dist.isRoot) mkdirSync(ckDir, { recursive: true });
-  const runLog = new RunLog(o.runDir, dist.isRoot, log);
+  const runLog = new RunLog(o.runDir, dist.isRoot, log, o.tensorboard);
   runLog.clean(ckDir);
   let state: TrainState = {
     epoch: 1, stepInEpoch: 0, globalStep: 0, bestValTop1Err: Infinity,
@@ -199,7 +201,12 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
           const xfer = xfer0 && perStep(xfer0, io.transfers()!, steps);
           const el = seconds();
           if (cfg.logEvery && state.globalStep % cfg.logEvery === 0)
-            runLog.step({ epoch: state.epoch, step: state.globalStep, loss: r.loss, seconds: +el.toFixed(4), ...(xfer ? { transfersPerStep: xfer.transfersPerStep, transferBytesPerStep: xfer.bytesPerStep } : {}) });
+            runLog.step({
+              epoch: state.epoch, step: state.globalStep, loss: r.loss,
+              top1Err: 1 - r.top1Hits / B, top5Err: 1 - r.top5Hits / B, lr: opt.paramGroups[0].lr,
+              seconds: +el.toFixed(4), imagesPerSec: sums.seen / el, dataWaitShare: dataMs / 1000 / el,
+              ...(xfer ? { transfersPerStep: xfer.transfersPerStep, transferBytesPerStep: xfer.bytesPerStep } : {}),
+            });
           progress.update({
             epoch: state.epoch, epochs: cfg.epochs, step: state.stepInEpoch, steps: stepsPerEpoch, loss: sums.loss / sums.seen,
             top1Err: 1 - sums.top1 / sums.seen, top5Err: 1 - sums.top5 / sums.seen, imagesPerSec: sums.seen / el, dataWaitShare: dataMs / 1000 / el,
@@ -254,7 +261,7 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
         ...(xferEpoch ? { transfersPerStep: xferEpoch.transfersPerStep, transferBytesPerStep: xferEpoch.bytesPerStep } : {}),
         ...(v.transfers ? { valTransfersPerBatch: v.transfers.perBatch, valTransferBytesPerBatch: v.transfers.bytesPerBatch } : {}),
       };
-      runLog.epoch(m, cfg.epochs);
+      runLog.epoch(m, cfg.epochs, state.globalStep);
       if (dist.isRoot) o.onEpoch?.(m);
       sched.epochEnd(val.top1Err);
       // the checkpoint of a finished epoch resumes at the start of the next one
@@ -267,10 +274,15 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
       await runLog.report(cfg, ds.name, net);
       state.epoch--;
     }
+  } catch (e) {
+    runLog.end({ state: 'failed', error: (e as Error).message });
+    throw e;
   } finally {
     stop.dispose();
   }
   await runLog.report(cfg, ds.name, net);
+  const reason = stopped && (stopped.reason === 'signal' ? stopped.signal : 'max-steps');
+  runLog.end(reason ? { state: 'stopped', reason } : { state: 'finished' });
   const epochs = runLog.epochs;
   return { runDir: o.runDir, epochs, stoppedEarly, finalValTop1Err: epochs.at(-1)?.valTop1Err ?? null, rank: dist.rank, stopped, globalStep: state.globalStep };
 }
