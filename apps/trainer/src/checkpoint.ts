@@ -72,6 +72,9 @@ export function loadCheckpoint(path: string): { model: Map<string, Tensor>; opti
   return { model, optimBuffers, state: validateState(state, path) };
 }
 
+/** Limits on a checkpoint's dataset description (far above any real dataset; a damaged state is refused early). */
+const MAX_CLASSES = 100_000, MAX_SIDE = 4096;
+
 /** Checks the JSON training state of a checkpoint; errors name the file and the key. */
 export function validateState(st: unknown, path: string): TrainState {
   const bad = (key: string, want: string, got: unknown): never => {
@@ -108,8 +111,11 @@ export function validateState(st: unknown, path: string): TrainState {
   validateConfig(obj(s.config, 'config') as unknown as TrainConfig, `${path}: training state 'config'`);
   const d = obj(s.dataset, 'dataset');
   if (typeof d.name !== 'string') bad('dataset.name', 'a string', d.name);
-  if (!Array.isArray(d.classes) || d.classes.length === 0) bad('dataset.classes', 'a non-empty array', d.classes);
-  if (!Array.isArray(d.shape) || d.shape.length !== 3 || !d.shape.every((x) => Number.isSafeInteger(x) && x > 0)) bad('dataset.shape', 'three positive integers', d.shape);
+  if (!Array.isArray(d.classes) || d.classes.length === 0 || d.classes.length > MAX_CLASSES || !d.classes.every((c) => typeof c === 'string'))
+    bad('dataset.classes', `1 to ${MAX_CLASSES} class names (strings)`, Array.isArray(d.classes) ? `${d.classes.length} entries` : d.classes);
+  if (!Array.isArray(d.shape) || d.shape.length !== 3 || !d.shape.every((x) => Number.isSafeInteger(x) && x > 0) ||
+    d.shape[0] > 4 || d.shape[1] > MAX_SIDE || d.shape[2] > MAX_SIDE)
+    bad('dataset.shape', `[channels ≤ 4, height ≤ ${MAX_SIDE}, width ≤ ${MAX_SIDE}]`, d.shape);
   for (const k of ['mean', 'std'] as const)
     if (!Array.isArray(d[k]) || (d[k] as unknown[]).length !== (d.shape as number[])[0] || !(d[k] as unknown[]).every((x) => typeof x === 'number')) bad(`dataset.${k}`, `${(d.shape as number[])[0]} numbers`, d[k]);
   return s as unknown as TrainState;

@@ -18,9 +18,25 @@ export function openRun(run: string | undefined, which: string) {
   if (!run) throw new UsageError('--run: the run directory to use is required (the one `convnet train` printed)');
   const file = which === 'best' || which === 'last' ? join(run, 'checkpoints', `${which}.safetensors`) : which;
   if (!existsSync(file)) throw new UsageError(`--checkpoint: ${file} does not exist${which === 'best' ? ' (a run writes best.safetensors after its first epoch; try --checkpoint last)' : ''}`);
+  if (!statSync(file).isFile()) throw new UsageError(`--checkpoint: ${file} is not a regular file (a directory, FIFO or device)`);
   const ck = loadCheckpoint(file);
   const cfg = ck.state.config;
+  try {
+    modelSpec(cfg.model);
+  } catch (e) {
+    // the model a checkpoint names is not built in (nor given by a --plugin): the file is to blame, not --model
+    throw new UsageError(`${file}: its training state names the model '${cfg.model}', which is not known here (${(e as Error).message}; a model from a plugin needs --plugin)`);
+  }
   return { ck, cfg, file };
+}
+
+/** A checkpoint's model tensors into `net`; a file for another model or class count is a one-line user error. */
+function loadCheckpointInto(net: Net, model: Map<string, Tensor>, file: string, name: string): void {
+  try {
+    net.loadStateDict(model);
+  } catch (e) {
+    throw new UsageError(`--checkpoint: ${file} does not fit the model it names (--model ${name}): ${(e as Error).message}`);
+  }
 }
 
 const WEIGHTS_FLAGS: FlagSpec[] = [
@@ -88,7 +104,7 @@ async function evalRun(args: Parsed): Promise<number> {
     if (st.shape[0] !== 3) throw new UsageError(`--preprocess torchvision: the model takes ${st.shape[0]}-channel images; use --preprocess dataset`);
     const geom = inputGeometry(cfg, st.shape as [number, number, number], st.name);
     const net = buildModel(cfg, { name: st.name, classes: st.classes, shape: st.shape as [number, number, number] }, geom.crop);
-    net.loadStateDict(ck.model);
+    loadCheckpointInto(net, ck.model, file, cfg.model);
     if (values.weights) loadWeights(net, readWeights(values.weights).stateDict, values.weights, { model: cfg.model });
     console.log(describePreprocess('torchvision', { resize: st.shape[1], crop: geom.crop, trained: cfg.preprocess }));
     const m = await evalFiles(net, data, { numClasses: st.classes.length, resize: st.shape[1], crop: geom.crop, limit: values.limit });
@@ -100,7 +116,7 @@ async function evalRun(args: Parsed): Promise<number> {
   try {
     console.log(describePreprocess('dataset', { resize: ds.shape[1], crop: geom.crop, trained: cfg.preprocess }));
     const net = buildModel(cfg, ds, geom.crop);
-    net.loadStateDict(ck.model);
+    loadCheckpointInto(net, ck.model, file, cfg.model);
     if (values.weights) loadWeights(net, readWeights(values.weights).stateDict, values.weights, { model: cfg.model });
     const n = values.limit ? Math.min(Number(values.limit), ds.testN) : ds.testN;
     const t = newTally();
@@ -302,12 +318,12 @@ async function predictRun(args: Parsed): Promise<number> {
   let trained: PreprocessName | undefined;
   if (values.run || !values.weights) {
     if (values.model) throw new UsageError('--model: a run knows its model; --model goes with --weights and no --run');
-    const { ck, cfg } = openRun(values.run, values.checkpoint!);
+    const { ck, cfg, file } = openRun(values.run, values.checkpoint!);
     const st = ck.state.dataset;
     const ds = { name: st.name, classes: st.classes, shape: st.shape as [number, number, number], mean: st.mean, std: st.std };
     const geom = inputGeometry(cfg, ds.shape, ds.name);
     net = buildModel(cfg, ds, geom.crop);
-    net.loadStateDict(ck.model);
+    loadCheckpointInto(net, ck.model, file, cfg.model);
     if (values.weights) loadWeights(net, readWeights(values.weights).stateDict, values.weights, { model: cfg.model });
     classes = ds.classes;
     inputSize = geom.crop;

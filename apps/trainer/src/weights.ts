@@ -9,6 +9,8 @@ import { ILSVRC2012_SHORT_NAMES } from '@convnet/imagenet';
 import { summarize, type ModelSpec } from '@convnet/alexnet';
 import { UsageError } from './errors.js';
 
+const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
+
 const shapeOf = (t: { shape: readonly number[] }) => `[${t.shape.join(',')}]`;
 
 /** Reads FILE's state dict; a checkpoint's `model.` and DataParallel's `module.` prefixes are removed. */
@@ -19,6 +21,11 @@ export function readWeights(file: string, flag = '--weights'): { stateDict: Map<
   } catch (e) {
     throw new UsageError(`${flag}: ${(e as Error).message}`);
   }
+  // a weight or bias stored as integers is not a float tensor of the same size (an F32 entry relabelled I32 would
+  // be read as other numbers): refused, naming the tensor
+  const ints = [...r.dtypes].filter(([k, d]) => /\.(weight|bias|running_mean|running_var)$/.test(k) && !FLOAT_DTYPES.has(d));
+  if (ints.length)
+    throw new UsageError(`${flag}: ${file}: '${ints[0][0]}' is stored as ${ints[0][1]}; weights are floating point (F32, F16, BF16 or F64)${ints.length > 1 ? ` (and ${ints.length - 1} more)` : ''}`);
   let sd = r.stateDict;
   let format: string = r.format;
   if (r.metadata.format === 'convnet-checkpoint') {

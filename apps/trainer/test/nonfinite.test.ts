@@ -1,5 +1,7 @@
 // Scores that cannot lie: a checkpoint whose weights are NaN scores every image as a miss in eval (1 and 10 views,
 // --weights on a folder) and predict, says how many images had non-finite outputs, and exits 2 when all did.
+// Files that are not what they claim (FIFOs, checkpoints of another model, relabelled dtypes): one line, exit 2.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -21,6 +23,32 @@ function nanCopy(src: string, dst: string): void {
     for (let o = 8 + n + e.data_offsets[0]; o < 8 + n + e.data_offsets[1]; o += 4) buf.writeFloatLE(NaN, o);
   }
   writeFileSync(dst, buf);
+}
+
+/** Rewrites a safetensors file's header with `edit` (data offsets are relative to the data, so they stay valid). */
+function editHeader(src: string, dst: string, edit: (h: Record<string, any>) => void): void {
+  const buf = readFileSync(src);
+  const n = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+  edit(header);
+  const text = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(text.length));
+  writeFileSync(dst, Buffer.concat([len, text, buf.subarray(8 + n)]));
+}
+
+/** The same, for the training state JSON in its metadata. */
+const editState = (src: string, dst: string, edit: (st: Record<string, any>) => void) => editHeader(src, dst, (h) => {
+  const st = JSON.parse(h.__metadata__.state);
+  edit(st);
+  h.__metadata__.state = JSON.stringify(st);
+});
+
+function oneLine(r: ReturnType<typeof run>, re: RegExp): void {
+  expect(r.status, r.stderr).toBe(2);
+  expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+  expect(r.stderr).toMatch(re);
+  expect(r.stderr).not.toMatch(/internal error|at .*\.js:\d+/);
 }
 
 beforeAll(async () => {
@@ -76,4 +104,35 @@ describe('non-finite outputs', () => {
     expect(good.stdout).toMatch(/^\s+\d+\.\d+%\s+\d$/m);
     expect(good.stdout).not.toMatch(/no prediction/);
   }, 120_000);
+});
+
+describe('files that are not what they claim', () => {
+  const last = () => join(runDir, 'checkpoints', 'last.safetensors');
+
+  it('a FIFO as the image, the checkpoint or the weights is refused at once (it blocked forever)', () => {
+    const fifo = join(root, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    oneLine(run(['predict', '--run', runDir, '--checkpoint', 'last', fifo]), /fifo: not a regular file/);
+    oneLine(run(['eval', '--run', runDir, '--checkpoint', fifo]), /--checkpoint: .*fifo is not a regular file/);
+    oneLine(run(['predict', '--weights', fifo, '--model', 'cifar-80sec', fifo]), /--weights: .*fifo: not a regular file/);
+  }, 60_000);
+
+  it('a checkpoint for another model, or naming an unknown model, or with an absurd image shape: its file named', () => {
+    const other = join(root, 'other.safetensors');
+    editState(last(), other, (st) => { st.config.model = 'small'; });
+    oneLine(run(['eval', '--run', runDir, '--checkpoint', other]), /--checkpoint: .*other\.safetensors does not fit the model it names \(--model small\)/);
+    const unknown = join(root, 'unknown.safetensors');
+    editState(last(), unknown, (st) => { st.config.model = 'nosuch'; });
+    oneLine(run(['predict', '--run', runDir, '--checkpoint', unknown, join(root, 'folders', 'c1', 'a.png')]), /unknown\.safetensors: .*'model'|unknown\.safetensors: its training state names the model 'nosuch'/);
+    const huge = join(root, 'huge.safetensors');
+    editState(last(), huge, (st) => { st.dataset.shape = [3, 100000, 100000]; });
+    oneLine(run(['predict', '--run', runDir, '--checkpoint', huge, join(root, 'folders', 'c1', 'a.png')]), /huge\.safetensors: training state 'dataset\.shape' must be \[channels ≤ 4, height ≤ 4096, width ≤ 4096\]/);
+  }, 60_000);
+
+  it('a weight relabelled from F32 to I32 (same size) is refused, not reinterpreted', () => {
+    const relabelled = join(root, 'i32.safetensors');
+    editHeader(last(), relabelled, (h) => { h['model.features.0.weight'].dtype = 'I32'; });
+    oneLine(run(['predict', '--weights', relabelled, '--model', 'cifar-80sec', join(root, 'folders', 'c1', 'a.png')]),
+      /--weights: .*i32\.safetensors: 'model\.features\.0\.weight' is stored as I32; weights are floating point/);
+  }, 60_000);
 });

@@ -10,5 +10,5 @@ export {
   parseSafetensors, loadSafetensors, loadSafetensorsStateDict, saveSafetensors, serializeSafetensors, toFloat32, SafetensorsError,
   type RawTensor, type SafetensorsDtype,
 } from './safetensors.js';
-export { loadStateDictFile, parseStateDictFile, sniffStateDictFormat, type StateDictFormat } from './statedict-file.js';
-export { loadPth, parsePth, pthStateDict, pthTensorToFloat32, savePth, serializePth, unpickle, PthError, type PthFile, type PthDtype } from './pth.js';
+export { loadStateDictFile, parseStateDictFile, sniffStateDictFormat, type StateDictFile, type StateDictFormat } from './statedict-file.js';
+export { loadPth, parsePth, pthStateDict, pthTensorToFloat32, savePth, serializePth, unpickle, PthError, MAX_INFLATE_RATIO, type PthFile, type PthDtype } from './pth.js';
