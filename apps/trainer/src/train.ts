@@ -8,7 +8,7 @@
  * (schedule.ts), checkpoints (checkpoint.ts), evaluation (evaluate.ts), what the run writes (reporting.ts),
  * stopping on signals (stop.ts) and data-parallel glue (distributed.ts).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { native, setDefaultBackend } from '@convnet/tensor';
 import { CrossEntropyLoss } from '@convnet/layers';
@@ -27,6 +27,7 @@ import { buildModel, deviceBackend, inputGeometry } from './setup.js';
 import { applyResumeChanges, makeScheduler } from './schedule.js';
 import { evaluate } from './evaluate.js';
 import { RunLog } from './reporting.js';
+import { makeDirectory } from './runfiles.js';
 
 // what other modules (inference, export) import from here
 export { buildModel, deviceBackend, inputGeometry, type DataInfo } from './setup.js';
@@ -113,7 +114,8 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
   if (stepsPerEpoch < 1) throw new UsageError(`--batch-size ${cfg.batchSize} is larger than the training set (${ds.trainN} images)`);
   const sched = makeScheduler(cfg, opt, stepsPerEpoch);
 
-  if (dist.isRoot) mkdirSync(ckDir, { recursive: true });
+  // one level at a time (Node 20's recursive mkdir spins on /proc/x): an unusable --run is a one-line error
+  if (dist.isRoot) for (const d of [o.runDir, ckDir]) makeDirectory(d, o.resume ? '--resume' : '--run');
   const runLog = new RunLog(o.runDir, dist.isRoot, log);
   runLog.clean(ckDir);
   let state: TrainState = {
