@@ -175,47 +175,53 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
       const xfer0 = io.transfers();
       if (state.stepInEpoch < stepsPerEpoch && !(cfg.maxSteps && state.globalStep >= cfg.maxSteps)) {
         const batches = ds.trainBatches(state.epoch, state.stepInEpoch, stepsPerEpoch, state.globalStep, x, labels);
-        for (; state.stepInEpoch < stepsPerEpoch; ) {
-          if (cfg.maxSteps && state.globalStep >= cfg.maxSteps) { stoppedEarly = true; break; }
-          io.beforeFill();
-          if ((await batches.next()).done) throw new Error(`internal: the data source ended at step ${state.stepInEpoch} of ${stepsPerEpoch}`);
-          const dataMs = ds.waitMs - wait0;
-          net.dropoutRng.counter = state.globalStep * 2 ** 26;
-          const local = ce.forward(net.forward(io.upload()), labels);
-          if (!Number.isFinite(local.loss)) throw ck.diverged(`the loss became ${local.loss}`, state);
-          dist.beforeBackward();
-          net.backward(ce.backward());
-          dist.afterBackward();
-          sched.beforeStep?.(state.globalStep);
-          opt.step();
-          // signal handlers run here; then the global batch's loss and hits, and a stop any rank was asked for
-          // (so all ranks stop after the same step)
-          await yieldToEventLoop();
-          const r = dist.reduceStep(local, stop.signal !== null);
-          interrupted = r.interrupted;
-          state.stepInEpoch++;
-          state.globalStep++;
-          sums.loss += r.loss * B; sums.top1 += r.top1Hits; sums.top5 += r.top5Hits; sums.seen += B; steps++;
-          // device runs: host↔device copies per step so far this epoch (images + labels up, scalars down)
-          const xfer = xfer0 && perStep(xfer0, io.transfers()!, steps);
-          const el = seconds();
-          if (cfg.logEvery && state.globalStep % cfg.logEvery === 0)
-            runLog.step({ epoch: state.epoch, step: state.globalStep, loss: r.loss, seconds: +el.toFixed(4), ...(xfer ? { transfersPerStep: xfer.transfersPerStep, transferBytesPerStep: xfer.bytesPerStep } : {}) });
-          progress.update({
-            epoch: state.epoch, epochs: cfg.epochs, step: state.stepInEpoch, steps: stepsPerEpoch, loss: sums.loss / sums.seen,
-            top1Err: 1 - sums.top1 / sums.seen, top5Err: 1 - sums.top5 / sums.seen, imagesPerSec: sums.seen / el, dataWaitShare: dataMs / 1000 / el,
-            ...(dist.size > 1 ? { commWaitShare: (dist.commWaitMs - comm0) / 1000 / el } : {}),
-            ...(xfer ? { transfersPerStep: xfer.transfersPerStep, transferBytesPerStep: xfer.bytesPerStep } : {}),
-            etaSec: (el / sums.seen) * B * (stepsPerEpoch - state.stepInEpoch),
-          });
-          if (cfg.checkpointEvery && state.globalStep % cfg.checkpointEvery === 0) {
-            const st = { ...state, epochSums: { ...sums, seconds: el } };
-            // its copies (finiteness scalars, one download per tensor) are not counted as the steps' transfers
-            io.aside(() => ck.periodic(st, cfg.keepCheckpoints));
+        // returned however the loop ends (a NaN stop too): batches still being made are then collected before the
+        // source closes (a pending prefetch rejected by the close was an unhandled "Loader: closed")
+        try {
+          for (; state.stepInEpoch < stepsPerEpoch; ) {
+            if (cfg.maxSteps && state.globalStep >= cfg.maxSteps) { stoppedEarly = true; break; }
+            io.beforeFill();
+            if ((await batches.next()).done) throw new Error(`internal: the data source ended at step ${state.stepInEpoch} of ${stepsPerEpoch}`);
+            const dataMs = ds.waitMs - wait0;
+            net.dropoutRng.counter = state.globalStep * 2 ** 26;
+            const local = ce.forward(net.forward(io.upload()), labels);
+            if (!Number.isFinite(local.loss)) throw ck.diverged(`the loss became ${local.loss}`, state);
+            dist.beforeBackward();
+            net.backward(ce.backward());
+            dist.afterBackward();
+            sched.beforeStep?.(state.globalStep);
+            opt.step();
+            // signal handlers run here; then the global batch's loss and hits, and a stop any rank was asked for
+            // (so all ranks stop after the same step)
+            await yieldToEventLoop();
+            const r = dist.reduceStep(local, stop.signal !== null);
+            interrupted = r.interrupted;
+            state.stepInEpoch++;
+            state.globalStep++;
+            ck.noteLoss(r.loss);
+            sums.loss += r.loss * B; sums.top1 += r.top1Hits; sums.top5 += r.top5Hits; sums.seen += B; steps++;
+            // device runs: host↔device copies per step so far this epoch (images + labels up, scalars down)
+            const xfer = xfer0 && perStep(xfer0, io.transfers()!, steps);
+            const el = seconds();
+            if (cfg.logEvery && state.globalStep % cfg.logEvery === 0)
+              runLog.step({ epoch: state.epoch, step: state.globalStep, loss: r.loss, seconds: +el.toFixed(4), ...(xfer ? { transfersPerStep: xfer.transfersPerStep, transferBytesPerStep: xfer.bytesPerStep } : {}) });
+            progress.update({
+              epoch: state.epoch, epochs: cfg.epochs, step: state.stepInEpoch, steps: stepsPerEpoch, loss: sums.loss / sums.seen,
+              top1Err: 1 - sums.top1 / sums.seen, top5Err: 1 - sums.top5 / sums.seen, imagesPerSec: sums.seen / el, dataWaitShare: dataMs / 1000 / el,
+              ...(dist.size > 1 ? { commWaitShare: (dist.commWaitMs - comm0) / 1000 / el } : {}),
+              ...(xfer ? { transfersPerStep: xfer.transfersPerStep, transferBytesPerStep: xfer.bytesPerStep } : {}),
+              etaSec: (el / sums.seen) * B * (stepsPerEpoch - state.stepInEpoch),
+            });
+            if (cfg.checkpointEvery && state.globalStep % cfg.checkpointEvery === 0) {
+              const st = { ...state, epochSums: { ...sums, seconds: el } };
+              // its copies (finiteness scalars, one download per tensor) are not counted as the steps' transfers
+              io.aside(() => ck.periodic(st, cfg.keepCheckpoints));
+            }
+            if (interrupted) break;
           }
-          if (interrupted) break;
+        } finally {
+          await batches.return(undefined);
         }
-        await batches.return(undefined);
       } else if (state.stepInEpoch < stepsPerEpoch) {
         stoppedEarly = true;
       }
@@ -272,6 +278,7 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
     }
   } finally {
     stop.dispose();
+    ck.dispose();
   }
   await runLog.report(cfg, ds.name, net);
   const epochs = runLog.epochs;
