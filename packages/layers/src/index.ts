@@ -1,4 +1,4 @@
-export { Module, Parameter, NO_GRAD, reuse } from './module.js';
+export { Module, Parameter, NO_GRAD, reuse, isModule, describeModule, MODULE_BRAND, MODULE_ABI } from './module.js';
 export {
   Conv2d, Linear, Activation, ReLU, Sigmoid, Logistic, Tanh, Abs, Softplus, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
   LocalResponseNorm, Dropout, Flatten, Softmax, CrossEntropyLoss,
