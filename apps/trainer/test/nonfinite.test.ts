@@ -129,6 +129,10 @@ describe('files that are not what they claim', () => {
     oneLine(run(['predict', '--run', runDir, '--checkpoint', huge, join(root, 'folders', 'c1', 'a.png')]), /huge\.safetensors: training state 'dataset\.shape' must be \[channels ≤ 4, height ≤ 4096, width ≤ 4096\]/);
   }, 60_000);
 
+  it('weights of another model: the hint names the model they fit, not a guess', () => {
+    oneLine(run(['predict', '--weights', last(), join(root, 'folders', 'c1', 'a.png')]), /more problems \(the file fits --model cifar-80sec\)$/m);
+  }, 60_000);
+
   it('a weight relabelled from F32 to I32 (same size) is refused, not reinterpreted', () => {
     const relabelled = join(root, 'i32.safetensors');
     editHeader(last(), relabelled, (h) => { h['model.features.0.weight'].dtype = 'I32'; });
