@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadStateDictFile } from '@convnet/layers';
 import { noiseIdx, runCli, tempRoot } from './helpers.js';
 
 const root = tempRoot('userpaths');
@@ -55,6 +56,24 @@ describe('special and wrong places', () => {
     oneLine(['export', '--run', runDir, '--checkpoint', 'last', '--to', join(root, 'adir.pth')], /--to .*adir\.pth: exists and is not a regular file/);
     const ok = run(['export', '--run', runDir, '--checkpoint', 'last', '--to', join(root, 'm.pth')]);
     expect(ok.status, ok.stderr).toBe(0);
+  });
+});
+
+describe('export --weights (no run)', () => {
+  it('converts a checkpoint to .pth and .onnx for --model, checked first; the tensors are the checkpoint\'s', () => {
+    const ck = join(runDir, 'checkpoints', 'last.safetensors');
+    const pth = join(root, 'w.pth');
+    const r = run(['export', '--weights', ck, '--model', 'small-bn', '--to', pth]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/w\.pth: \d+ tensors, [\d,]+ parameters of --model small-bn from .*last\.safetensors \(convnet checkpoint/);
+    const want = loadStateDictFile(ck).stateDict;
+    const got = loadStateDictFile(pth).stateDict;
+    for (const [k, t] of got) expect([...t.data], k).toEqual([...want.get(`model.${k}`)!.data]);
+    expect(got.size).toBe([...want.keys()].filter((k) => k.startsWith('model.')).length);
+    const onnx = run(['export', '--weights', pth, '--model', 'small-bn', '--to', join(root, 'w.onnx')]);
+    expect(onnx.status, onnx.stderr).toBe(0);
+    expect(onnx.stdout).toMatch(/ONNX opset 13, --model small-bn from .*w\.pth/);
+    oneLine(['export', '--weights', pth, '--model', 'paper', '--to', join(root, 'x.pth')], /--weights: .*w\.pth: .*--model paper needs/);
   });
 });
 
