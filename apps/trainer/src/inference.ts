@@ -11,7 +11,7 @@ import { isImageTree, scanTree } from './packsrc.js';
 import { DataError, ILSVRC2012_WNIDS, isIlsvrc2012Wnid, scanImageFolder, type FileList } from '@convnet/imagenet';
 import { buildModel, deviceBackend, inputGeometry, predictViews, type DataInfo } from './train.js';
 import { deviceTransfers, perStep } from './device-io.js';
-import { decodeOriented, parsePreprocess, torchvisionTransform, type PreprocessName } from './preprocess.js';
+import { decodeOriented, decodePil, parsePreprocess, torchvisionTransform, type PreprocessName } from './preprocess.js';
 import { checkWeights, defaultClassNames, loadWeights, readWeights, specParamShapes } from './weights.js';
 
 export function openRun(run: string | undefined, which: string) {
@@ -42,7 +42,7 @@ function loadCheckpointInto(net: Net, model: Map<string, Tensor>, file: string, 
 const WEIGHTS_FLAGS: FlagSpec[] = [
   { name: 'weights', type: 'string', value: 'FILE', help: 'weights with PyTorch names: safetensors, a PyTorch .pth/.pt (torch.save) or a checkpoint' },
   { name: 'model', type: 'string', value: 'NAME', help: 'the net --weights is for when there is no --run (default torchvision)' },
-  { name: 'preprocess', type: 'string', enum: ['torchvision', 'dataset'], help: "torchvision: Resize(256) + CenterCrop + ImageNet mean/std (torchvision's eval transform); dataset: the run's own (default: the run's, else torchvision)" },
+  { name: 'preprocess', type: 'string', enum: ['torchvision', 'dataset'], help: "torchvision: the image as PIL's Image.open(f).convert('RGB') gives it (no EXIF rotation, no colour-profile conversion, Pillow's CMYK to RGB), then Resize(256) + CenterCrop + ImageNet mean/std (torchvision's eval transform); dataset: the run's own (EXIF rotation applied, colour profiles converted to sRGB, as packing does) (default: the run's, else torchvision)" },
 ];
 
 const RUN_FLAGS: FlagSpec[] = [
@@ -192,8 +192,8 @@ function allNonFinite(t: Tally, n: number, what: string): number {
 /** The line predict and eval print first: what was done to each image before the net saw it. */
 function describePreprocess(p: PreprocessName, o: { resize: number; crop: number; trained?: PreprocessName }): string {
   const line = p === 'torchvision'
-    ? `preprocessing: torchvision (EXIF orientation, Resize(${o.resize}) bilinear as PIL, CenterCrop(${o.crop}), ImageNet mean/std)`
-    : `preprocessing: dataset (EXIF orientation, resize to ${o.resize}×${o.resize}, centre ${o.crop}×${o.crop}, ${o.trained === 'torchvision' ? "the run's ImageNet mean/std" : "the training set's mean/std"})`;
+    ? `preprocessing: torchvision (PIL's open + convert('RGB'): stored orientation and colour values; Resize(${o.resize}) bilinear as PIL, CenterCrop(${o.crop}), ImageNet mean/std)`
+    : `preprocessing: dataset (EXIF orientation, colour profile to sRGB, resize to ${o.resize}×${o.resize}, centre ${o.crop}×${o.crop}, ${o.trained === 'torchvision' ? "the run's ImageNet mean/std" : "the training set's mean/std"})`;
   return p === 'torchvision' && o.trained === 'dataset' ? `${line}; note: the run was trained on its own mean/std (--preprocess dataset)` : line;
 }
 
@@ -235,7 +235,7 @@ async function evalFiles(net: Net, dir: string, o: { numClasses: number; resize:
     const inputs: Float32Array[] = [], labels: number[] = [];
     for (const sm of samples.slice(s, s + chunk)) {
       try {
-        inputs.push(torchvisionTransform(await decodeOriented(sm.path, 3), { resize: o.resize, crop: o.crop }).x);
+        inputs.push(torchvisionTransform(await decodePil(sm.path), { resize: o.resize, crop: o.crop }).x);
         labels.push(sm.label);
       } catch (e) {
         if (!(e instanceof UsageError)) throw e;
@@ -347,7 +347,7 @@ async function predictRun(args: Parsed): Promise<number> {
   for (const file of positionals) {
     const x = Tensor.zeros([1, channels, inputSize, inputSize]);
     if (preprocess === 'torchvision') {
-      const img = await decodeOriented(file, 3);
+      const img = await decodePil(file);
       if (values.invert) for (let i = 0; i < img.data.length; i++) img.data[i] = 255 - img.data[i];
       x.data.set(torchvisionTransform(img, { resize, crop: inputSize }).x);
     } else {
