@@ -111,8 +111,10 @@ export function validateState(st: unknown, path: string): TrainState {
   validateConfig(obj(s.config, 'config') as unknown as TrainConfig, `${path}: training state 'config'`);
   const d = obj(s.dataset, 'dataset');
   if (typeof d.name !== 'string') bad('dataset.name', 'a string', d.name);
-  if (!Array.isArray(d.classes) || d.classes.length === 0 || d.classes.length > MAX_CLASSES || !d.classes.every((c) => typeof c === 'string'))
-    bad('dataset.classes', `1 to ${MAX_CLASSES} class names (strings)`, Array.isArray(d.classes) ? `${d.classes.length} entries` : d.classes);
+  const classes = d.classes;
+  const names = Array.isArray(classes) && classes.every((c) => typeof c === 'string');
+  if (!names || classes.length === 0 || classes.length > MAX_CLASSES)
+    bad('dataset.classes', `1 to ${MAX_CLASSES} class names (strings)`, Array.isArray(classes) ? `${classes.length} entries` : classes);
   if (!Array.isArray(d.shape) || d.shape.length !== 3 || !d.shape.every((x) => Number.isSafeInteger(x) && x > 0) ||
     d.shape[0] > 4 || d.shape[1] > MAX_SIDE || d.shape[2] > MAX_SIDE)
     bad('dataset.shape', `[channels ≤ 4, height ≤ ${MAX_SIDE}, width ≤ ${MAX_SIDE}]`, d.shape);
@@ -196,22 +198,26 @@ export class Checkpoints {
 
   /** The error that ends a run whose loss or weights stopped being finite; last.safetensors is the stable one. */
   diverged(what: string, state: TrainState): RunError {
-    const where = `${what} at epoch ${state.epoch}, step ${state.stepInEpoch} (global ${state.globalStep}): training stopped. `;
+    const where = `${what} at epoch ${state.epoch}, step ${state.stepInEpoch} (global ${state.globalStep}): ` +
+      'training stopped. ';
     if (this.lastGood < 0) return new RunError(`${where}no checkpoint was written yet; start again with a lower --lr`);
     let why = 'the last finite weights';
     if (this.stableStep >= 0 && this.stableStep !== this.lastGood) {
       // the newest checkpoint was taken while the loss climbed (or just before the NaN): the stable one goes back
       try {
         if (this.writer) renameSync(this.stableFile, this.lastFile);
-        const rise = this.risingAt ? `after it the loss rose to ${this.risingAt[1].toPrecision(3)} by global step ${this.risingAt[0]}; ` : '';
-        why = `the last checkpoint whose loss was finite and not rising (${rise}step ${this.lastGood}'s weights were diverging)`;
+        const r = this.risingAt;
+        const rise = r ? `after it the loss rose to ${r[1].toPrecision(3)} by global step ${r[0]}; ` : '';
+        why = 'the last checkpoint whose loss was finite and not rising ' +
+          `(${rise}step ${this.lastGood}'s weights were diverging)`;
         this.lastGood = this.stableStep;
       } catch {
         // no stable copy (removed meanwhile): offer the last finite one
       }
     }
-    return new RunError(`${where}${this.lastFile} (global step ${this.lastGood}) has ${why}; continue from it with a lower ` +
-      `learning rate: convnet train --resume ${this.runDir} --lr ${(this.opt.paramGroups[0].initialLr / 10).toPrecision(2)}`);
+    const lr = (this.opt.paramGroups[0].initialLr / 10).toPrecision(2);
+    return new RunError(`${where}${this.lastFile} (global step ${this.lastGood}) has ${why}; continue from it with a ` +
+      `lower learning rate: convnet train --resume ${this.runDir} --lr ${lr}`);
   }
 
   /** Saves `name` (last.safetensors, best.safetensors, step-N.safetensors) at `state`. */
@@ -219,7 +225,8 @@ export class Checkpoints {
     if (!finiteWeights(this.net)) throw this.diverged('the weights became non-finite', state);
     if (name === 'last.safetensors') this.lastGood = state.globalStep;
     if (this.writer) {
-      state.optimizer = { step: this.opt.stepCount, groups: this.opt.paramGroups.map((g) => ({ lr: g.lr, initialLr: g.initialLr })) };
+      const groups = this.opt.paramGroups.map((g) => ({ lr: g.lr, initialLr: g.initialLr }));
+      state.optimizer = { step: this.opt.stepCount, groups };
       state.scheduler = this.sched.state();
       saveCheckpoint(join(this.dir, name), this.net, this.opt, state);
     }

@@ -30,19 +30,25 @@ export function formatSettings(spec: ModelSpec): string {
     let text: string;
     switch (s.type) {
       case 'conv':
-        text = `Conv2d(${prev[0]}, ${s.out}, kernel_size=${s.kernel}, stride=${s.stride ?? 1}, padding=${s.padding ?? 0}` +
-          `${s.groups && s.groups > 1 ? `, groups=${s.groups}` : ''}${s.bias === false ? ', bias=False' : ''})${s.sizeRule === 'ceil' ? ' (ceil output size)' : ''}`;
+        text = `Conv2d(${prev[0]}, ${s.out}, kernel_size=${s.kernel}, stride=${s.stride ?? 1}, ` +
+          `padding=${s.padding ?? 0}${s.groups && s.groups > 1 ? `, groups=${s.groups}` : ''}` +
+          `${s.bias === false ? ', bias=False' : ''})${s.sizeRule === 'ceil' ? ' (ceil output size)' : ''}`;
         break;
       case 'maxpool': case 'avgpool':
-        text = `${s.type === 'maxpool' ? 'MaxPool2d' : 'AvgPool2d'}(kernel_size=${s.kernel}, stride=${s.stride}, padding=${s.padding ?? 0}, ceil_mode=${py(s.sizeRule === 'ceil')})`;
+        text = `${s.type === 'maxpool' ? 'MaxPool2d' : 'AvgPool2d'}(kernel_size=${s.kernel}, stride=${s.stride}, ` +
+          `padding=${s.padding ?? 0}, ceil_mode=${py(s.sizeRule === 'ceil')})`;
         break;
       case 'adaptiveavg': text = `AdaptiveAvgPool2d((${s.size}, ${s.size}))`; break;
-      case 'lrn': text = `LocalResponseNorm(size=${s.size}, alpha=${s.alpha}, beta=${s.beta}, k=${s.k}) (alpha ${s.alphaMode})`; break;
+      case 'lrn':
+        text = `LocalResponseNorm(size=${s.size}, alpha=${s.alpha}, beta=${s.beta}, k=${s.k}) (alpha ${s.alphaMode})`;
+        break;
       case 'dropout': text = `Dropout(p=${s.p})`; break;
       case 'linear': text = `Linear(${prev.reduce((a, b) => a * b, 1)}, ${s.out})`; break;
       case 'relu': text = 'ReLU()'; break;
       case 'flatten': text = 'Flatten()'; break;
-      case 'module': text = `${s.kind}(${Object.entries(s.attrs ?? {}).map(([k, v]) => `${k}=${v}`).join(', ')})`; break;
+      case 'module':
+        text = `${s.kind}(${Object.entries(s.attrs ?? {}).map(([k, v]) => `${k}=${v}`).join(', ')})`;
+        break;
     }
     prev = l.output;
     return `${l.name.padEnd(14)}${text}`;

@@ -18,14 +18,16 @@ export function openRun(run: string | undefined, which: string) {
   if (!run) throw new UsageError('--run: the run directory to use is required (the one `convnet train` printed)');
   const file = which === 'best' || which === 'last' ? join(run, 'checkpoints', `${which}.safetensors`) : which;
   if (!existsSync(file)) throw new UsageError(`--checkpoint: ${file} does not exist${which === 'best' ? ' (a run writes best.safetensors after its first epoch; try --checkpoint last)' : ''}`);
-  if (!statSync(file).isFile()) throw new UsageError(`--checkpoint: ${file} is not a regular file (a directory, FIFO or device)`);
+  if (!statSync(file).isFile())
+    throw new UsageError(`--checkpoint: ${file} is not a regular file (a directory, FIFO or device)`);
   const ck = loadCheckpoint(file);
   const cfg = ck.state.config;
   try {
     modelSpec(cfg.model);
   } catch (e) {
     // the model a checkpoint names is not built in (nor given by a --plugin): the file is to blame, not --model
-    throw new UsageError(`${file}: its training state names the model '${cfg.model}', which is not known here (${(e as Error).message}; a model from a plugin needs --plugin)`);
+    throw new UsageError(`${file}: its training state names the model '${cfg.model}', which is not known here ` +
+      `(${(e as Error).message}; a model from a plugin needs --plugin)`);
   }
   return { ck, cfg, file };
 }
@@ -35,7 +37,8 @@ function loadCheckpointInto(net: Net, model: Map<string, Tensor>, file: string, 
   try {
     net.loadStateDict(model);
   } catch (e) {
-    throw new UsageError(`--checkpoint: ${file} does not fit the model it names (--model ${name}): ${(e as Error).message}`);
+    const why = (e as Error).message;
+    throw new UsageError(`--checkpoint: ${file} does not fit the model it names (--model ${name}): ${why}`);
   }
 }
 
@@ -192,7 +195,8 @@ function allNonFinite(t: Tally, n: number, what: string): number {
 /** The line predict and eval print first: what was done to each image before the net saw it. */
 function describePreprocess(p: PreprocessName, o: { resize: number; crop: number; trained?: PreprocessName }): string {
   const line = p === 'torchvision'
-    ? `preprocessing: torchvision (PIL's open + convert('RGB'): stored orientation and colour values; Resize(${o.resize}) bilinear as PIL, CenterCrop(${o.crop}), ImageNet mean/std)`
+    ? "preprocessing: torchvision (PIL's open + convert('RGB'): stored orientation and colour values; " +
+      `Resize(${o.resize}) bilinear as PIL, CenterCrop(${o.crop}), ImageNet mean/std)`
     : `preprocessing: dataset (EXIF orientation, colour profile to sRGB, resize to ${o.resize}×${o.resize}, centre ${o.crop}×${o.crop}, ${o.trained === 'torchvision' ? "the run's ImageNet mean/std" : "the training set's mean/std"})`;
   return p === 'torchvision' && o.trained === 'dataset' ? `${line}; note: the run was trained on its own mean/std (--preprocess dataset)` : line;
 }
@@ -375,7 +379,8 @@ async function predictRun(args: Parsed): Promise<number> {
   }
   if (nonFinite) {
     const where = values.weights ?? values.run;
-    console.error(`convnet predict: ${where}: ${nonFinite} of ${positionals.length} images got non-finite outputs (NaN or ±Inf)` +
+    console.error(`convnet predict: ${where}: ${nonFinite} of ${positionals.length} images got non-finite outputs ` +
+      '(NaN or ±Inf)' +
       `${nonFinite === positionals.length ? ': the weights are not usable (a diverged run?)' : ''}`);
     if (nonFinite === positionals.length) return 2;
   }

@@ -38,7 +38,9 @@ function resolvePlugin(name: string): string {
     const abs = resolve(name);
     if (!existsSync(abs)) throw new UsageError(`--plugin ${name}: no such file or directory (${abs})`);
     if (statSync(abs).isFile()) return abs;
-    if (!existsSync(join(abs, 'package.json'))) throw new UsageError(`--plugin ${name}: ${abs} is a directory without package.json (give a package directory or its module file)`);
+    if (!existsSync(join(abs, 'package.json')))
+      throw new UsageError(`--plugin ${name}: ${abs} is a directory without package.json ` +
+        '(give a package directory or its module file)');
     return entryOf(join(abs, 'package.json'), name);
   }
   for (const from of [join(process.cwd(), 'package.json'), fileURLToPath(import.meta.url)]) {
@@ -50,7 +52,8 @@ function resolvePlugin(name: string): string {
     }
     return entryOf(pkgFile, name);
   }
-  throw new UsageError(`--plugin: cannot find the package '${name}' from ${process.cwd()} or the trainer's install (npm install ${name}; a directory is given as ./${name})`);
+  throw new UsageError(`--plugin: cannot find the package '${name}' from ${process.cwd()} or the trainer's install ` +
+    `(npm install ${name}; a directory is given as ./${name})`);
 }
 
 /** A package's ESM entry from its package.json (exports '.', import condition, then module, main, index.js). */
@@ -60,7 +63,8 @@ function entryOf(pkgFile: string, name: string): string {
     pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
     if (typeof pkg !== 'object' || pkg === null) throw new Error('not a JSON object');
   } catch (e) {
-    throw new UsageError(`--plugin ${name}: ${pkgFile}: not a valid package.json (${(e as Error).message.split('\n')[0]})`);
+    const why = (e as Error).message.split('\n')[0];
+    throw new UsageError(`--plugin ${name}: ${pkgFile}: not a valid package.json (${why})`);
   }
   const dot = (pkg.exports as Record<string, unknown> | undefined)?.['.'] ?? pkg.exports;
   const imp = typeof dot === 'string' ? dot : (dot as { import?: unknown } | undefined)?.import;
@@ -112,7 +116,8 @@ export async function loadPlugins(names: string[]): Promise<{ name: string; regi
     try {
       registered = p.register({ registerModel });
     } catch (e) {
-      throw new UsageError(`--plugin ${name}: its register() failed: ${(e as Error)?.message?.split('\n')[0] ?? String(e)}`);
+      const why = (e as Error)?.message?.split('\n')[0] ?? String(e);
+      throw new UsageError(`--plugin ${name}: its register() failed: ${why}`);
     }
     out.push({ name, registered });
     loaded.push(p);

@@ -44,7 +44,8 @@ export interface Pixels { data: Uint8Array; width: number; height: number; chann
 /** A path an image decoder may read: an existing regular file (a FIFO or device would block it). */
 function checkImagePath(path: string): void {
   if (!existsSync(path)) throw new UsageError(`${path}: no such file`);
-  if (!statSync(path).isFile()) throw new UsageError(`${path}: not a regular file (a directory, FIFO or device); give an image file`);
+  if (!statSync(path).isFile())
+    throw new UsageError(`${path}: not a regular file (a directory, FIFO or device); give an image file`);
 }
 
 /** Pillow's MULDIV255: round(a·b/255) in integers, as Convert.c computes it. */
@@ -62,8 +63,8 @@ export async function decodePil(path: string): Promise<Pixels> {
     const meta = await sharp(path, { ignoreIcc: true }).metadata();
     if (meta.space === 'cmyk') {
       // the decoded CMYK values as they are (a CMYK pipeline: no round trip through a CMYK profile)
-      const { data, info } = await sharp(path, { ignoreIcc: true }).pipelineColourspace('cmyk').toColourspace('cmyk').raw()
-        .toBuffer({ resolveWithObject: true });
+      const { data, info } = await sharp(path, { ignoreIcc: true }).pipelineColourspace('cmyk').toColourspace('cmyk')
+        .raw().toBuffer({ resolveWithObject: true });
       if (info.channels < 4) throw new Error(`decoded CMYK to ${info.channels} channels`);
       const n = info.width * info.height, out = new Uint8Array(n * 3);
       for (let i = 0; i < n; i++) {
@@ -72,9 +73,11 @@ export async function decodePil(path: string): Promise<Pixels> {
       }
       return { data: out, width: info.width, height: info.height, channels: 3 };
     }
-    const { data, info } = await sharp(path, { ignoreIcc: true }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(path, { ignoreIcc: true }).removeAlpha().toColourspace('srgb').raw()
+      .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded ${info.channels} channels, expected 3`);
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 3 };
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return { data: bytes, width: info.width, height: info.height, channels: 3 };
   } catch (e) {
     throw new UsageError(`${path}: cannot decode image (${(e as Error).message})`);
   }

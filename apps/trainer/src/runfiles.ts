@@ -82,12 +82,14 @@ export function makeDirectory(dir: string, what: string): void {
   for (;;) {
     try {
       const st = statSync(p);
-      if (!st.isDirectory()) throw new UsageError(`${what} ${dir}: ${p} is ${st.isFile() ? 'a file' : 'not a directory'}; give a directory`);
+      if (!st.isDirectory())
+        throw new UsageError(`${what} ${dir}: ${p} is ${st.isFile() ? 'a file' : 'not a directory'}; give a directory`);
       break;
     } catch (e) {
       if (e instanceof UsageError) throw e;
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' || dirname(p) === p) throw new UsageError(`${what} ${dir}: cannot use ${p} (${code ?? (e as Error).message})`);
+      if (code !== 'ENOENT' || dirname(p) === p)
+        throw new UsageError(`${what} ${dir}: cannot use ${p} (${code ?? (e as Error).message})`);
       missing.unshift(p);
       p = dirname(p);
     }
@@ -104,6 +106,7 @@ export function makeDirectory(dir: string, what: string): void {
   try {
     accessSync(dir, constants.W_OK);
   } catch (e) {
-    throw new UsageError(`${what} ${dir}: the directory is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new UsageError(`${what} ${dir}: the directory is not writable (${code})`);
   }
 }

@@ -267,7 +267,8 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
       // the checkpoint of a finished epoch resumes at the start of the next one
       // a non-finite test loss never makes a best checkpoint (its error rate is not a score)
       const isBest = Number.isFinite(val.loss) && val.top1Err < state.bestValTop1Err;
-      if (!Number.isFinite(val.loss)) log(`epoch ${state.epoch}: the test loss is ${val.loss}: best.safetensors is not replaced`);
+      if (!Number.isFinite(val.loss))
+        log(`epoch ${state.epoch}: the test loss is ${val.loss}: best.safetensors is not replaced`);
       if (isBest) state.bestValTop1Err = val.top1Err;
       state.epoch++;
       state.stepInEpoch = 0;

@@ -24,8 +24,11 @@ export function readWeights(file: string, flag = '--weights'): { stateDict: Map<
   // a weight or bias stored as integers is not a float tensor of the same size (an F32 entry relabelled I32 would
   // be read as other numbers): refused, naming the tensor
   const ints = [...r.dtypes].filter(([k, d]) => /\.(weight|bias|running_mean|running_var)$/.test(k) && !FLOAT_DTYPES.has(d));
-  if (ints.length)
-    throw new UsageError(`${flag}: ${file}: '${ints[0][0]}' is stored as ${ints[0][1]}; weights are floating point (F32, F16, BF16 or F64)${ints.length > 1 ? ` (and ${ints.length - 1} more)` : ''}`);
+  if (ints.length) {
+    const more = ints.length > 1 ? ` (and ${ints.length - 1} more)` : '';
+    throw new UsageError(`${flag}: ${file}: '${ints[0][0]}' is stored as ${ints[0][1]}; ` +
+      `weights are floating point (F32, F16, BF16 or F64)${more}`);
+  }
   let sd = r.stateDict;
   let format: string = r.format;
   if (r.metadata.format === 'convnet-checkpoint') {
@@ -120,8 +123,8 @@ export function modelsFitting(sd: Map<string, Tensor>): string[] {
       const nc = sd.get(`classifier.${spec.classifier.length - 1}.weight`)?.shape[0];
       if (!nc) continue;
       const shapes = specParamShapes(modelSpec(name, { numClasses: nc }));
-      if ([...shapes].every(([k, sh]) => { const t = sd.get(k); return t && t.shape.length === sh.length && t.shape.every((d, i) => d === sh[i]); }))
-        out.push(name);
+      const same = (t: Tensor | undefined, sh: number[]) => !!t && t.shape.length === sh.length && t.shape.every((d, i) => d === sh[i]);
+      if ([...shapes].every(([k, sh]) => same(sd.get(k), sh))) out.push(name);
     } catch {
       // a model that needs options this check does not give
     }

@@ -77,7 +77,8 @@ export function readBytes(path: string): Uint8Array {
   try {
     // a FIFO or a device would block or never end: only regular files are read
     const st = statSync(path);
-    if (!st.isFile() && !st.isDirectory()) throw new DataError('not a regular file (a FIFO or device); expected a data file', path);
+    if (!st.isFile() && !st.isDirectory())
+      throw new DataError('not a regular file (a FIFO or device); expected a data file', path);
     return readFileSync(path);
   } catch (e) {
     if (e instanceof DataError) throw e;
@@ -122,7 +123,8 @@ function idxHead(buf: Uint8Array): Uint8Array | null {
   if (flg & 2) p += 2;
   if (p > buf.length) return null;
   try {
-    return inflateRawSync(buf.subarray(p, p + 512), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: 1 << 20 });
+    const flush = zlibConstants.Z_SYNC_FLUSH;
+    return inflateRawSync(buf.subarray(p, p + 512), { finishFlush: flush, maxOutputLength: 1 << 20 });
   } catch {
     return null;
   }
@@ -145,11 +147,14 @@ export function readIdx(path: string): Idx {
   if (declared === null) {
     const head = idxHead(raw);
     if (!head) throw new DataError('corrupt or truncated gzip data (its start does not inflate)', path);
-    if (head.length >= 4 && (head[0] !== 0 || head[1] !== 0 || !TYPES[head[2]] || head[3] < 1)) parseIdx(head.subarray(0, 4), path);
-    throw new DataError(`corrupt or truncated gzip data (${head.length} bytes inflate from its start, not a whole IDX header)`, path);
+    if (head.length >= 4 && (head[0] !== 0 || head[1] !== 0 || !TYPES[head[2]] || head[3] < 1))
+      parseIdx(head.subarray(0, 4), path);
+    throw new DataError(`corrupt or truncated gzip data (${head.length} bytes inflate from its start, ` +
+      'not a whole IDX header)', path);
   }
   if (declared > DEFLATE_MAX_RATIO * raw.length + 1024)
-    throw new DataError(`its IDX header declares ${declared} bytes, more than ${raw.length} gzipped bytes can inflate to (truncated?)`, path);
+    throw new DataError(`its IDX header declares ${declared} bytes, more than ${raw.length} gzipped bytes can ` +
+      'inflate to (truncated?)', path);
   let bytes: Uint8Array;
   try {
     bytes = maybeGunzip(raw, path, Math.min(MAX_DECOMPRESSED, declared + 1));

@@ -22,7 +22,9 @@ function readSide(dir: string, file: unknown, what: string, bytesPer: number, co
     // the size first: a side file of the wrong size (or a FIFO, which would block) is refused before it is read
     const st = statSync(p);
     if (!st.isFile()) throw new DataError(`${what} file is not a regular file`, p);
-    if (st.size !== bytesPer * count) throw new DataError(`${what} file has ${st.size} bytes, expected ${bytesPer} × ${count} = ${bytesPer * count} (truncated or from another pack?)`, p);
+    if (st.size !== bytesPer * count)
+      throw new DataError(`${what} file has ${st.size} bytes, expected ${bytesPer} × ${count} = ${bytesPer * count} ` +
+        '(truncated or from another pack?)', p);
     b = readFileSync(p);
   } catch (e) {
     if (e instanceof DataError) throw e;
@@ -106,7 +108,8 @@ export class PackedDataset {
     try {
       // an index is a few KB per shard: a FIFO, a device or a file over 64 MiB is not one
       const st = statSync(ip);
-      if (!st.isFile() || st.size > 64 << 20) throw new DataError(st.isFile() ? `is ${st.size} bytes, over the 64 MiB an index may have` : 'is not a regular file', ip);
+      if (!st.isFile() || st.size > 64 << 20)
+        throw new DataError(st.isFile() ? `is ${st.size} bytes, over the 64 MiB an index may have` : 'is not a regular file', ip);
       text = readFileSync(ip, 'utf8');
     } catch (e) {
       if (e instanceof DataError) throw e;

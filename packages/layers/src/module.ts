@@ -76,8 +76,10 @@ export function isModule(v: unknown): v is Module {
 export function describeModule(v: unknown): string {
   const abi = typeof v === 'object' && v !== null ? (v as { [MODULE_BRAND]?: unknown })[MODULE_BRAND] : undefined;
   if (abi !== undefined && abi !== MODULE_ABI)
-    return `a Module of another @convnet/layers version (module ABI ${String(abi)}; this copy has ${MODULE_ABI}): install one version of @convnet/layers`;
-  if (typeof v === 'object' && v !== null) return `an object of class ${(v as object).constructor?.name ?? '(none)'} without the Module brand`;
+    return `a Module of another @convnet/layers version (module ABI ${String(abi)}; this copy has ${MODULE_ABI}): ` +
+      'install one version of @convnet/layers';
+  if (typeof v === 'object' && v !== null)
+    return `an object of class ${(v as object).constructor?.name ?? '(none)'} without the Module brand`;
   return `${v === null ? 'null' : typeof v} (not a Module)`;
 }
 

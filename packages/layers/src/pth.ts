@@ -100,7 +100,8 @@ export function readZipEntry(buf: Uint8Array, e: ZipEntry, file: string): Uint8A
     // PyTorch stores its entries; a re-zipped file's weights and pickle deflate by a few times at most, so a
     // declared size far beyond the compressed one is a zip bomb, refused before anything is inflated
     if (e.size > MAX_INFLATE_RATIO * e.compressedSize + (1 << 20))
-      throw new PthError(file, `zip entry '${e.name}' would inflate ${e.compressedSize} bytes to ${e.size} (over ${MAX_INFLATE_RATIO}:1): refused as a zip bomb`);
+      throw new PthError(file, `zip entry '${e.name}' would inflate ${e.compressedSize} bytes to ${e.size} ` +
+        `(over ${MAX_INFLATE_RATIO}:1): refused as a zip bomb`);
     try {
       data = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
     } catch (err) {
@@ -201,9 +202,11 @@ export function unpickle(bytes: Uint8Array, file: string, what: string, persiste
       case 'torch._utils._rebuild_tensor_v2': {
         const [storage, offset, size, stride] = args as [unknown, unknown, unknown, unknown];
         if (!isStorage(storage)) return fail(`_rebuild_tensor_v2 of a ${typeName(storage)}, not a storage`);
-        if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) return fail(`_rebuild_tensor_v2: bad storage offset ${describe(offset)}`);
+        if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0)
+          return fail(`_rebuild_tensor_v2: bad storage offset ${describe(offset)}`);
         if (!isIntList(size) || size.some((d) => d < 0)) return fail(`_rebuild_tensor_v2: bad size ${describe(size)}`);
-        if (!isIntList(stride) || stride.length !== size.length || stride.some((d) => d < 0)) return fail(`_rebuild_tensor_v2: bad stride ${describe(stride)} for size ${describe(size)}`);
+        if (!isIntList(stride) || stride.length !== size.length || stride.some((d) => d < 0))
+          return fail(`_rebuild_tensor_v2: bad stride ${describe(stride)} for size ${describe(size)}`);
         return new PthTensor(storage, offset, size, stride);
       }
       default: return fail(`REDUCE on ${name}, which builds nothing in a state dict`);
@@ -372,7 +375,8 @@ export function parsePth(buf: Uint8Array, file = '<buffer>'): PthFile {
     return parsePthBytes(buf, file);
   } catch (e) {
     // anything deep enough to exhaust the stack is not a state dict: one line naming the file
-    if (e instanceof RangeError) throw new PthError(file, `cannot be read (${e.message}): nested too deeply or too large for a state dict`);
+    if (e instanceof RangeError)
+      throw new PthError(file, `cannot be read (${e.message}): nested too deeply or too large for a state dict`);
     throw e;
   }
 }
@@ -471,10 +475,12 @@ export function pthTensorToFloat32(f: PthFile, t: PthTensor, file: string, name:
   if (!Number.isSafeInteger(n) || n > 2 ** 31) throw new PthError(file, `'${name}': shape ${JSON.stringify(t.shape)} is too large`);
   // no two elements in one place, except along stride-0 dimensions (torch.save keeps an expanded tensor's
   // broadcast layout); the element budget of pthStateDict bounds what a broadcast view may expand to
-  const dims = t.shape.map((size, d) => ({ size, stride: t.stride[d] })).filter((x) => x.size > 1 && x.stride > 0).sort((a, b) => a.stride - b.stride);
+  const dims = t.shape.map((size, d) => ({ size, stride: t.stride[d] }))
+    .filter((x) => x.size > 1 && x.stride > 0).sort((a, b) => a.stride - b.stride);
   for (let i = 1; i < dims.length; i++)
     if (dims[i].stride < dims[i - 1].stride * dims[i - 1].size)
-      throw new PthError(file, `'${name}': shape ${JSON.stringify(t.shape)} with stride ${JSON.stringify(t.stride)} puts several elements in one place`);
+      throw new PthError(file, `'${name}': shape ${JSON.stringify(t.shape)} with stride ${JSON.stringify(t.stride)} ` +
+        'puts several elements in one place');
   if (n > 0 && last >= t.storage.numel)
     throw new PthError(file, `'${name}': shape ${JSON.stringify(t.shape)}, stride ${JSON.stringify(t.stride)} and offset ${t.offset} reach element ${last} of a ${t.storage.numel}-element storage`);
   const out = new Float32Array(n);
@@ -538,7 +544,8 @@ export function pthStateDict(f: PthFile, file: string, dtypes?: Map<string, stri
     const t = v as PthTensor;
     total += t.shape.reduce((a, b) => a * b, 1);
     if (total > budget)
-      throw new PthError(file, `its tensors hold more than ${budget} elements, over twice what its ${stored} bytes of storage hold (at '${k}'): refused`);
+      throw new PthError(file, `its tensors hold more than ${budget} elements, over twice what its ${stored} bytes ` +
+        `of storage hold (at '${k}'): refused`);
   }
   const out = new Map<string, Tensor>();
   for (const [k, v] of d.map) {

@@ -31,7 +31,8 @@ export interface StateDictFile {
 export function parseStateDictFile(buf: Uint8Array, file = '<buffer>'): StateDictFile {
   const format = sniffStateDictFormat(buf);
   const dtypes = new Map<string, string>();
-  if (format === 'pth-zip' || format === 'pth-legacy') return { stateDict: pthStateDict(parsePth(buf, file), file, dtypes), dtypes, metadata: {}, format };
+  if (format === 'pth-zip' || format === 'pth-legacy')
+    return { stateDict: pthStateDict(parsePth(buf, file), file, dtypes), dtypes, metadata: {}, format };
   let parsed: ReturnType<typeof parseSafetensors>;
   try {
     parsed = parseSafetensors(buf, file);
@@ -41,7 +42,8 @@ export function parseStateDictFile(buf: Uint8Array, file = '<buffer>'): StateDic
     throw e;
   }
   for (const [k, t] of parsed.tensors) dtypes.set(k, t.dtype);
-  return { stateDict: new Map([...parsed.tensors].map(([k, t]) => [k, toFloat32(t, `${file}: ${k}`)])), dtypes, metadata: parsed.metadata, format: 'safetensors' };
+  const stateDict = new Map([...parsed.tensors].map(([k, t]) => [k, toFloat32(t, `${file}: ${k}`)]));
+  return { stateDict, dtypes, metadata: parsed.metadata, format: 'safetensors' };
 }
 
 /**
