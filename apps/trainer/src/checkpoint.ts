@@ -186,6 +186,10 @@ export class Checkpoints {
     this.lastFile = join(dir, 'last.safetensors');
     this.stableFile = join(dir, '.stable.safetensors');
     this.candidateFile = join(dir, '.candidate.safetensors');
+    // copies a killed process left behind (dispose removes them on every ordinary end)
+    if (writer && existsSync(dir))
+      for (const f of readdirSync(dir))
+        if (f.startsWith('.stable.safetensors') || f.startsWith('.candidate.safetensors')) rmSync(join(dir, f), { force: true });
     // a resumed run starts from the checkpoint it resumed: the candidate until the steps after it are seen
     if (resumedAt !== null) this.keepCandidate(resumedAt);
   }
