@@ -4,25 +4,48 @@
  * `.safetensors` (safetensors.torch.load_file) or `.pth`/`.pt` (torch.load; a torch.save zip of float32 storages).
  * `.onnx`: the inference graph (see onnx.ts). The format follows the extension of --to; files are written atomically.
  */
-import { extname, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, extname, resolve } from 'node:path';
 import { savePth, saveSafetensors } from '@convnet/layers';
 import { UsageError } from './errors.js';
 import { ENV, type Command, type Parsed } from './flags.js';
-import { modelSpec } from '@convnet/alexnet';
+import { createModel, modelSpec } from '@convnet/alexnet';
 import { openRun } from './inference.js';
+import { checkWeights, readWeights, specParamShapes } from './weights.js';
 import { OnnxExportError, saveOnnx } from './onnx.js';
 import { inputGeometry } from './train.js';
+
+/**
+ * Runs a write of --to. A file-system error (no directory, no permission, a full disk) names
+ * --to, not its temp file.
+ */
+function writing(to: string, write: () => void): void {
+  const dir = dirname(resolve(to));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--to ${to}: ${dir} is not a directory`);
+  if (existsSync(to) && !statSync(to).isFile()) throw new UsageError(`--to ${to}: exists and is not a regular file`);
+  try {
+    write();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw new UsageError(`--to ${to}: cannot write (${code})`);
+    throw e;
+  }
+}
 
 const fmt = (a: number[]) => `[${a.map((x) => x.toFixed(4)).join(', ')}]`;
 
 const FORMATS: Record<string, 'safetensors' | 'pth' | 'onnx'> = { '.safetensors': 'safetensors', '.pth': 'pth', '.pt': 'pth', '.onnx': 'onnx' };
 
 async function exportRun(args: Parsed): Promise<number> {
-  const v = { checkpoint: 'best', ...args.values } as { run?: string; checkpoint: string; to?: string; softmax?: boolean };
+  const v = { checkpoint: 'best', ...args.values } as { run?: string; checkpoint: string; to?: string; softmax?: boolean; weights?: string; model?: string };
+  if (v.run && v.weights)
+    throw new UsageError('--weights: export takes a run (--run) or a weights file (--weights --model), not both');
   if (!v.to) throw new UsageError('--to: the file to write is required (model.safetensors, model.pth, model.pt or model.onnx)');
   const ext = extname(v.to).toLowerCase();
   const format = FORMATS[ext];
   if (!format) throw new UsageError(`--to: ${v.to}: unknown extension '${ext}' (expected .safetensors, .pth, .pt or .onnx)`);
+  if (v.weights && !v.run) return exportWeights({ ...v, weights: v.weights, to: v.to }, format);
+  if (v.model) throw new UsageError('--model: a run knows its model; --model goes with --weights and no --run');
   const { ck, cfg, file } = openRun(v.run, v.checkpoint);
   const sd = ck.model;
   if (!sd.size) throw new UsageError(`--checkpoint: ${file} holds no model tensors`);
@@ -34,7 +57,7 @@ async function exportRun(args: Parsed): Promise<number> {
     const crop = inputGeometry(cfg, shape, st.name).crop;
     const spec = modelSpec(cfg.model, { numClasses: st.classes.length, channels: shape[0], imageSize: crop });
     try {
-      saveOnnx(to, spec, sd, { softmax: v.softmax });
+      writing(v.to, () => saveOnnx(to, spec, sd, { softmax: v.softmax }));
     } catch (e) {
       if (e instanceof OnnxExportError) throw new UsageError(`--to ${v.to}: ${e.message}`);
       throw e;
@@ -42,8 +65,7 @@ async function exportRun(args: Parsed): Promise<number> {
     console.log(`${to}: ONNX opset 13, --model ${cfg.model} from ${file}: input 'input' [batch, ${shape[0]}, ${crop}, ${crop}] (normalised with mean ${fmt(st.mean)}, std ${fmt(st.std)}), output '${v.softmax ? 'probs' : 'logits'}' [batch, ${st.classes.length}]`);
     return 0;
   }
-  if (format === 'pth') savePth(to, sd);
-  else saveSafetensors(to, sd, { format: 'pt', model: cfg.model });
+  writing(v.to, () => (format === 'pth' ? savePth(to, sd) : saveSafetensors(to, sd, { format: 'pt', model: cfg.model })));
   const params = [...sd.values()].reduce((a, t) => a + t.size, 0);
   console.log(`${to}: ${sd.size} tensors, ${params.toLocaleString('en-US')} parameters of --model ${cfg.model} from ${file} (PyTorch names, float32)`);
   const load = format === 'pth' ? `torch.load('${v.to}')` : `safetensors.torch.load_file('${v.to}')`;
@@ -51,14 +73,66 @@ async function exportRun(args: Parsed): Promise<number> {
   return 0;
 }
 
+/**
+ * `export --weights FILE [--model M] --to OUT`: a state dict with PyTorch names (safetensors, .pth/.pt or a
+ * checkpoint) converted without a run: to the other state-dict format, or to an ONNX graph of --model. The file
+ * is checked against --model first (every parameter present with its shape).
+ */
+function exportWeights(
+  v: { weights: string; model?: string; to: string; softmax?: boolean }, format: 'safetensors' | 'pth' | 'onnx',
+): number {
+  const model = v.model ?? 'torchvision';
+  let spec;
+  try {
+    spec = modelSpec(model);
+  } catch (e) {
+    throw new UsageError(`--model: ${(e as Error).message}`);
+  }
+  const { stateDict: sd, format: from } = readWeights(v.weights);
+  const numClasses = sd.get(`classifier.${spec.classifier.length - 1}.weight`)?.shape[0] ?? 1000;
+  spec = modelSpec(model, { numClasses });
+  // every tensor of the model's state dict (parameters and buffers such as batch-norm statistics) with its shape
+  const shapes = specParamShapes(spec);
+  checkWeights(shapes, new Map([...sd].filter(([k]) => shapes.has(k))), v.weights, { model });
+  const own = new Map([...createModel(model, { numClasses }).stateDict()].map(([k, t]) => [k, t.shape]));
+  checkWeights(own, sd, v.weights, { model });
+  const to = resolve(v.to);
+  if (v.softmax && format !== 'onnx')
+    throw new UsageError('--softmax: only an ONNX graph can end in a softmax (a state dict has no layers)');
+  if (format === 'onnx') {
+    try {
+      writing(v.to, () => saveOnnx(to, spec, sd, { softmax: v.softmax }));
+    } catch (e) {
+      if (e instanceof OnnxExportError) throw new UsageError(`--to ${v.to}: ${e.message}`);
+      throw e;
+    }
+    const [c, h, w] = spec.input;
+    const norm = `normalised as the weights were trained${model === 'torchvision' ? ": torchvision's ImageNet mean/std" : ''}`;
+    console.log(`${to}: ONNX opset 13, --model ${model} from ${v.weights} (${from}): input 'input' [batch, ${c}, ${h}, ${w}] ` +
+      `(${norm}), output '${v.softmax ? 'probs' : 'logits'}' [batch, ${numClasses}]`);
+    return 0;
+  }
+  writing(v.to, () => (format === 'pth' ? savePth(to, sd) : saveSafetensors(to, sd, { format: 'pt', model })));
+  const params = [...sd.values()].reduce((a, t) => a + t.size, 0);
+  console.log(`${to}: ${sd.size} tensors, ${params.toLocaleString('en-US')} parameters of --model ${model} from ` +
+    `${v.weights} (${from}; PyTorch names, float32)`);
+  return 0;
+}
+
 export const exportCommand: Command = {
   name: 'export',
   summary: "a run's weights as a PyTorch state dict (.safetensors or .pth) or an ONNX graph",
-  usage: 'convnet export --run DIR [--checkpoint best|last|FILE] --to model.safetensors|model.pth|model.onnx',
+  usage: 'convnet export (--run DIR [--checkpoint best|last|FILE] | --weights FILE [--model M]) ' +
+    '--to model.safetensors|model.pth|model.onnx',
   description: 'The file holds the bare state dict with PyTorch names (features.0.weight, ...): no model. prefix, no optimiser state.',
   flags: [
     { name: 'run', type: 'string', value: 'DIR', help: 'the run directory `convnet train` printed' },
     { name: 'checkpoint', type: 'string', value: 'best|last|FILE', default: 'best', help: "the run's best or last checkpoint, or a checkpoint file" },
+    {
+      name: 'weights', type: 'string', value: 'FILE',
+      help: 'without a run: a state dict with PyTorch names (safetensors, .pth/.pt or a checkpoint) to convert',
+    },
+    { name: 'model', type: 'string', value: 'M', help: 'the net --weights is for (default torchvision); checked first' },
     { name: 'to', type: 'string', value: 'FILE', help: 'the file to write: .safetensors, .pth, .pt (state dicts) or .onnx (the inference graph, opset 13)' },
     { name: 'softmax', type: 'boolean', help: "ONNX only: end the graph in a softmax (output 'probs' instead of 'logits')" },
   ],

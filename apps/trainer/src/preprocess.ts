@@ -9,9 +9,12 @@
  * - `dataset`: what our own runs do: sharp's cover-resize to the stored size, the centre crop, the training
  *   set's per-channel mean/std.
  *
- * Both decode with sharp and apply the EXIF orientation first (sharp's rotate()).
+ * `dataset` decodes with sharp, applies the EXIF orientation (sharp's rotate()) and converts an embedded colour
+ * profile to sRGB, as packing does. `torchvision` decodes as `PIL.Image.open(path).convert('RGB')`, which is how
+ * torchvision's users load images: no EXIF rotation, no colour-profile conversion (the stored values are taken as
+ * they are), CMYK turned into RGB by Pillow's formula, alpha dropped, grey replicated (decodePil).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { UsageError } from './errors.js';
 
 export type PreprocessName = 'torchvision' | 'dataset';
@@ -38,9 +41,51 @@ export function normalisation(preprocess: PreprocessName | undefined, channels: 
 /** An image as uint8 HWC. */
 export interface Pixels { data: Uint8Array; width: number; height: number; channels: number }
 
+/** A path an image decoder may read: an existing regular file (a FIFO or device would block it). */
+function checkImagePath(path: string): void {
+  if (!existsSync(path)) throw new UsageError(`${path}: no such file`);
+  if (!statSync(path).isFile())
+    throw new UsageError(`${path}: not a regular file (a directory, FIFO or device); give an image file`);
+}
+
+/** Pillow's MULDIV255: round(a·b/255) in integers, as Convert.c computes it. */
+const muldiv255 = (a: number, b: number) => { const t = a * b + 128; return ((t >> 8) + t) >> 8; };
+
+/**
+ * Decodes a file as `PIL.Image.open(path).convert('RGB')` does (Pillow 9): the stored orientation (EXIF ignored),
+ * the stored values (an ICC profile ignored), CMYK by Pillow's cmyk2rgb (each channel (255-K) - C·(255-K)/255), an
+ * alpha channel dropped without compositing, grey replicated to RGB.
+ */
+export async function decodePil(path: string): Promise<Pixels> {
+  checkImagePath(path);
+  const sharp = (await import('sharp')).default;
+  try {
+    const meta = await sharp(path, { ignoreIcc: true }).metadata();
+    if (meta.space === 'cmyk') {
+      // the decoded CMYK values as they are (a CMYK pipeline: no round trip through a CMYK profile)
+      const { data, info } = await sharp(path, { ignoreIcc: true }).pipelineColourspace('cmyk').toColourspace('cmyk')
+        .raw().toBuffer({ resolveWithObject: true });
+      if (info.channels < 4) throw new Error(`decoded CMYK to ${info.channels} channels`);
+      const n = info.width * info.height, out = new Uint8Array(n * 3);
+      for (let i = 0; i < n; i++) {
+        const o = i * info.channels, nk = 255 - data[o + 3];
+        for (let c = 0; c < 3; c++) out[3 * i + c] = Math.max(0, Math.min(255, nk - muldiv255(data[o + c], nk)));
+      }
+      return { data: out, width: info.width, height: info.height, channels: 3 };
+    }
+    const { data, info } = await sharp(path, { ignoreIcc: true }).removeAlpha().toColourspace('srgb').raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded ${info.channels} channels, expected 3`);
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return { data: bytes, width: info.width, height: info.height, channels: 3 };
+  } catch (e) {
+    throw new UsageError(`${path}: cannot decode image (${(e as Error).message})`);
+  }
+}
+
 /** Decodes a file with sharp, EXIF orientation applied, to `channels` (1 or 3) uint8 channels. */
 export async function decodeOriented(path: string, channels: 1 | 3): Promise<Pixels> {
-  if (!existsSync(path)) throw new UsageError(`${path}: no such file`);
+  checkImagePath(path);
   const sharp = (await import('sharp')).default;
   try {
     let img = sharp(path).rotate().removeAlpha();

@@ -87,7 +87,7 @@ describe('convnet train / eval / predict', () => {
     expect(p.status, p.stderr).toBe(0);
     const lines = p.stdout.trim().split('\n');
     expect(lines).toHaveLength(6); // the preprocessing, the file name, then the 4 classes (top 5 of 4)
-    expect(lines[0]).toMatch(/^preprocessing: dataset \(EXIF orientation, resize to 28×28, centre 28×28, the training set's mean\/std\)$/);
+    expect(lines[0]).toMatch(/^preprocessing: dataset \(EXIF orientation, colour profile to sRGB, resize to 28×28, centre 28×28, the training set's mean\/std\)$/);
     expect(lines[2]).toMatch(/^\s+\d+\.\d+%\s+1$/); // class 1 (vertical bar) first
   });
 

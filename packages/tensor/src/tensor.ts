@@ -26,6 +26,17 @@ export function checkShape(op: string, arg: string, shape: Shape): void {
   }
 }
 
+declare global {
+  /**
+   * `Symbol.dispose` (explicit resource management, `using`): declared here as @types/node and TypeScript's
+   * esnext.disposable lib declare it, so a project whose `lib` lacks esnext.disposable and that has no @types/node
+   * still compiles against Tensor's `[Symbol.dispose]()` (TS2550 otherwise). Node 20 defines the symbol.
+   */
+  interface SymbolConstructor {
+    readonly dispose: unique symbol;
+  }
+}
+
 /**
  * The brand every Tensor carries (contract C1). A user's install may hold two copies of @convnet/tensor (a nested
  * older version, or the ESM and the CJS build loaded in one process), each with its own `Tensor` class, so
