@@ -130,6 +130,18 @@ function install(opts) {
   const log = opts.log || ((m) => console.error(m));
   const fromSource = /^(1|true|yes)$/i.test(process.env.CONVNET_BUILD_FROM_SOURCE || '');
   if (!fromSource && isInstalled(root)) {
+    // an addon the package's tarball ships in its own build folder (a contributed kernel package built by its
+    // author) is used as it is
+    const shipped = path.join(root, 'build', 'Release', file);
+    if (fs.existsSync(shipped)) {
+      try {
+        require(shipped);
+        log(`${name}: using the ${file} the package ships (set CONVNET_BUILD_FROM_SOURCE=1 to compile instead)`);
+        return 0;
+      } catch (e) {
+        log(`${name}: the shipped ${shipped} does not load here (${String(e && e.message).split('\n')[0]}); building from source`);
+      }
+    }
     const pre = prebuiltDir(name, root);
     if (pre) {
       const p = path.join(pre, file);
