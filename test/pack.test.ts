@@ -33,7 +33,7 @@ const ALLOWED: Record<string, (f: string) => boolean> = {
     /^(index\.(cjs|mjs|d\.ts|d\.mts)|(loader|include)\.(cjs|d\.ts)|install\.cjs|CMakeLists\.txt|cmake\/\w+\.cmake)$/.test(f) ||
     (/^(src\/(cpu|bind)|include\/convnet)\//.test(f) && CPP.test(f)),
   '@convnet/native-linux-x64-gnu': (f) => f === 'convnet_native.node',
-  '@convnet/trainer': (f) => DIST.test(f) || f === 'config.schema.json',
+  '@convnet/trainer': (f) => DIST.test(f) || f === 'config.schema.json' || /^dist\/board-page\.(html|css)$/.test(f),
 };
 
 describe.each(ours.map((o) => [o.name, o] as const))('%s tarball', (name, t) => {
