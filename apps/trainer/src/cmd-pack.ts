@@ -1,5 +1,6 @@
 /** `convnet pack SRC OUT`: an image tree → train/ and val/ packs (shards + index + statistics). */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { makeDirectory } from './runfiles.js';
 import { UsageError } from './errors.js';
 import { ENV, type Command, type Parsed } from './flags.js';
 import { packProgressPrinter, packTree, summarizePack } from './packsrc.js';
@@ -8,6 +9,9 @@ async function run(args: Parsed): Promise<number> {
   const v = args.values;
   const [src, out] = args.positionals;
   if (!existsSync(src)) throw new UsageError(`${src}: no such directory`);
+  if (!statSync(src).isDirectory()) throw new UsageError(`${src}: is a file; SRC is a directory holding train/ and val/`);
+  // OUT created one level at a time (Node 20's recursive mkdir spins on /proc/x); a file in the way is named
+  makeDirectory(out, 'OUT');
   for (const f of ['synsets', 'val-solution', 'val-ground-truth'] as const)
     if (v[f] !== undefined && !existsSync(v[f] as string)) throw new UsageError(`--${f}: no such file ${v[f]}`);
   const dm = v['devkit-mapping'] as string | undefined;

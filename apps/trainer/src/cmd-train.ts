@@ -117,7 +117,7 @@ async function run(args: Parsed): Promise<number> {
     console.log(`stopped (${r.stopped.reason === 'signal' ? r.stopped.signal : '--max-steps'}) at step ${r.globalStep}; run directory: ${dir}; continue with: convnet train --resume ${dir}`);
     return code;
   }
-  if (last?.valTop1Err !== undefined) console.log(`test accuracy ${(100 * (1 - last.valTop1Err)).toFixed(2)}% (top-1 error ${(100 * last.valTop1Err).toFixed(2)}%, top-5 error ${(100 * last.valTop5Err!).toFixed(2)}%) after ${last.epoch} epochs`);
+  if (last?.valTop1Err !== undefined) console.log(`test accuracy ${(100 * (1 - last.valTop1Err)).toFixed(2)}% (top-1 error ${(100 * last.valTop1Err).toFixed(2)}%, top-5 error ${(100 * last.valTop5Err!).toFixed(2)}%) after ${last.epoch} epoch${last.epoch === 1 ? '' : 's'}`);
   console.log(`run directory: ${dir} (report.html, metrics.jsonl, checkpoints/)`);
   return 0;
 }

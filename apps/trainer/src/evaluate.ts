@@ -16,6 +16,8 @@ export interface EvalResult {
   top5Err: number;
   /** Images evaluated (this rank's share under mpirun). */
   n: number;
+  /** Images in batches whose loss was not finite (scored as misses). */
+  nonFinite?: number;
   /** True when `stop` ended the pass before its last batch (the figures are then partial). */
   interrupted?: boolean;
   /** Device backends: host↔device copies per batch and their bytes. */
@@ -36,14 +38,18 @@ export async function evaluate(net: Net, src: Source, limit = 0, batch = 0, stop
   ce.backend = net.backend;
   const io = deviceBatches(net.backend ?? defaultBackend());
   const xfer0 = io.transfers();
-  let loss = 0, top1 = 0, top5 = 0, seen = 0, batches = 0, interrupted = false;
+  let loss = 0, top1 = 0, top5 = 0, seen = 0, batches = 0, interrupted = false, nonFinite = 0;
   try {
     for await (const { x, labels } of src.testBatches(n, b, io.host)) {
       const r = ce.forward(net.forward(io.upload(x)), labels);
       batches++;
       loss += r.loss * labels.length;
-      top1 += r.top1Hits;
-      top5 += r.top5Hits;
+      // a non-finite loss: some image's scores are NaN/Inf, which rank "first" in the kernel's hit count (NaN > x is
+      // false), so the batch scores no hits rather than up to 100%
+      if (Number.isFinite(r.loss)) {
+        top1 += r.top1Hits;
+        top5 += r.top5Hits;
+      } else nonFinite += labels.length;
       seen += labels.length;
       if (stop) {
         await yieldToEventLoop();
@@ -58,6 +64,7 @@ export async function evaluate(net: Net, src: Source, limit = 0, batch = 0, stop
   const xfer = xfer0 && perStep(xfer0, io.transfers()!, batches);
   return {
     loss: loss / seen, top1Err: 1 - top1 / seen, top5Err: 1 - top5 / seen, n: seen, ...(interrupted ? { interrupted } : {}),
+    ...(nonFinite ? { nonFinite } : {}),
     ...(xfer ? { transfers: { perBatch: xfer.transfersPerStep, bytesPerBatch: xfer.bytesPerStep } } : {}),
   };
 }

@@ -4,7 +4,8 @@
  * `.safetensors` (safetensors.torch.load_file) or `.pth`/`.pt` (torch.load; a torch.save zip of float32 storages).
  * `.onnx`: the inference graph (see onnx.ts). The format follows the extension of --to; files are written atomically.
  */
-import { extname, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, extname, resolve } from 'node:path';
 import { savePth, saveSafetensors } from '@convnet/layers';
 import { UsageError } from './errors.js';
 import { ENV, type Command, type Parsed } from './flags.js';
@@ -12,6 +13,20 @@ import { modelSpec } from '@convnet/alexnet';
 import { openRun } from './inference.js';
 import { OnnxExportError, saveOnnx } from './onnx.js';
 import { inputGeometry } from './train.js';
+
+/** Runs a write of --to; a file-system error (no directory, no permission, a full disk) names --to, not its temp file. */
+function writing(to: string, write: () => void): void {
+  const dir = dirname(resolve(to));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--to ${to}: ${dir} is not a directory`);
+  if (existsSync(to) && !statSync(to).isFile()) throw new UsageError(`--to ${to}: exists and is not a regular file`);
+  try {
+    write();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw new UsageError(`--to ${to}: cannot write (${code})`);
+    throw e;
+  }
+}
 
 const fmt = (a: number[]) => `[${a.map((x) => x.toFixed(4)).join(', ')}]`;
 
@@ -34,7 +49,7 @@ async function exportRun(args: Parsed): Promise<number> {
     const crop = inputGeometry(cfg, shape, st.name).crop;
     const spec = modelSpec(cfg.model, { numClasses: st.classes.length, channels: shape[0], imageSize: crop });
     try {
-      saveOnnx(to, spec, sd, { softmax: v.softmax });
+      writing(v.to, () => saveOnnx(to, spec, sd, { softmax: v.softmax }));
     } catch (e) {
       if (e instanceof OnnxExportError) throw new UsageError(`--to ${v.to}: ${e.message}`);
       throw e;
@@ -42,8 +57,7 @@ async function exportRun(args: Parsed): Promise<number> {
     console.log(`${to}: ONNX opset 13, --model ${cfg.model} from ${file}: input 'input' [batch, ${shape[0]}, ${crop}, ${crop}] (normalised with mean ${fmt(st.mean)}, std ${fmt(st.std)}), output '${v.softmax ? 'probs' : 'logits'}' [batch, ${st.classes.length}]`);
     return 0;
   }
-  if (format === 'pth') savePth(to, sd);
-  else saveSafetensors(to, sd, { format: 'pt', model: cfg.model });
+  writing(v.to, () => (format === 'pth' ? savePth(to, sd) : saveSafetensors(to, sd, { format: 'pt', model: cfg.model })));
   const params = [...sd.values()].reduce((a, t) => a + t.size, 0);
   console.log(`${to}: ${sd.size} tensors, ${params.toLocaleString('en-US')} parameters of --model ${cfg.model} from ${file} (PyTorch names, float32)`);
   const load = format === 'pth' ? `torch.load('${v.to}')` : `safetensors.torch.load_file('${v.to}')`;

@@ -18,9 +18,25 @@ export function openRun(run: string | undefined, which: string) {
   if (!run) throw new UsageError('--run: the run directory to use is required (the one `convnet train` printed)');
   const file = which === 'best' || which === 'last' ? join(run, 'checkpoints', `${which}.safetensors`) : which;
   if (!existsSync(file)) throw new UsageError(`--checkpoint: ${file} does not exist${which === 'best' ? ' (a run writes best.safetensors after its first epoch; try --checkpoint last)' : ''}`);
+  if (!statSync(file).isFile()) throw new UsageError(`--checkpoint: ${file} is not a regular file (a directory, FIFO or device)`);
   const ck = loadCheckpoint(file);
   const cfg = ck.state.config;
+  try {
+    modelSpec(cfg.model);
+  } catch (e) {
+    // the model a checkpoint names is not built in (nor given by a --plugin): the file is to blame, not --model
+    throw new UsageError(`${file}: its training state names the model '${cfg.model}', which is not known here (${(e as Error).message}; a model from a plugin needs --plugin)`);
+  }
   return { ck, cfg, file };
+}
+
+/** A checkpoint's model tensors into `net`; a file for another model or class count is a one-line user error. */
+function loadCheckpointInto(net: Net, model: Map<string, Tensor>, file: string, name: string): void {
+  try {
+    net.loadStateDict(model);
+  } catch (e) {
+    throw new UsageError(`--checkpoint: ${file} does not fit the model it names (--model ${name}): ${(e as Error).message}`);
+  }
 }
 
 const WEIGHTS_FLAGS: FlagSpec[] = [
@@ -72,7 +88,7 @@ async function evalRun(args: Parsed): Promise<number> {
     console.log(describePreprocess('torchvision', { resize: 256, crop: w.inputSize }));
     const m = await evalFiles(w.net, values.data, { numClasses: w.numClasses, resize: 256, crop: w.inputSize, limit: values.limit });
     console.log(`${values.weights} (--model ${w.model}) on ${values.data}: ${m.line}`);
-    return 0;
+    return allNonFinite(m.tally, m.n, `eval: ${values.weights}`);
   }
   if (values.model) throw new UsageError('--model: a run knows its model; --model goes with --weights and no --run');
   const { ck, cfg: trained, file } = openRun(values.run, values.checkpoint);
@@ -88,19 +104,19 @@ async function evalRun(args: Parsed): Promise<number> {
     if (st.shape[0] !== 3) throw new UsageError(`--preprocess torchvision: the model takes ${st.shape[0]}-channel images; use --preprocess dataset`);
     const geom = inputGeometry(cfg, st.shape as [number, number, number], st.name);
     const net = buildModel(cfg, { name: st.name, classes: st.classes, shape: st.shape as [number, number, number] }, geom.crop);
-    net.loadStateDict(ck.model);
+    loadCheckpointInto(net, ck.model, file, cfg.model);
     if (values.weights) loadWeights(net, readWeights(values.weights).stateDict, values.weights, { model: cfg.model });
     console.log(describePreprocess('torchvision', { resize: st.shape[1], crop: geom.crop, trained: cfg.preprocess }));
     const m = await evalFiles(net, data, { numClasses: st.classes.length, resize: st.shape[1], crop: geom.crop, limit: values.limit });
     console.log(`${file} on ${data}: ${m.line}`);
-    return 0;
+    return allNonFinite(m.tally, m.n, `eval: ${file}`);
   }
   let geom: Geometry = { crop: 0, pad: 0 };
   const ds = await openSource({ ...cfg, data }, (shape, name) => (geom = inputGeometry(cfg, shape, name)));
   try {
     console.log(describePreprocess('dataset', { resize: ds.shape[1], crop: geom.crop, trained: cfg.preprocess }));
     const net = buildModel(cfg, ds, geom.crop);
-    net.loadStateDict(ck.model);
+    loadCheckpointInto(net, ck.model, file, cfg.model);
     if (values.weights) loadWeights(net, readWeights(values.weights).stateDict, values.weights, { model: cfg.model });
     const n = values.limit ? Math.min(Number(values.limit), ds.testN) : ds.testN;
     const t = newTally();
@@ -117,10 +133,10 @@ async function evalRun(args: Parsed): Promise<number> {
     const xfer = xfer0 && perStep(xfer0, deviceTransfers(cfg.backend)!, chunks);
     if (xfer) console.error(`${cfg.device}: host↔device ${+xfer.uploadsPerStep.toFixed(2)} up + ${+xfer.downloadsPerStep.toFixed(2)} down per batch of ${Math.min(chunk, n)} images, ${xfer.bytesPerStep} bytes per batch`);
     console.log(`${file}: ${n} test images, ${views} view${views > 1 ? 's' : ''}: ${tallyLine(t, n)}`);
+    return allNonFinite(t, n, `eval: ${file}`);
   } finally {
     await ds.close();
   }
-  return 0;
 }
 
 /** How many classes score above the target (0: a top-1 hit; < 5: a top-5 hit). */
@@ -131,15 +147,25 @@ function rankOf(p: ArrayLike<number>, off: number, k: number, label: number): nu
   return larger;
 }
 
+/** True when every one of an image's `k` scores at `off` is finite (NaN > x is false: a NaN row would rank first). */
+export function finiteRow(p: ArrayLike<number>, off: number, k: number): boolean {
+  for (let j = 0; j < k; j++) if (!Number.isFinite(p[off + j])) return false;
+  return true;
+}
+
 const errorLine = (top1: number, top5: number, n: number) =>
   `top-1 error ${(100 * (1 - top1 / n)).toFixed(2)}%, top-5 error ${(100 * (1 - top5 / n)).toFixed(2)}% (accuracy ${(100 * top1 / n).toFixed(2)}%)`;
 
-/** Top-1/top-5 hits and the summed cross-entropy of a set of images' (view-averaged) probabilities. */
-interface Tally { top1: number; top5: number; nll: number }
-const newTally = (): Tally => ({ top1: 0, top5: 0, nll: 0 });
+/**
+ * Top-1/top-5 hits and the summed cross-entropy of a set of images' (view-averaged) probabilities. An image whose
+ * scores are not all finite is a miss in both and is counted in `nonFinite` (its cross-entropy is left out).
+ */
+export interface Tally { top1: number; top5: number; nll: number; nonFinite: number }
+export const newTally = (): Tally => ({ top1: 0, top5: 0, nll: 0, nonFinite: 0 });
 /** Adds a batch: `p` holds each image's `k` probabilities, in the order of `labels`. */
-function tally(t: Tally, p: ArrayLike<number>, k: number, labels: ArrayLike<number>): void {
+export function tally(t: Tally, p: ArrayLike<number>, k: number, labels: ArrayLike<number>): void {
   for (let b = 0; b < labels.length; b++) {
+    if (!finiteRow(p, b * k, k)) { t.nonFinite++; continue; }
     const r = rankOf(p, b * k, k, labels[b]);
     t.nll -= Math.log(Math.max(p[b * k + labels[b]], 1e-30));
     if (r === 0) t.top1++;
@@ -147,7 +173,21 @@ function tally(t: Tally, p: ArrayLike<number>, k: number, labels: ArrayLike<numb
   }
 }
 /** The errors and the mean cross-entropy (with 1 view, the training run's test loss) of n images. */
-const tallyLine = (t: Tally, n: number) => `${errorLine(t.top1, t.top5, n)}, cross-entropy ${(t.nll / Math.max(n, 1)).toFixed(4)}`;
+export function tallyLine(t: Tally, n: number): string {
+  const finite = n - t.nonFinite;
+  const ce = finite > 0 ? (t.nll / finite).toFixed(4) : 'n/a';
+  const nf = t.nonFinite ? `; ${t.nonFinite} of ${n} images had non-finite outputs (NaN or ±Inf), counted as misses` +
+    `${finite > 0 ? ' and left out of the cross-entropy' : ''}` : '';
+  return `${errorLine(t.top1, t.top5, n)}, cross-entropy ${ce}${nf}`;
+}
+
+/** Exit code 2 with a one-line reason when every image's outputs were non-finite (the weights are broken). */
+function allNonFinite(t: Tally, n: number, what: string): number {
+  if (n === 0 || t.nonFinite < n) return 0;
+  console.error(`convnet ${what}: every one of the ${n} images got non-finite outputs (NaN or ±Inf): the weights are ` +
+    'not usable (a diverged run? resume from an earlier checkpoint with a lower --lr)');
+  return 2;
+}
 
 /** The line predict and eval print first: what was done to each image before the net saw it. */
 function describePreprocess(p: PreprocessName, o: { resize: number; crop: number; trained?: PreprocessName }): string {
@@ -183,7 +223,7 @@ export function evalFileList(dir: string, numClasses: number): FileList {
 }
 
 /** eval over image files with the torchvision transform; undecodable files are counted and reported, not fatal. */
-async function evalFiles(net: Net, dir: string, o: { numClasses: number; resize: number; crop: number; limit?: number }): Promise<{ n: number; top1: number; top5: number; line: string }> {
+async function evalFiles(net: Net, dir: string, o: { numClasses: number; resize: number; crop: number; limit?: number }): Promise<{ n: number; tally: Tally; line: string }> {
   const list = evalFileList(dir, o.numClasses);
   const samples = o.limit ? list.samples.slice(0, o.limit) : list.samples;
   net.eval();
@@ -211,7 +251,7 @@ async function evalFiles(net: Net, dir: string, o: { numClasses: number; resize:
   }
   if (!n) throw new UsageError(`--data: ${dir}: none of its ${samples.length} image files could be decoded (${skipped[0]})`);
   const skip = skipped.length ? ` (${skipped.length} skipped: ${skipped.slice(0, 2).join('; ')}${skipped.length > 2 ? '; ...' : ''})` : '';
-  return { n, top1: t.top1, top5: t.top5, line: `${n} images${skip}, 1 view: ${tallyLine(t, n)}` };
+  return { n, tally: t, line: `${n} images${skip}, 1 view: ${tallyLine(t, n)}` };
 }
 
 /** A net for --model built from --weights alone (no run): the class count is read from the file's last layer. */
@@ -278,12 +318,12 @@ async function predictRun(args: Parsed): Promise<number> {
   let trained: PreprocessName | undefined;
   if (values.run || !values.weights) {
     if (values.model) throw new UsageError('--model: a run knows its model; --model goes with --weights and no --run');
-    const { ck, cfg } = openRun(values.run, values.checkpoint!);
+    const { ck, cfg, file } = openRun(values.run, values.checkpoint!);
     const st = ck.state.dataset;
     const ds = { name: st.name, classes: st.classes, shape: st.shape as [number, number, number], mean: st.mean, std: st.std };
     const geom = inputGeometry(cfg, ds.shape, ds.name);
     net = buildModel(cfg, ds, geom.crop);
-    net.loadStateDict(ck.model);
+    loadCheckpointInto(net, ck.model, file, cfg.model);
     if (values.weights) loadWeights(net, readWeights(values.weights).stateDict, values.weights, { model: cfg.model });
     classes = ds.classes;
     inputSize = geom.crop;
@@ -303,6 +343,7 @@ async function predictRun(args: Parsed): Promise<number> {
   console.log(describePreprocess(preprocess, { resize, crop: inputSize, trained }));
   net.eval();
   const tops: number[][] = [];
+  let nonFinite = 0;
   for (const file of positionals) {
     const x = Tensor.zeros([1, channels, inputSize, inputSize]);
     if (preprocess === 'torchvision') {
@@ -321,10 +362,22 @@ async function predictRun(args: Parsed): Promise<number> {
             x.data[(ch * inputSize + y) * inputSize + xx] = (pixels[((y + off) * w + xx + off) * c + ch] / 255 - ds.mean[ch]) / ds.std[ch];
     }
     const p = softmax(net.forward(x)).data;
+    console.log(file);
+    if (!finiteRow(p, 0, p.length)) {
+      // NaN > x is false: sorting NaN scores would list arbitrary classes with "NaN%"
+      nonFinite++;
+      console.log('  no prediction: the model\'s outputs are not finite (NaN or ±Inf)');
+      continue;
+    }
     const top = Array.from(p, (v, i) => [v, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 5);
     tops.push(top.map(([, i]) => i));
-    console.log(file);
     for (const [v, i] of top) console.log(`  ${(100 * v).toFixed(2).padStart(6)}%  ${classes[i]}`);
+  }
+  if (nonFinite) {
+    const where = values.weights ?? values.run;
+    console.error(`convnet predict: ${where}: ${nonFinite} of ${positionals.length} images got non-finite outputs (NaN or ±Inf)` +
+      `${nonFinite === positionals.length ? ': the weights are not usable (a diverged run?)' : ''}`);
+    if (nonFinite === positionals.length) return 2;
   }
   if (tops.length > 1 && new Set(positionals).size > 1 && tops.every((t) => t.join() === tops[0].join()))
     console.log(`note: every image got the same top-5 in the same order: this model's outputs do not depend on its input yet (trained only a few steps?)`);

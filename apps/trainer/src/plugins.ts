@@ -5,9 +5,9 @@
  * @convnet/alexnet) and registers its kernels with @convnet/tensor. Example: `--plugin @convnet/kernels-batchnorm
  * --model alexnet-bn`. Plugins load before the command's flags are read, so their models are valid `--model`s.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { registerModel } from '@convnet/alexnet';
 import { convnetPlugin as batchNormPlugin } from '@convnet/kernels-batchnorm';
@@ -33,6 +33,14 @@ export function takePlugins(argv: string[]): { plugins: string[]; rest: string[]
 
 /** The plugin's ESM entry (so it shares the trainer's ESM copies of @convnet/* packages, not their CJS builds). */
 function resolvePlugin(name: string): string {
+  // a path (./dir, ../x, /abs): the package directory or the module file itself
+  if (/^\.{0,2}[\\/]/.test(name) || name === '.' || name === '..' || isAbsolute(name)) {
+    const abs = resolve(name);
+    if (!existsSync(abs)) throw new UsageError(`--plugin ${name}: no such file or directory (${abs})`);
+    if (statSync(abs).isFile()) return abs;
+    if (!existsSync(join(abs, 'package.json'))) throw new UsageError(`--plugin ${name}: ${abs} is a directory without package.json (give a package directory or its module file)`);
+    return entryOf(join(abs, 'package.json'), name);
+  }
   for (const from of [join(process.cwd(), 'package.json'), fileURLToPath(import.meta.url)]) {
     let pkgFile: string;
     try {
@@ -40,13 +48,24 @@ function resolvePlugin(name: string): string {
     } catch {
       continue;
     }
-    const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { exports?: unknown; module?: string; main?: string };
-    const dot = (pkg.exports as Record<string, unknown> | undefined)?.['.'] ?? pkg.exports;
-    const imp = typeof dot === 'string' ? dot : (dot as { import?: unknown } | undefined)?.import;
-    const entry = typeof imp === 'string' ? imp : (imp as { default?: string } | undefined)?.default ?? pkg.module ?? pkg.main ?? 'index.js';
-    return join(dirname(pkgFile), entry);
+    return entryOf(pkgFile, name);
   }
-  throw new UsageError(`--plugin: cannot find the package '${name}' from ${process.cwd()} or the trainer's install (npm install ${name})`);
+  throw new UsageError(`--plugin: cannot find the package '${name}' from ${process.cwd()} or the trainer's install (npm install ${name}; a directory is given as ./${name})`);
+}
+
+/** A package's ESM entry from its package.json (exports '.', import condition, then module, main, index.js). */
+function entryOf(pkgFile: string, name: string): string {
+  let pkg: { exports?: unknown; module?: string; main?: string };
+  try {
+    pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
+    if (typeof pkg !== 'object' || pkg === null) throw new Error('not a JSON object');
+  } catch (e) {
+    throw new UsageError(`--plugin ${name}: ${pkgFile}: not a valid package.json (${(e as Error).message.split('\n')[0]})`);
+  }
+  const dot = (pkg.exports as Record<string, unknown> | undefined)?.['.'] ?? pkg.exports;
+  const imp = typeof dot === 'string' ? dot : (dot as { import?: unknown } | undefined)?.import;
+  const entry = typeof imp === 'string' ? imp : (imp as { default?: string } | undefined)?.default ?? pkg.module ?? pkg.main ?? 'index.js';
+  return join(dirname(pkgFile), entry);
 }
 
 type Plugin = { register?: (api: { registerModel: typeof registerModel }) => unknown; onBackend?: (name: string) => void };
@@ -89,7 +108,13 @@ export async function loadPlugins(names: string[]): Promise<{ name: string; regi
     const p = mod.convnetPlugin;
     if (!p || typeof p.register !== 'function')
       throw new UsageError(`--plugin ${name}: the package exports no convnetPlugin = { register(api) } (is it a convnet plugin?)`);
-    out.push({ name, registered: p.register({ registerModel }) });
+    let registered: unknown;
+    try {
+      registered = p.register({ registerModel });
+    } catch (e) {
+      throw new UsageError(`--plugin ${name}: its register() failed: ${(e as Error)?.message?.split('\n')[0] ?? String(e)}`);
+    }
+    out.push({ name, registered });
     loaded.push(p);
   }
   return out;

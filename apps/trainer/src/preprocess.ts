@@ -11,7 +11,7 @@
  *
  * Both decode with sharp and apply the EXIF orientation first (sharp's rotate()).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { UsageError } from './errors.js';
 
 export type PreprocessName = 'torchvision' | 'dataset';
@@ -41,6 +41,8 @@ export interface Pixels { data: Uint8Array; width: number; height: number; chann
 /** Decodes a file with sharp, EXIF orientation applied, to `channels` (1 or 3) uint8 channels. */
 export async function decodeOriented(path: string, channels: 1 | 3): Promise<Pixels> {
   if (!existsSync(path)) throw new UsageError(`${path}: no such file`);
+  // a FIFO or a device would block the decoder forever (or never end): only regular files are read
+  if (!statSync(path).isFile()) throw new UsageError(`${path}: not a regular file (a directory, FIFO or device); give an image file`);
   const sharp = (await import('sharp')).default;
   try {
     let img = sharp(path).rotate().removeAlpha();

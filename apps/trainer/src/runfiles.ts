@@ -1,6 +1,6 @@
 /** The files of a run directory besides checkpoints: metrics.jsonl, stale temp files. */
-import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '@convnet/tensor';
 import { UsageError } from './errors.js';
 
@@ -69,4 +69,41 @@ export function removeStaleTempFiles(dirs: string[], log: (line: string) => void
     }
   }
   if (n) log(`removed ${n} temp file${n > 1 ? 's' : ''} (${(bytes / 2 ** 20).toFixed(1)} MiB) of writes a killed run left behind`);
+}
+
+/**
+ * Creates directory `dir` (and missing parents) for `what` (a flag or argument name), one level at a time: Node
+ * 20's recursive mkdir spins forever where a file system refuses to create anything (/proc, /sys). An existing
+ * file in the way, a place that cannot be created or an unwritable directory is a one-line error naming `what`.
+ */
+export function makeDirectory(dir: string, what: string): void {
+  const missing: string[] = [];
+  let p = resolve(dir);
+  for (;;) {
+    try {
+      const st = statSync(p);
+      if (!st.isDirectory()) throw new UsageError(`${what} ${dir}: ${p} is ${st.isFile() ? 'a file' : 'not a directory'}; give a directory`);
+      break;
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' || dirname(p) === p) throw new UsageError(`${what} ${dir}: cannot use ${p} (${code ?? (e as Error).message})`);
+      missing.unshift(p);
+      p = dirname(p);
+    }
+  }
+  for (const m of missing) {
+    try {
+      mkdirSync(m);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && statSync(m).isDirectory()) continue;
+      throw new UsageError(`${what} ${dir}: cannot create ${m} (${code ?? (e as Error).message})`);
+    }
+  }
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    throw new UsageError(`${what} ${dir}: the directory is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 }

@@ -8,7 +8,7 @@
  * (schedule.ts), checkpoints (checkpoint.ts), evaluation (evaluate.ts), what the run writes (reporting.ts),
  * stopping on signals (stop.ts) and data-parallel glue (distributed.ts).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { native, setDefaultBackend } from '@convnet/tensor';
 import { CrossEntropyLoss } from '@convnet/layers';
@@ -27,6 +27,7 @@ import { buildModel, deviceBackend, inputGeometry } from './setup.js';
 import { applyResumeChanges, makeScheduler } from './schedule.js';
 import { evaluate } from './evaluate.js';
 import { RunLog } from './reporting.js';
+import { makeDirectory } from './runfiles.js';
 
 // what other modules (inference, export) import from here
 export { buildModel, deviceBackend, inputGeometry, type DataInfo } from './setup.js';
@@ -113,7 +114,8 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
   if (stepsPerEpoch < 1) throw new UsageError(`--batch-size ${cfg.batchSize} is larger than the training set (${ds.trainN} images)`);
   const sched = makeScheduler(cfg, opt, stepsPerEpoch);
 
-  if (dist.isRoot) mkdirSync(ckDir, { recursive: true });
+  // one level at a time (Node 20's recursive mkdir spins on /proc/x): an unusable --run is a one-line error
+  if (dist.isRoot) for (const d of [o.runDir, ckDir]) makeDirectory(d, o.resume ? '--resume' : '--run');
   const runLog = new RunLog(o.runDir, dist.isRoot, log);
   runLog.clean(ckDir);
   let state: TrainState = {
@@ -173,47 +175,53 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
       const xfer0 = io.transfers();
       if (state.stepInEpoch < stepsPerEpoch && !(cfg.maxSteps && state.globalStep >= cfg.maxSteps)) {
         const batches = ds.trainBatches(state.epoch, state.stepInEpoch, stepsPerEpoch, state.globalStep, x, labels);
-        for (; state.stepInEpoch < stepsPerEpoch; ) {
-          if (cfg.maxSteps && state.globalStep >= cfg.maxSteps) { stoppedEarly = true; break; }
-          io.beforeFill();
-          if ((await batches.next()).done) throw new Error(`internal: the data source ended at step ${state.stepInEpoch} of ${stepsPerEpoch}`);
-          const dataMs = ds.waitMs - wait0;
-          net.dropoutRng.counter = state.globalStep * 2 ** 26;
-          const local = ce.forward(net.forward(io.upload()), labels);
-          if (!Number.isFinite(local.loss)) throw ck.diverged(`the loss became ${local.loss}`, state);
-          dist.beforeBackward();
-          net.backward(ce.backward());
-          dist.afterBackward();
-          sched.beforeStep?.(state.globalStep);
-          opt.step();
-          // signal handlers run here; then the global batch's loss and hits, and a stop any rank was asked for
-          // (so all ranks stop after the same step)
-          await yieldToEventLoop();
-          const r = dist.reduceStep(local, stop.signal !== null);
-          interrupted = r.interrupted;
-          state.stepInEpoch++;
-          state.globalStep++;
-          sums.loss += r.loss * B; sums.top1 += r.top1Hits; sums.top5 += r.top5Hits; sums.seen += B; steps++;
-          // device runs: host↔device copies per step so far this epoch (images + labels up, scalars down)
-          const xfer = xfer0 && perStep(xfer0, io.transfers()!, steps);
-          const el = seconds();
-          if (cfg.logEvery && state.globalStep % cfg.logEvery === 0)
-            runLog.step({ epoch: state.epoch, step: state.globalStep, loss: r.loss, seconds: +el.toFixed(4), ...(xfer ? { transfersPerStep: xfer.transfersPerStep, transferBytesPerStep: xfer.bytesPerStep } : {}) });
-          progress.update({
-            epoch: state.epoch, epochs: cfg.epochs, step: state.stepInEpoch, steps: stepsPerEpoch, loss: sums.loss / sums.seen,
-            top1Err: 1 - sums.top1 / sums.seen, top5Err: 1 - sums.top5 / sums.seen, imagesPerSec: sums.seen / el, dataWaitShare: dataMs / 1000 / el,
-            ...(dist.size > 1 ? { commWaitShare: (dist.commWaitMs - comm0) / 1000 / el } : {}),
-            ...(xfer ? { transfersPerStep: xfer.transfersPerStep, transferBytesPerStep: xfer.bytesPerStep } : {}),
-            etaSec: (el / sums.seen) * B * (stepsPerEpoch - state.stepInEpoch),
-          });
-          if (cfg.checkpointEvery && state.globalStep % cfg.checkpointEvery === 0) {
-            const st = { ...state, epochSums: { ...sums, seconds: el } };
-            // its copies (finiteness scalars, one download per tensor) are not counted as the steps' transfers
-            io.aside(() => ck.periodic(st, cfg.keepCheckpoints));
+        // returned however the loop ends (a NaN stop too): batches still being made are then collected before the
+        // source closes (a pending prefetch rejected by the close was an unhandled "Loader: closed")
+        try {
+          for (; state.stepInEpoch < stepsPerEpoch; ) {
+            if (cfg.maxSteps && state.globalStep >= cfg.maxSteps) { stoppedEarly = true; break; }
+            io.beforeFill();
+            if ((await batches.next()).done) throw new Error(`internal: the data source ended at step ${state.stepInEpoch} of ${stepsPerEpoch}`);
+            const dataMs = ds.waitMs - wait0;
+            net.dropoutRng.counter = state.globalStep * 2 ** 26;
+            const local = ce.forward(net.forward(io.upload()), labels);
+            if (!Number.isFinite(local.loss)) throw ck.diverged(`the loss became ${local.loss}`, state);
+            dist.beforeBackward();
+            net.backward(ce.backward());
+            dist.afterBackward();
+            sched.beforeStep?.(state.globalStep);
+            opt.step();
+            // signal handlers run here; then the global batch's loss and hits, and a stop any rank was asked for
+            // (so all ranks stop after the same step)
+            await yieldToEventLoop();
+            const r = dist.reduceStep(local, stop.signal !== null);
+            interrupted = r.interrupted;
+            state.stepInEpoch++;
+            state.globalStep++;
+            ck.noteLoss(r.loss);
+            sums.loss += r.loss * B; sums.top1 += r.top1Hits; sums.top5 += r.top5Hits; sums.seen += B; steps++;
+            // device runs: host↔device copies per step so far this epoch (images + labels up, scalars down)
+            const xfer = xfer0 && perStep(xfer0, io.transfers()!, steps);
+            const el = seconds();
+            if (cfg.logEvery && state.globalStep % cfg.logEvery === 0)
+              runLog.step({ epoch: state.epoch, step: state.globalStep, loss: r.loss, seconds: +el.toFixed(4), ...(xfer ? { transfersPerStep: xfer.transfersPerStep, transferBytesPerStep: xfer.bytesPerStep } : {}) });
+            progress.update({
+              epoch: state.epoch, epochs: cfg.epochs, step: state.stepInEpoch, steps: stepsPerEpoch, loss: sums.loss / sums.seen,
+              top1Err: 1 - sums.top1 / sums.seen, top5Err: 1 - sums.top5 / sums.seen, imagesPerSec: sums.seen / el, dataWaitShare: dataMs / 1000 / el,
+              ...(dist.size > 1 ? { commWaitShare: (dist.commWaitMs - comm0) / 1000 / el } : {}),
+              ...(xfer ? { transfersPerStep: xfer.transfersPerStep, transferBytesPerStep: xfer.bytesPerStep } : {}),
+              etaSec: (el / sums.seen) * B * (stepsPerEpoch - state.stepInEpoch),
+            });
+            if (cfg.checkpointEvery && state.globalStep % cfg.checkpointEvery === 0) {
+              const st = { ...state, epochSums: { ...sums, seconds: el } };
+              // its copies (finiteness scalars, one download per tensor) are not counted as the steps' transfers
+              io.aside(() => ck.periodic(st, cfg.keepCheckpoints));
+            }
+            if (interrupted) break;
           }
-          if (interrupted) break;
+        } finally {
+          await batches.return(undefined);
         }
-        await batches.return(undefined);
       } else if (state.stepInEpoch < stepsPerEpoch) {
         stoppedEarly = true;
       }
@@ -257,7 +265,9 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
       if (dist.isRoot) o.onEpoch?.(m);
       sched.epochEnd(val.top1Err);
       // the checkpoint of a finished epoch resumes at the start of the next one
-      const isBest = val.top1Err < state.bestValTop1Err;
+      // a non-finite test loss never makes a best checkpoint (its error rate is not a score)
+      const isBest = Number.isFinite(val.loss) && val.top1Err < state.bestValTop1Err;
+      if (!Number.isFinite(val.loss)) log(`epoch ${state.epoch}: the test loss is ${val.loss}: best.safetensors is not replaced`);
       if (isBest) state.bestValTop1Err = val.top1Err;
       state.epoch++;
       state.stepInEpoch = 0;
@@ -268,6 +278,7 @@ async function trainOn(cfg: TrainConfig, o: TrainOptions, ds: Source, geom: Geom
     }
   } finally {
     stop.dispose();
+    ck.dispose();
   }
   await runLog.report(cfg, ds.name, net);
   const epochs = runLog.epochs;

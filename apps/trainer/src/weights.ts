@@ -6,8 +6,10 @@
 import type { Tensor } from '@convnet/tensor';
 import { loadStateDictFile, type Module, type Parameter } from '@convnet/layers';
 import { ILSVRC2012_SHORT_NAMES } from '@convnet/imagenet';
-import { summarize, type ModelSpec } from '@convnet/alexnet';
+import { MODELS, modelSpec, summarize, type ModelSpec } from '@convnet/alexnet';
 import { UsageError } from './errors.js';
+
+const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
 
 const shapeOf = (t: { shape: readonly number[] }) => `[${t.shape.join(',')}]`;
 
@@ -19,6 +21,11 @@ export function readWeights(file: string, flag = '--weights'): { stateDict: Map<
   } catch (e) {
     throw new UsageError(`${flag}: ${(e as Error).message}`);
   }
+  // a weight or bias stored as integers is not a float tensor of the same size (an F32 entry relabelled I32 would
+  // be read as other numbers): refused, naming the tensor
+  const ints = [...r.dtypes].filter(([k, d]) => /\.(weight|bias|running_mean|running_var)$/.test(k) && !FLOAT_DTYPES.has(d));
+  if (ints.length)
+    throw new UsageError(`${flag}: ${file}: '${ints[0][0]}' is stored as ${ints[0][1]}; weights are floating point (F32, F16, BF16 or F64)${ints.length > 1 ? ` (and ${ints.length - 1} more)` : ''}`);
   let sd = r.stateDict;
   let format: string = r.format;
   if (r.metadata.format === 'convnet-checkpoint') {
@@ -97,10 +104,29 @@ export function checkWeights(own: Map<string, readonly number[]>, sd: Map<string
   const extra = [...sd.keys()].filter((k) => !own.has(k));
   if (extra.length) problems.push(`unexpected '${extra[0]}'${extra.length > 1 ? ` and ${extra.length - 1} more` : ''}`);
   if (problems.length) {
-    const hint = problems.length > 2 ? ` (is it a ${o.model === 'torchvision' ? 'paper' : 'torchvision'} net? try --model ${o.model === 'torchvision' ? 'paper' : 'torchvision'})` : '';
+    const fit = problems.length > 1 ? modelsFitting(sd).filter((m) => m !== o.model) : [];
+    const hint = fit.length ? ` (the file fits --model ${fit.join(' or --model ')})` : '';
     throw new UsageError(`${flag}: ${file}: ${problems[0]}${problems.length > 1 ? `; ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''}` : ''}${hint}`);
   }
   return skip;
+}
+
+/** The known models whose convolution and linear weights all have the shapes `sd` holds (any class count). */
+export function modelsFitting(sd: Map<string, Tensor>): string[] {
+  const out: string[] = [];
+  for (const name of Object.keys(MODELS)) {
+    try {
+      const spec = modelSpec(name);
+      const nc = sd.get(`classifier.${spec.classifier.length - 1}.weight`)?.shape[0];
+      if (!nc) continue;
+      const shapes = specParamShapes(modelSpec(name, { numClasses: nc }));
+      if ([...shapes].every(([k, sh]) => { const t = sd.get(k); return t && t.shape.length === sh.length && t.shape.every((d, i) => d === sh[i]); }))
+        out.push(name);
+    } catch {
+      // a model that needs options this check does not give
+    }
+  }
+  return out;
 }
 
 /** Class names for a net with `n` outputs and no run: ImageNet's 1000 (torchvision's order), else class0.. */

@@ -119,10 +119,35 @@ describe('checkpoints and metrics after kills', () => {
     const r = run([...args, '--run', dir, '--lr', '1e30', '--log-every', '1']);
     expect(r.status).toBe(1);
     const line = r.stderr.trim().split('\n').at(-1)!;
-    expect(line).toMatch(/^convnet train: the (loss|weights) became (NaN|Infinity|non-finite).* at epoch 1, step \d+ \(global \d+\): training stopped\. .*last\.safetensors \(global step 0\) has the last finite weights; continue from it with a lower learning rate: convnet train --resume .* --lr 1\.0e\+29$/);
+    expect(line).toMatch(/^convnet train: the (loss|weights) became (NaN|Infinity|non-finite).* at epoch 1, step \d+ \(global \d+\): training stopped\. .*last\.safetensors \(global step 0\) has the last (finite weights|checkpoint whose loss was finite and not rising \(.*\)); continue from it with a lower learning rate: convnet train --resume .* --lr 1\.0e\+29$/);
+    expect(r.stderr).not.toMatch(/DataError|Loader: closed|at .*\.js:\d+/);
     const again = run(['train', '--resume', dir, '--lr', '0.01', '--max-steps', '3']);
     expect(again.status, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/resuming .* at epoch 1, step 0 \(global step 0\)/);
     expect(readMetrics(join(dir, 'metrics.jsonl')).filter((m) => m.type === 'step').map((m) => m.step)).toEqual([1, 2, 3]);
   });
+
+  it('with --checkpoint-every 1 a NaN stop offers the last checkpoint before the loss rose, which really resumes', () => {
+    // lr 2 on this data: the loss goes 1.4, 55, 1.7e4, ... NaN at step 7; every step's weights are finite until then
+    for (let k = 0; k < 3; k++) {
+      const dir = join(root, `nan-every-${k}`);
+      const r = run([...args, '--run', dir, '--lr', '2', '--checkpoint-every', '1', '--log-every', '1', '--workers', String(k)]);
+      expect(r.status, r.stderr).toBe(1);
+      // the stop ends cleanly: no stack of a prefetch the close rejected
+      expect(r.stderr).not.toMatch(/DataError|Loader: closed|at .*\.js:\d+/);
+      const line = r.stderr.trim().split('\n').at(-1)!;
+      const losses = readMetrics(join(dir, 'metrics.jsonl')).filter((m) => m.type === 'step').map((m) => m.loss as number);
+      expect(losses[1]).toBeGreaterThan(1.5 * losses[0]); // rising from the second step on
+      expect(line).toMatch(/last\.safetensors \(global step 0\) has the last checkpoint whose loss was finite and not rising \(after it the loss rose to .* by global step 2; step \d+'s weights were diverging\); continue from it with a lower learning rate: convnet train --resume .* --lr 0\.20$/);
+      expect(readdirSync(join(dir, 'checkpoints')).filter((f) => f.startsWith('.'))).toEqual([]);
+      if (k) continue;
+      // what it offers resumes: 8 steps with --lr 0.2 stay finite
+      const again = run(['train', '--resume', dir, '--lr', '0.2', '--max-steps', '8']);
+      expect(again.status, again.stderr).toBe(0);
+      expect(again.stderr).toMatch(/resuming .* \(global step 0\)/);
+      const after = readMetrics(join(dir, 'metrics.jsonl')).filter((m) => m.type === 'step').map((m) => m.loss as number);
+      expect(after).toHaveLength(8);
+      expect(after.every(Number.isFinite)).toBe(true);
+    }
+  }, 120_000);
 });

@@ -125,7 +125,7 @@ describe('predict --weights vs PyTorch', () => {
     const r = run(['predict', '--model', 'paper', '--weights', pth, join(fixtures, 'photos', 'fruits.jpg')]);
     expect(r.status).toBe(2);
     expect(r.stderr.trim()).toMatch(`convnet predict: --weights: ${pth}: 'features.0.weight' is [64,3,11,11], --model paper needs [96,3,11,11]; `);
-    expect(r.stderr.trim()).toMatch(/; \d+ more problems \(is it a torchvision net\? try --model torchvision\)$/);
+    expect(r.stderr.trim()).toMatch(/; \d+ more problems \(the file fits --model torchvision\)$/);
     const evil = join(fixtures, 'pth', 'evil.pth');
     const e = run(['predict', '--weights', evil, join(fixtures, 'photos', 'fruits.jpg')]);
     expect(e.status).toBe(2);

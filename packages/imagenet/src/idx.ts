@@ -2,9 +2,9 @@
  * IDX files (LeCun's MNIST format, also Fashion-MNIST): magic 0x00 0x00 <type> <rank>, then `rank` big-endian
  * uint32 dimensions, then the elements big-endian, row-major. Gzipped files are recognised by their magic.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { constants as zlibConstants, gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync, inflateRawSync } from 'node:zlib';
 import { DataError } from './errors.js';
 import type { ImageSet } from './types.js';
 
@@ -75,8 +75,12 @@ function hex(b: number): string {
 
 export function readBytes(path: string): Uint8Array {
   try {
+    // a FIFO or a device would block or never end: only regular files are read
+    const st = statSync(path);
+    if (!st.isFile() && !st.isDirectory()) throw new DataError('not a regular file (a FIFO or device); expected a data file', path);
     return readFileSync(path);
   } catch (e) {
+    if (e instanceof DataError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new DataError(code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, expected a file' : `cannot read (${code ?? (e as Error).message})`, path);
   }
@@ -88,16 +92,8 @@ export function readBytes(path: string): Uint8Array {
  * bomb is refused after inflating no more than its header promised.
  */
 export function declaredIdxSize(buf: Uint8Array): number | null {
-  let head: Uint8Array = buf.subarray(0, 1024);
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
-    try {
-      // 256 input bytes inflate to at most ~264 KB (deflate's ratio is below 1032:1)
-      head = gunzipSync(buf.subarray(0, 256), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: 1 << 20 });
-    } catch {
-      return null;
-    }
-  }
-  if (head.length < 4 || head[0] !== 0 || head[1] !== 0 || !TYPES[head[2]]) return null;
+  const head = idxHead(buf);
+  if (!head || head.length < 4 || head[0] !== 0 || head[1] !== 0 || !TYPES[head[2]]) return null;
   const rank = head[3], start = 4 + 4 * rank;
   if (rank < 1 || head.length < start) return null;
   const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
@@ -106,19 +102,63 @@ export function declaredIdxSize(buf: Uint8Array): number | null {
   return start + count * TYPES[head[2]][1];
 }
 
-/** Reads an IDX file, gzipped or not (inflated up to the size its header declares). */
+/**
+ * The first bytes of a (possibly gzipped) file's contents, or null when its gzip data is corrupt: the gzip
+ * header's optional fields (extra, file name, comment, header CRC) are skipped, then 512 bytes of deflate data
+ * inflate to at most ~528 KB.
+ */
+function idxHead(buf: Uint8Array): Uint8Array | null {
+  if (!isGzip(buf)) return buf.subarray(0, 1024);
+  if (buf.length < 10 || buf[2] !== 8) return null;
+  const flg = buf[3];
+  let p = 10;
+  if (flg & 4) { if (p + 2 > buf.length) return null; p += 2 + (buf[p] | (buf[p + 1] << 8)); }
+  for (const bit of [8, 16]) {
+    if (!(flg & bit)) continue;
+    const z = buf.indexOf(0, p);
+    if (z < 0) return null;
+    p = z + 1;
+  }
+  if (flg & 2) p += 2;
+  if (p > buf.length) return null;
+  try {
+    return inflateRawSync(buf.subarray(p, p + 512), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: 1 << 20 });
+  } catch {
+    return null;
+  }
+}
+
+const isGzip = (buf: Uint8Array) => buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
+
+/** Deflate's largest ratio (a run of one byte): n compressed bytes inflate to at most about 1032·n. */
+const DEFLATE_MAX_RATIO = 1032;
+
+/**
+ * Reads an IDX file, gzipped or not. A gzipped file is inflated up to the size its header declares, and no more:
+ * a gzip bomb stops at that size; gzipped data without an IDX header at its start, or a header declaring more
+ * than the compressed bytes can hold, is refused before inflating.
+ */
 export function readIdx(path: string): Idx {
   const raw = readBytes(path);
+  if (!isGzip(raw)) return parseIdx(raw, path);
   const declared = declaredIdxSize(raw);
+  if (declared === null) {
+    const head = idxHead(raw);
+    if (!head) throw new DataError('corrupt or truncated gzip data (its start does not inflate)', path);
+    if (head.length >= 4 && (head[0] !== 0 || head[1] !== 0 || !TYPES[head[2]] || head[3] < 1)) parseIdx(head.subarray(0, 4), path);
+    throw new DataError(`corrupt or truncated gzip data (${head.length} bytes inflate from its start, not a whole IDX header)`, path);
+  }
+  if (declared > DEFLATE_MAX_RATIO * raw.length + 1024)
+    throw new DataError(`its IDX header declares ${declared} bytes, more than ${raw.length} gzipped bytes can inflate to (truncated?)`, path);
   let bytes: Uint8Array;
   try {
-    bytes = maybeGunzip(raw, path, declared === null ? MAX_DECOMPRESSED : Math.min(MAX_DECOMPRESSED, declared + 1));
+    bytes = maybeGunzip(raw, path, Math.min(MAX_DECOMPRESSED, declared + 1));
   } catch (e) {
-    if (declared !== null && /Cannot create a Buffer larger|maxOutputLength|buffer.*larger/i.test((e as Error).message))
+    if (/Cannot create a Buffer larger|maxOutputLength|buffer.*larger/i.test((e as Error).message))
       throw new DataError(`decompresses to more than the ${declared} bytes its IDX header declares (a gzip bomb or a damaged file)`, path);
     throw e;
   }
-  if (declared !== null && bytes.length > declared)
+  if (bytes.length > declared)
     throw new DataError(`decompresses to more than the ${declared} bytes its IDX header declares (a gzip bomb or a damaged file)`, path);
   return parseIdx(bytes, path);
 }

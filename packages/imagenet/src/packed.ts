@@ -19,8 +19,13 @@ function readSide(dir: string, file: unknown, what: string, bytesPer: number, co
   const p = join(dir, file);
   let b: Buffer;
   try {
+    // the size first: a side file of the wrong size (or a FIFO, which would block) is refused before it is read
+    const st = statSync(p);
+    if (!st.isFile()) throw new DataError(`${what} file is not a regular file`, p);
+    if (st.size !== bytesPer * count) throw new DataError(`${what} file has ${st.size} bytes, expected ${bytesPer} × ${count} = ${bytesPer * count} (truncated or from another pack?)`, p);
     b = readFileSync(p);
   } catch (e) {
+    if (e instanceof DataError) throw e;
     throw new DataError(`cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, p);
   }
   if (b.length !== bytesPer * count) throw new DataError(`${what} file has ${b.length} bytes, expected ${bytesPer} × ${count} = ${bytesPer * count} (truncated or from another pack?)`, p);
@@ -99,8 +104,12 @@ export class PackedDataset {
     const ip = join(dir, 'index.json');
     let text: string;
     try {
+      // an index is a few KB per shard: a FIFO, a device or a file over 64 MiB is not one
+      const st = statSync(ip);
+      if (!st.isFile() || st.size > 64 << 20) throw new DataError(st.isFile() ? `is ${st.size} bytes, over the 64 MiB an index may have` : 'is not a regular file', ip);
       text = readFileSync(ip, 'utf8');
     } catch (e) {
+      if (e instanceof DataError) throw e;
       const code = (e as NodeJS.ErrnoException).code;
       throw new DataError(code === 'ENOENT' ? 'no index.json: not a pack, or packing did not finish' : `cannot read (${code})`, code === 'ENOENT' ? dir : ip);
     }

@@ -1,4 +1,4 @@
-export { Module, Parameter, NO_GRAD, reuse } from './module.js';
+export { Module, Parameter, NO_GRAD, reuse, isModule, describeModule, MODULE_BRAND, MODULE_ABI } from './module.js';
 export {
   Conv2d, Linear, Activation, ReLU, Sigmoid, Logistic, Tanh, Abs, Softplus, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
   LocalResponseNorm, Dropout, Flatten, Softmax, CrossEntropyLoss,
@@ -10,5 +10,5 @@ export {
   parseSafetensors, loadSafetensors, loadSafetensorsStateDict, saveSafetensors, serializeSafetensors, toFloat32, SafetensorsError,
   type RawTensor, type SafetensorsDtype,
 } from './safetensors.js';
-export { loadStateDictFile, parseStateDictFile, sniffStateDictFormat, type StateDictFormat } from './statedict-file.js';
-export { loadPth, parsePth, pthStateDict, pthTensorToFloat32, savePth, serializePth, unpickle, PthError, type PthFile, type PthDtype } from './pth.js';
+export { loadStateDictFile, parseStateDictFile, sniffStateDictFormat, type StateDictFile, type StateDictFormat } from './statedict-file.js';
+export { loadPth, parsePth, pthStateDict, pthTensorToFloat32, savePth, serializePth, unpickle, PthError, MAX_INFLATE_RATIO, type PthFile, type PthDtype } from './pth.js';

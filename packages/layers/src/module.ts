@@ -57,6 +57,30 @@ export function reuse(buf: Tensor | null, shape: Shape, backend?: string): Tenso
 /** A tensor of no elements returned by backward when the input gradient is not needed. */
 export const NO_GRAD = Tensor.zeros([0]);
 
+/**
+ * The brand every Module carries, as Tensor's (contract C1): a registry symbol (`Symbol.for`), the same in every
+ * copy of @convnet/layers, so a module built with another install tree's copy (a plugin's nested dependency, the
+ * CJS and the ESM build in one process) is still recognised. Its value is MODULE_ABI: what a module must offer
+ * (forward, backward, runBackward, outputShape, namedParameters, namedBuffers, children, stateDict,
+ * loadStateDict, train/eval, backend); a copy that changes that bumps the number, and the error names both.
+ */
+export const MODULE_BRAND: unique symbol = Symbol.for('convnet.module');
+export const MODULE_ABI = 1;
+
+/** True for a module of any copy of @convnet/layers with this module ABI (use instead of `instanceof Module`). */
+export function isModule(v: unknown): v is Module {
+  return typeof v === 'object' && v !== null && (v as { [MODULE_BRAND]?: unknown })[MODULE_BRAND] === MODULE_ABI;
+}
+
+/** Why `v` is not a Module of this copy: another copy's ABI is named, as `describeValue` does for tensors. */
+export function describeModule(v: unknown): string {
+  const abi = typeof v === 'object' && v !== null ? (v as { [MODULE_BRAND]?: unknown })[MODULE_BRAND] : undefined;
+  if (abi !== undefined && abi !== MODULE_ABI)
+    return `a Module of another @convnet/layers version (module ABI ${String(abi)}; this copy has ${MODULE_ABI}): install one version of @convnet/layers`;
+  if (typeof v === 'object' && v !== null) return `an object of class ${(v as object).constructor?.name ?? '(none)'} without the Module brand`;
+  return `${v === null ? 'null' : typeof v} (not a Module)`;
+}
+
 export abstract class Module {
   training = true;
   #backend: string | undefined = undefined;
@@ -67,6 +91,19 @@ export abstract class Module {
   readonly #buffers = new Map<string, Tensor>();
   readonly #children = new Map<string, Module>();
   readonly #backwardHooks: ((m: Module) => void)[] = [];
+
+  /** See MODULE_BRAND: read by `isModule`, inherited by every layer. */
+  get [MODULE_BRAND](): number {
+    return MODULE_ABI;
+  }
+
+  /**
+   * `m instanceof Module` recognises modules of every copy of the package (by brand); subclasses (`instanceof
+   * Sequential`) keep the ordinary prototype check.
+   */
+  static [Symbol.hasInstance](v: unknown): boolean {
+    return this === Module ? isModule(v) : Function.prototype[Symbol.hasInstance].call(this, v);
+  }
 
   abstract forward(x: Tensor): Tensor;
   abstract backward(dy: Tensor): Tensor;
@@ -113,7 +150,7 @@ export abstract class Module {
   }
 
   protected registerModule<M extends Module>(name: string, m: M): M {
-    if (!(m instanceof Module)) throw new TypeError(`registerModule('${name}'): expected a Module, got ${typeof m}`);
+    if (!isModule(m)) throw new TypeError(`registerModule('${name}'): expected a Module, got ${describeModule(m)}`);
     this.#children.set(name, m);
     if (this.#backend !== undefined) m.backend = this.#backend;
     return m;

@@ -17,9 +17,14 @@ import { endianness } from 'node:os';
 import * as zlib from 'node:zlib';
 import { Tensor, writeFileAtomic } from '@convnet/tensor';
 
+/** Longest message text a PthError carries (names and values taken from a file are cut to fit). */
+const MAX_MESSAGE = 400;
+
 export class PthError extends Error {
   constructor(file: string, msg: string) {
-    super(`${file}: ${msg}`);
+    // one line of bounded length, whatever the file put in its names
+    const one = msg.replace(/[\r\n\t]+/g, ' ');
+    super(`${file}: ${one.length > MAX_MESSAGE ? `${one.slice(0, MAX_MESSAGE)}...` : one}`);
     this.name = 'PthError';
   }
 }
@@ -77,6 +82,9 @@ export function readZipDirectory(buf: Uint8Array, file: string): Map<string, Zip
   return entries;
 }
 
+/** Largest inflated : deflated size ratio a compressed zip entry may declare (PyTorch itself never compresses). */
+export const MAX_INFLATE_RATIO = 64;
+
 /** One entry's bytes (a view for stored entries); sizes and the CRC are checked. */
 export function readZipEntry(buf: Uint8Array, e: ZipEntry, file: string): Uint8Array {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -89,6 +97,10 @@ export function readZipEntry(buf: Uint8Array, e: ZipEntry, file: string): Uint8A
   let data: Uint8Array;
   if (e.method === 0) data = raw;
   else if (e.method === 8) {
+    // PyTorch stores its entries; a re-zipped file's weights and pickle deflate by a few times at most, so a
+    // declared size far beyond the compressed one is a zip bomb, refused before anything is inflated
+    if (e.size > MAX_INFLATE_RATIO * e.compressedSize + (1 << 20))
+      throw new PthError(file, `zip entry '${e.name}' would inflate ${e.compressedSize} bytes to ${e.size} (over ${MAX_INFLATE_RATIO}:1): refused as a zip bomb`);
     try {
       data = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
     } catch (err) {
@@ -189,9 +201,9 @@ export function unpickle(bytes: Uint8Array, file: string, what: string, persiste
       case 'torch._utils._rebuild_tensor_v2': {
         const [storage, offset, size, stride] = args as [unknown, unknown, unknown, unknown];
         if (!isStorage(storage)) return fail(`_rebuild_tensor_v2 of a ${typeName(storage)}, not a storage`);
-        if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) return fail(`_rebuild_tensor_v2: bad storage offset ${String(offset)}`);
-        if (!isIntList(size) || size.some((d) => d < 0)) return fail(`_rebuild_tensor_v2: bad size ${JSON.stringify(size)}`);
-        if (!isIntList(stride) || stride.length !== size.length || stride.some((d) => d < 0)) return fail(`_rebuild_tensor_v2: bad stride ${JSON.stringify(stride)} for size ${JSON.stringify(size)}`);
+        if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) return fail(`_rebuild_tensor_v2: bad storage offset ${describe(offset)}`);
+        if (!isIntList(size) || size.some((d) => d < 0)) return fail(`_rebuild_tensor_v2: bad size ${describe(size)}`);
+        if (!isIntList(stride) || stride.length !== size.length || stride.some((d) => d < 0)) return fail(`_rebuild_tensor_v2: bad stride ${describe(stride)} for size ${describe(size)}`);
         return new PthTensor(storage, offset, size, stride);
       }
       default: return fail(`REDUCE on ${name}, which builds nothing in a state dict`);
@@ -312,13 +324,33 @@ function storageFromPid(pid: unknown, file: string): PthStorage {
   return { dtype: STORAGES[cls.name], key: String(key), numel };
 }
 
+/**
+ * A short text for a pickled value in an error message: at most 3 levels deep and about 120 characters, whatever
+ * the value (a pickle's memo can share one tuple many times over, so a full rendering can be exponential in size).
+ */
 function describe(v: unknown): string {
-  if (v instanceof PyGlobal) return `${v.module}.${v.name}`;
-  try {
-    return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? String(x) : x)) ?? String(v);
-  } catch {
-    return String(v);
-  }
+  const LIMIT = 120;
+  let out = '';
+  const put = (x: string) => { if (out.length <= LIMIT) out += x; };
+  const walk = (x: unknown, depth: number): void => {
+    if (out.length > LIMIT) return;
+    if (x instanceof PyGlobal) put(`${x.module}.${x.name}`);
+    else if (typeof x === 'string') put(JSON.stringify(x.length > 40 ? `${x.slice(0, 40)}...` : x));
+    else if (typeof x === 'bigint') put(String(x));
+    else if (typeof x === 'number' || typeof x === 'boolean') put(String(x));
+    else if (x === null || x === undefined) put('None');
+    else if (Array.isArray(x)) {
+      if (depth >= 3) { put(x.length ? '[...]' : '[]'); return; }
+      put('[');
+      for (let i = 0; i < x.length && out.length <= LIMIT; i++) {
+        if (i) put(',');
+        walk(x[i], depth + 1);
+      }
+      put(']');
+    } else put(`<${typeName(x)}>`);
+  };
+  walk(v, 0);
+  return out.length > LIMIT ? `${out.slice(0, LIMIT)}...` : out;
 }
 
 // ------------------------------------------------------------------------------------------ tensors
@@ -336,6 +368,16 @@ export interface PthFile {
 
 /** Parses a torch.save file (zip or legacy) into its pickled object and raw storages. */
 export function parsePth(buf: Uint8Array, file = '<buffer>'): PthFile {
+  try {
+    return parsePthBytes(buf, file);
+  } catch (e) {
+    // anything deep enough to exhaust the stack is not a state dict: one line naming the file
+    if (e instanceof RangeError) throw new PthError(file, `cannot be read (${e.message}): nested too deeply or too large for a state dict`);
+    throw e;
+  }
+}
+
+function parsePthBytes(buf: Uint8Array, file: string): PthFile {
   if (buf.length >= 4 && buf[0] === 0x50 && buf[1] === 0x4b && buf[2] === 3 && buf[3] === 4) return parseZipPth(buf, file);
   if (buf.length >= 2 && buf[0] === 0x80 && buf[1] <= 5) return parseLegacyPth(buf, file);
   if (buf.length >= 2 && buf[0] === 0x50 && buf[1] === 0x4b) throw new PthError(file, 'not a torch.save zip archive (no local file header at byte 0): truncated or corrupt?');
@@ -427,6 +469,12 @@ export function pthTensorToFloat32(f: PthFile, t: PthTensor, file: string, name:
   let n = 1, last = t.offset;
   for (let d = 0; d < t.shape.length; d++) { n *= t.shape[d]; last += (t.shape[d] - 1) * t.stride[d]; }
   if (!Number.isSafeInteger(n) || n > 2 ** 31) throw new PthError(file, `'${name}': shape ${JSON.stringify(t.shape)} is too large`);
+  // no two elements in one place, except along stride-0 dimensions (torch.save keeps an expanded tensor's
+  // broadcast layout); the element budget of pthStateDict bounds what a broadcast view may expand to
+  const dims = t.shape.map((size, d) => ({ size, stride: t.stride[d] })).filter((x) => x.size > 1 && x.stride > 0).sort((a, b) => a.stride - b.stride);
+  for (let i = 1; i < dims.length; i++)
+    if (dims[i].stride < dims[i - 1].stride * dims[i - 1].size)
+      throw new PthError(file, `'${name}': shape ${JSON.stringify(t.shape)} with stride ${JSON.stringify(t.stride)} puts several elements in one place`);
   if (n > 0 && last >= t.storage.numel)
     throw new PthError(file, `'${name}': shape ${JSON.stringify(t.shape)}, stride ${JSON.stringify(t.stride)} and offset ${t.offset} reach element ${last} of a ${t.storage.numel}-element storage`);
   const out = new Float32Array(n);
@@ -465,7 +513,7 @@ const NESTED = ['state_dict', 'model_state_dict', 'model', 'net', 'network', 'mo
  * The state dict a torch.save file holds: a dict of tensors at the top, or under one of the usual checkpoint
  * keys ('state_dict', 'model_state_dict', 'model', ...). Every tensor becomes a contiguous float32 Tensor.
  */
-export function pthStateDict(f: PthFile, file: string): Map<string, Tensor> {
+export function pthStateDict(f: PthFile, file: string, dtypes?: Map<string, string>): Map<string, Tensor> {
   const isTensorDict = (v: unknown): v is PyDict => v instanceof PyDict && v.map.size > 0 && [...v.map.values()].every((x) => x instanceof PthTensor);
   let d: PyDict | undefined;
   if (isTensorDict(f.object)) d = f.object;
@@ -479,10 +527,23 @@ export function pthStateDict(f: PthFile, file: string): Map<string, Tensor> {
         : `holds a dict without tensors (keys: ${keys.join(', ') || 'none'}) and none of ${NESTED.join(', ')} is a state dict`);
     }
   } else throw new PthError(file, `holds a ${typeName(f.object)}, not a state dict`);
-  const out = new Map<string, Tensor>();
+  // a budget before anything is materialised: views may share a storage (tied weights) or broadcast it (stride 0),
+  // but all the tensors together may not hold more than twice the elements the file's storages hold (plus 1M)
+  let stored = 0;
+  for (const b of f.storages.values()) stored += b.length;
+  const budget = 2 * stored + (1 << 20);
+  let total = 0;
   for (const [k, v] of d.map) {
     if (typeof k !== 'string') throw new PthError(file, `a state-dict key is ${describe(k)}, not a string`);
-    out.set(k, pthTensorToFloat32(f, v as PthTensor, file, k));
+    const t = v as PthTensor;
+    total += t.shape.reduce((a, b) => a * b, 1);
+    if (total > budget)
+      throw new PthError(file, `its tensors hold more than ${budget} elements, over twice what its ${stored} bytes of storage hold (at '${k}'): refused`);
+  }
+  const out = new Map<string, Tensor>();
+  for (const [k, v] of d.map) {
+    out.set(k as string, pthTensorToFloat32(f, v as PthTensor, file, k as string));
+    dtypes?.set(k as string, (v as PthTensor).storage.dtype);
   }
   return out;
 }
