@@ -64,6 +64,8 @@ describe('convnet train --plugin @convnet/kernels-batchnorm --model alexnet-bn',
     const a = run(['train', '--plugin', '@convnet/no-such-plugin', '--data', data]);
     expect(a.status).toBe(2);
     expect(a.stderr.trim()).toMatch(/^convnet train: --plugin: cannot find the package '@convnet\/no-such-plugin'/);
+    // the fix is a command (run from the trainer's folder: no global one; test/contributing.test.ts checks that)
+    expect(a.stderr).toContain('install it here (npm install @convnet/no-such-plugin); a plugin folder is given as a path');
     const b = run(['train', '--model', 'alexnet-bnx', '--data', data, '--epochs', '1']);
     expect(b.status).toBe(2);
     expect(b.stderr.trim()).toMatch(/unknown model 'alexnet-bnx'/);
