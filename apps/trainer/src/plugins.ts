@@ -43,13 +43,10 @@ function resolvePlugin(name: string): string {
     return entryOf(join(abs, 'package.json'), name);
   }
   for (const from of [join(process.cwd(), 'package.json'), fileURLToPath(import.meta.url)]) {
-    let pkgFile: string;
-    try {
-      pkgFile = createRequire(from).resolve(`${name}/package.json`);
-    } catch {
-      continue;
-    }
-    return entryOf(pkgFile, name);
+    // the node_modules folders Node would search from there (a package's exports need not list ./package.json)
+    const dirs = createRequire(from).resolve.paths(name) ?? [];
+    const pkgFile = dirs.map((d) => join(d, name, 'package.json')).find((f) => existsSync(f));
+    if (pkgFile) return entryOf(pkgFile, name);
   }
   // the commands that put it where the lookup above finds it: the current folder, or next to this convnet (a global
   // install, `npm i -g @convnet/trainer`, finds packages installed with -g)
@@ -60,7 +57,16 @@ function resolvePlugin(name: string): string {
     `(${own}): install it here (npm install ${name})${global}; a plugin folder is given as a path (./${name})`);
 }
 
-/** A package's ESM entry from its package.json (exports '.', import condition, then module, main, index.js). */
+/** The file an exports target gives an ESM importer in Node: a string, or the import, node or default condition. */
+function esmTarget(t: unknown): string | undefined {
+  if (typeof t === 'string') return t;
+  if (typeof t !== 'object' || t === null || Array.isArray(t)) return undefined;
+  const c = t as Record<string, unknown>;
+  for (const k of ['import', 'node', 'default']) if (k in c) return esmTarget(c[k]);
+  return undefined;
+}
+
+/** A package's ESM entry from its package.json (exports '.' by condition, then module, main, index.js). */
 function entryOf(pkgFile: string, name: string): string {
   let pkg: { exports?: unknown; module?: string; main?: string };
   try {
@@ -70,8 +76,7 @@ function entryOf(pkgFile: string, name: string): string {
     throw new UsageError(`--plugin ${name}: ${pkgFile}: not a valid package.json (${(e as Error).message.split('\n')[0]})`);
   }
   const dot = (pkg.exports as Record<string, unknown> | undefined)?.['.'] ?? pkg.exports;
-  const imp = typeof dot === 'string' ? dot : (dot as { import?: unknown } | undefined)?.import;
-  const entry = typeof imp === 'string' ? imp : (imp as { default?: string } | undefined)?.default ?? pkg.module ?? pkg.main ?? 'index.js';
+  const entry = esmTarget(dot) ?? pkg.module ?? pkg.main ?? 'index.js';
   return join(dirname(pkgFile), entry);
 }
 
