@@ -6,10 +6,12 @@
 //      addon, exact-size scratch): the native tests (which include 1, 3, 5 and 8 threads on every ISA), the tensor
 //      conformance suite on each ISA at 3 threads, the batch-norm kernels and the CUDA host emulator's conformance,
 //      and a short training (with its test pass) of every built-in net at 3 threads.
-// Ends with one line: `native checks: N passed, N failed, N skipped` (vitest tests plus one per training run), and
-// writes the same counts as JSON to $CONVNET_CHECKS_JSON when set. Options: --skip-sanitizer, --skip-threads.
+// Ends with one line: `native checks: N passed, N failed, N skipped` (vitest tests plus one per training run). With
+// CONVNET_TEST_REPORTS=DIR (set by .ci/run) every report is also kept there, each test file's name followed by the
+// run's label (`native/test/gemm.test.ts [3 threads]`), so that CI's summed line counts every run of a test, and each
+// training run as a report of one test. Options: --skip-sanitizer, --skip-threads.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +30,17 @@ function run(label, cmd, argv, { cwd = root, env = {} } = {}) {
   return r.status === 0;
 }
 
+// Keeps a vitest-format report in $CONVNET_TEST_REPORTS under the run's label (see the header).
+function keep(report, label) {
+  const dir = process.env.CONVNET_TEST_REPORTS;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  for (const f of report.testResults ?? []) f.name = `${f.name} [${label}]`;
+  const n = readdirSync(dir).filter((f) => f.endsWith('.json')).length;
+  writeFileSync(join(dir, `${String(n).padStart(3, '0')}-native-checks-${label.replace(/[^A-Za-z0-9_-]+/g, '_')}.json`),
+    JSON.stringify(report));
+}
+
 function vitest(label, pkgDir, files, env, sanitize) {
   const out = join(work, `${++seq}.json`);
   const argv = ['exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...files];
@@ -40,6 +53,7 @@ function vitest(label, pkgDir, files, env, sanitize) {
     return;
   }
   const r = JSON.parse(readFileSync(out, 'utf8'));
+  keep(r, label);
   totals.passed += r.numPassedTests ?? 0;
   totals.failed += r.numFailedTests ?? 0;
   totals.skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
@@ -50,6 +64,8 @@ function training(label, argv, env) {
   const dir = join(work, `run-${++seq}`);
   const ok = run(label, 'node', [join(root, 'native/scripts/sanitize.mjs'), 'run', '--', 'node',
     join(root, 'apps/trainer/dist/cli.js'), 'train', '--data', 'synthetic', '--run', dir, ...argv], { env });
+  keep({ testResults: [{ name: join(root, '.ci/native-checks.mjs'), status: ok ? 'passed' : 'failed',
+    assertionResults: [{ status: ok ? 'passed' : 'failed', fullName: label }] }] }, 'training');
   if (ok) totals.passed += 1;
   else {
     totals.failed += 1;
@@ -97,6 +113,5 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 if (failures.length) console.log(`native-checks: failed: ${failures.join('; ')}`);
-if (process.env.CONVNET_CHECKS_JSON) writeFileSync(process.env.CONVNET_CHECKS_JSON, JSON.stringify(totals));
 console.log(`native checks: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 process.exit(failures.length ? 1 : 0);

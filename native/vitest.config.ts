@@ -1,8 +1,12 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+// one temporary folder per run (TMPDIR), removed when every test passed: test/helpers/temp-root.ts
+const tempRoot = fileURLToPath(new URL('../test/helpers/temp-root.ts', import.meta.url));
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts'], globalSetup: [tempRoot],
     testTimeout: 120_000,
   },
 });

@@ -30,7 +30,7 @@ const CPP = /\.(cpp|h|hpp|cu|cuh)$/;
 /** What each package may ship besides COMMON (anything else, e.g. tests, benchmarks, lab/, TS sources, fails). */
 const ALLOWED: Record<string, (f: string) => boolean> = {
   '@convnet/native': (f) =>
-    /^(index\.(cjs|mjs|d\.ts|d\.mts)|(loader|include)\.(cjs|d\.ts)|install\.cjs|CMakeLists\.txt)$/.test(f) ||
+    /^(index\.(cjs|mjs|d\.ts|d\.mts)|(loader|include)\.(cjs|d\.ts)|install\.cjs|CMakeLists\.txt|cmake\/\w+\.cmake)$/.test(f) ||
     (/^(src\/(cpu|bind)|include\/convnet)\//.test(f) && CPP.test(f)),
   '@convnet/native-linux-x64-gnu': (f) => f === 'convnet_native.node',
   '@convnet/trainer': (f) => DIST.test(f) || f === 'config.schema.json',
@@ -99,7 +99,10 @@ describe.each(ours.map((o) => [o.name, o] as const))('%s tarball', (name, t) => 
   });
 
   // a binary-only package has no JavaScript or types for arethetypeswrong to check
-  it.skipIf(name.startsWith('@convnet/native-'))('arethetypeswrong finds no problem (node10, node16 CJS/ESM, bundler)', () => {
+  const binary = name.startsWith('@convnet/native-');
+  const attwName = `arethetypeswrong finds no problem (node10, node16 CJS/ESM, bundler)${
+    binary ? ' (skipped: a binary-only package has no JavaScript or types to check)' : ''}`;
+  it.skipIf(binary)(attwName, () => {
     const attw = join(require.resolve('@arethetypeswrong/cli/package.json'), '..', 'dist', 'index.js');
     // ESM-only entry points (the trainer application; @convnet/tensor/testing, which runs under vitest) are checked
     // with the ESM-only profile, everything else with the strict one

@@ -6,6 +6,7 @@ export default defineConfig({
     exclude: ['**/node_modules/**', 'fixtures/**'],
     testTimeout: 300_000,
     hookTimeout: 300_000,
-    globalSetup: ['./release/setup.ts'],
+    // one temporary folder per run (TMPDIR), removed when every test passed; then the packed tarballs
+    globalSetup: ['./helpers/temp-root.ts', './release/setup.ts'],
   },
 });

@@ -1,8 +1,17 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+// one temporary folder per run (TMPDIR), removed when every test passed: test/helpers/temp-root.ts
+const tempRoot = fileURLToPath(new URL('../../test/helpers/temp-root.ts', import.meta.url));
+
 const src = (p: string) => fileURLToPath(new URL(`../../packages/${p}/src/index.ts`, import.meta.url));
 export default defineConfig({
   resolve: { alias: { '@convnet/tensor': src('tensor') } },
-  test: { include: ['test/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 60_000, fileParallelism: false },
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: [tempRoot],
+    testTimeout: 300_000,
+    hookTimeout: 60_000,
+    fileParallelism: false,
+  },
 });

@@ -1,6 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+// one temporary folder per run (TMPDIR), removed when every test passed: test/helpers/temp-root.ts
+const tempRoot = fileURLToPath(new URL('../../test/helpers/temp-root.ts', import.meta.url));
+
 // @convnet/tensor (and its published conformance suite, @convnet/tensor/testing) resolve to their sources, so
 // tests run against the workspace's current tensor code without a rebuild.
 export default defineConfig({
@@ -11,5 +14,5 @@ export default defineConfig({
       { find: /^@convnet\/augment$/, replacement: fileURLToPath(new URL('../augment/src/index.ts', import.meta.url)) },
     ],
   },
-  test: { include: ['test/**/*.test.ts'], testTimeout: 60_000 },
+  test: { include: ['test/**/*.test.ts'], globalSetup: [tempRoot], testTimeout: 60_000 },
 });

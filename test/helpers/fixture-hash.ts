@@ -1,7 +1,8 @@
 /**
- * The integer hash the whole-AlexNet PyTorch fixtures fill weights and inputs with (test/pytorch/make_alexnet_fixture.py
- * computes the same numbers in numpy), so no weight file is committed: element j of tensor k is
- * scale · (2·h/2³² − 1) with h = mix((j+1)·2654435761 + (k+1)·2246822519 mod 2³²). Test helper only.
+ * The integer hash the whole-AlexNet PyTorch fixtures fill weights and inputs with
+ * (test/pytorch/make_alexnet_fixture.py computes the same numbers in numpy), so no weight file is
+ * committed: element j of tensor k is scale · (2·h/2³² − 1) with
+ * h = mix((j+1)·2654435761 + (k+1)·2246822519 mod 2³²). Test helper only.
  */
 
 /** Fills `t.data` (float32) with tensor `k`'s values at `scale`, bit for bit as the fixture script. */

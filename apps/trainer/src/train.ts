@@ -1,8 +1,9 @@
 /**
- * The training loop: seeded and resumable to the step. Everything random is a pure function of
- * (seed, global step): the epoch's order is Rng(seed, 100 + epoch).permutation, augmentation draws from
- * Rng(seed, 2) at counter step·2^20, dropout from the model's Rng(seed, 1) at counter step·2^26. So a
- * checkpoint needs only the step counters to continue exactly as an uninterrupted run would.
+ * The training loop: seeded and resumable to the step. Everything random is a pure function of the seed and
+ * the step counters: the data order and augmentation are @convnet/imagenet's Loader's (epoch e's order from
+ * Rng(seed, 2^20 + e), batch b's augmentation from Rng(seed, 2·2^20 + e) at counter b·batchSize·8), dropout draws
+ * from the model's Rng(seed, 1) at counter globalStep·2^26. So a checkpoint needs only the step counters to
+ * continue exactly as an uninterrupted run would.
  *
  * The jobs around the loop live beside it: setting up (setup.ts: geometry, model, device), the schedule
  * (schedule.ts), checkpoints (checkpoint.ts), evaluation (evaluate.ts), what the run writes (reporting.ts),

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pack } from '@convnet/imagenet';
 import { Rng } from '@convnet/tensor';
-import { mpiStatus } from '@convnet/distributed';
+import { INSTALL_HINT, mpiStatus } from '@convnet/distributed';
 import { loadCheckpoint } from '../src/checkpoint.js';
 import { noiseIdx, sleep } from './helpers.js';
 
@@ -23,7 +23,7 @@ const mpirun = (() => {
   return r.status === 0 ? r.stdout.trim() : null;
 })();
 const st = mpiStatus();
-const skip = !mpirun ? 'mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)' : !st.available ? st.reason : null;
+const skip = !mpirun ? `mpirun is not installed: ${INSTALL_HINT}` : !st.available ? st.reason : null;
 const asRoot = process.getuid?.() === 0 ? ['--allow-run-as-root'] : [];
 
 // synthetic 28×28 data, the small net (dropout), random crops from 2-pixel padding and flips: every

@@ -22,6 +22,10 @@ for (let i = 0; i < reps; i++) {
 if (buf[0] !== 1 || buf[n - 1] !== 1) throw new Error(`wrong result ${buf[0]} ${buf[n - 1]}`);
 times.sort((a, b) => a - b);
 const med = times[times.length >> 1], bytes = 4 * n, N = pg.size;
-if (pg.rank === 0)
-  console.log(`${N} ranks, ${n} floats (${(bytes / 1e6).toFixed(0)} MB): median ${med.toFixed(3)} s (best ${times[0].toFixed(3)}) → algorithm ${(bytes / med / 1e9).toFixed(2)} GB/s, bus ${((2 * (N - 1)) / N * bytes / med / 1e9).toFixed(2)} GB/s`);
+if (pg.rank === 0) {
+  const algo = (bytes / med / 1e9).toFixed(2);
+  const bus = (((2 * (N - 1)) / N) * bytes / med / 1e9).toFixed(2);
+  const size = `${N} ranks, ${n} floats (${(bytes / 1e6).toFixed(0)} MB)`;
+  console.log(`${size}: median ${med.toFixed(3)} s (best ${times[0].toFixed(3)}) → algorithm ${algo} GB/s, bus ${bus} GB/s`);
+}
 pg.close();

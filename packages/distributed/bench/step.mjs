@@ -37,8 +37,15 @@ for (let s = 0; s <= Number(values.steps); s++) {
   if (s > 0) rows.push({ step: (t3 - t0) / 1000, fwd: (t1 - t0) / 1000, bwd: (t2 - t1) / 1000, wait: t.waitMs / 1000, comm: t.commSeconds, opt: (t3 - t2) / 1000 });
 }
 const med = (k) => rows.map((r) => r[k]).sort((a, b) => a - b)[rows.length >> 1];
-if (pg.rank === 0)
-  console.log(`${values.model} global batch ${B}: ${pg.size} rank(s) × ${process.env.CONVNET_NUM_THREADS ?? 'all'} thread(s), ${buckets.buckets.length} buckets: ` +
-    `median step ${med('step').toFixed(2)} s (${(B / med('step')).toFixed(1)} img/s): forward ${med('fwd').toFixed(2)}, backward ${med('bwd').toFixed(2)} ` +
-    `of which waiting for communication ${med('wait').toFixed(2)} (collectives ran ${med('comm').toFixed(2)} s, overlapping backward), SGD ${med('opt').toFixed(2)}`);
+if (pg.rank === 0) {
+  const threads = process.env.CONVNET_NUM_THREADS ?? 'all';
+  const m = (k) => med(k).toFixed(2);
+  const nb = buckets.buckets.length;
+  console.log(
+    `${values.model} global batch ${B}: ${pg.size} rank(s) × ${threads} thread(s), ${nb} buckets: ` +
+      `median step ${m('step')} s (${(B / med('step')).toFixed(1)} img/s): forward ${m('fwd')}, ` +
+      `backward ${m('bwd')} of which waiting for communication ${m('wait')} ` +
+      `(collectives ran ${m('comm')} s, overlapping backward), SGD ${m('opt')}`,
+  );
+}
 pg.close();

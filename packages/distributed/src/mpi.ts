@@ -35,8 +35,12 @@ export class MpiProcessGroup implements ProcessGroup {
   private constructor(o: MpiOptions) {
     const envTimeout = process.env.CONVNET_DIST_TIMEOUT;
     const timeoutSec = o.timeoutSec ?? (envTimeout !== undefined ? Number(envTimeout) : 300);
-    if (!(Number.isFinite(timeoutSec) && timeoutSec > 0))
-      throw new RangeError(`MpiProcessGroup: timeoutSec (or CONVNET_DIST_TIMEOUT) must be a positive number of seconds, got ${o.timeoutSec ?? envTimeout}`);
+    if (!(Number.isFinite(timeoutSec) && timeoutSec > 0)) {
+      const got = o.timeoutSec ?? envTimeout;
+      throw new RangeError(
+        `MpiProcessGroup: timeoutSec (or CONVNET_DIST_TIMEOUT) must be a positive number of seconds, got ${got}`,
+      );
+    }
     const pollUs = o.pollUs ?? 20;
     if (!(Number.isInteger(pollUs) && pollUs >= 0 && pollUs <= 1e6)) throw new RangeError(`MpiProcessGroup: pollUs must be an integer in [0, 1e6], got ${pollUs}`);
     const r = this.#addon.init(timeoutSec, pollUs);
@@ -54,7 +58,10 @@ export class MpiProcessGroup implements ProcessGroup {
     });
     process.on('exit', (code) => {
       if (this.#closed) return;
-      if (code) this.close({ abort: code, message: `convnet distributed: rank ${this.rank} (${this.host}) exited with code ${code}${lastError}; ending every rank of the job` });
+      if (code) {
+        const who = `convnet distributed: rank ${this.rank} (${this.host})`;
+        this.close({ abort: code, message: `${who} exited with code ${code}${lastError}; ending every rank of the job` });
+      }
       else this.close();
     });
   }

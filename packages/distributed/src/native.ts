@@ -18,8 +18,19 @@ export interface MpiAddon {
   stats(): { collectives: number; bytes: number; busySeconds: number };
 }
 
+/** True when this package runs from a workspace checkout (a clone), not from an install under node_modules. */
+const inCheckout = !fileURLToPath(import.meta.url).split(/[\\/]/).includes('node_modules');
+
+/**
+ * What to do without the binding. `rebuild` reconfigures from scratch (cmake-js rebuild), so an MPI library
+ * installed after `pnpm install` is found; the install script, which `npm rebuild` runs, does the same when the
+ * last configure found no MPI.
+ */
 export const INSTALL_HINT =
-  'install Open MPI (Debian/Ubuntu: apt-get install libopenmpi-dev openmpi-bin), then rebuild the binding: pnpm --filter @convnet/distributed run rebuild';
+  'install Open MPI (Debian/Ubuntu: apt-get install libopenmpi-dev openmpi-bin), then rebuild the binding: ' +
+  (inCheckout
+    ? 'pnpm --filter @convnet/distributed run rebuild'
+    : 'npm rebuild @convnet/distributed (npm rebuild -g @convnet/distributed for a global install)');
 
 export type MpiStatus = { available: true; version: string; path: string } | { available: false; reason: string };
 
@@ -28,10 +39,13 @@ let cached: { addon: MpiAddon | null; status: MpiStatus } | null = null;
 function load(): { addon: MpiAddon | null; status: MpiStatus } {
   if (cached) return cached;
   const buildDir = fileURLToPath(new URL('../build/', import.meta.url));
-  const path = process.env.CONVNET_DISTRIBUTED_NATIVE_PATH ?? `${buildDir}Release/convnet_distributed.node`;
+  const override = process.env.CONVNET_DISTRIBUTED_NATIVE_PATH;
+  const path = override ?? `${buildDir}Release/convnet_distributed.node`;
   if (!existsSync(path)) {
-    // NOT_BUILT.txt: written by CMake (no MPI found) or by the install script (no compiler or cmake)
-    const note = existsSync(`${buildDir}NOT_BUILT.txt`) ? readFileSync(`${buildDir}NOT_BUILT.txt`, 'utf8').trim() : '';
+    // NOT_BUILT.txt: written by CMake (no MPI found) or by the install script (no compiler or cmake); it explains
+    // the package's own build, not an override path
+    const notBuilt = `${buildDir}NOT_BUILT.txt`;
+    const note = !override && existsSync(notBuilt) ? readFileSync(notBuilt, 'utf8').trim() : '';
     const why = note.startsWith('no MPI')
       ? 'no MPI library was found when @convnet/distributed was installed, so its Open MPI binding was not built'
       : note
@@ -44,7 +58,8 @@ function load(): { addon: MpiAddon | null; status: MpiStatus } {
     const addon = createRequire(import.meta.url)(path) as MpiAddon;
     cached = { addon, status: { available: true, version: addon.libraryVersion(), path } };
   } catch (e) {
-    cached = { addon: null, status: { available: false, reason: `the Open MPI binding ${path} does not load (${(e as Error).message}); ${INSTALL_HINT}` } };
+    const reason = `the Open MPI binding ${path} does not load (${(e as Error).message}); ${INSTALL_HINT}`;
+    cached = { addon: null, status: { available: false, reason } };
   }
   return cached;
 }

@@ -48,9 +48,13 @@ const REDUCE_OPS: readonly ReduceOp[] = ['sum', 'avg', 'max', 'min'];
 
 /** Argument checks shared by every group (before any native code sees the buffer). */
 export function checkBuffer(op: string, buf: unknown): asserts buf is Float32Array {
-  if (!(buf instanceof Float32Array))
-    throw new TypeError(`${op}: argument 'buf': expected a Float32Array, got ${buf === null ? 'null' : (buf as object)?.constructor?.name ?? typeof buf}`);
-  if (buf.length > 0x7fffffff) throw new RangeError(`${op}: argument 'buf': expected at most 2^31-1 elements, got ${buf.length}`);
+  if (!(buf instanceof Float32Array)) {
+    const got = buf === null ? 'null' : ((buf as object)?.constructor?.name ?? typeof buf);
+    throw new TypeError(`${op}: argument 'buf': expected a Float32Array, got ${got}`);
+  }
+  if (buf.length > 0x7fffffff) {
+    throw new RangeError(`${op}: argument 'buf': expected at most 2^31-1 elements, got ${buf.length}`);
+  }
 }
 
 export function checkReduceOp(op: string, r: unknown): asserts r is ReduceOp {

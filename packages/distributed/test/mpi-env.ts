@@ -1,6 +1,6 @@
 // How the tests launch Open MPI on this machine: loopback TCP, root allowed, more ranks than cores.
 import { spawnSync } from 'node:child_process';
-import { mpiStatus } from '../src/index.js';
+import { INSTALL_HINT, mpiStatus } from '../src/index.js';
 
 export const mpirunPath = (() => {
   const r = spawnSync('sh', ['-c', 'command -v mpirun'], { encoding: 'utf8' });
@@ -10,7 +10,7 @@ export const mpirunPath = (() => {
 const st = mpiStatus();
 /** Why the MPI tests cannot run here, or null. */
 export const mpiSkipReason: string | null = !mpirunPath
-  ? 'mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)'
+  ? `mpirun is not installed: ${INSTALL_HINT}`
   : !st.available ? st.reason : null;
 
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

@@ -36,7 +36,16 @@ function setup(): void {
   if (r.status !== 0) throw new Error(`building the namespaces failed: ${r.stderr}`);
   // mpirun's remote-shell agent: "agent HOST COMMAND..." runs COMMAND on that host, as ssh would
   const cases = Array.from({ length: HOSTS }, (_, i) => `  ${subnet}.${i + 1}) ns=${ns(`h${i + 1}`)};;`).join('\n');
-  writeFileSync(join(dir, 'agent.sh'), `#!/bin/sh\nhost=$1; shift\ncase "$host" in\n${cases}\n  *) echo "agent: unknown host $host" >&2; exit 1;;\nesac\nexec ip netns exec "$ns" unshare --uts /bin/sh -c "hostname $ns; $*"\n`);
+  const agent = [
+    '#!/bin/sh',
+    'host=$1; shift',
+    'case "$host" in',
+    cases,
+    '  *) echo "agent: unknown host $host" >&2; exit 1;;',
+    'esac',
+    'exec ip netns exec "$ns" unshare --uts /bin/sh -c "hostname $ns; $*"',
+  ];
+  writeFileSync(join(dir, 'agent.sh'), `${agent.join('\n')}\n`);
   chmodSync(join(dir, 'agent.sh'), 0o755);
 }
 
@@ -74,6 +83,7 @@ describe.skipIf(skipReason !== null)(`${HOSTS} hosts in network namespaces${skip
       for (let i = 0; i < w1.length; i++) worst = Math.max(worst, Math.abs(w1[i] - w2[i]) / scale);
     }
     expect(worst).toBeLessThan(1e-5); // the same float32 tolerance as on loopback
-    console.log(`${HOSTS} hosts vs 1 process: largest weight difference ${worst.toExponential(2)} of the layer's largest weight`);
+    const worstText = worst.toExponential(2);
+    console.log(`${HOSTS} hosts vs 1 process: largest weight difference ${worstText} of the layer's largest weight`);
   });
 });

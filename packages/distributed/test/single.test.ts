@@ -1,5 +1,6 @@
 // Without a launcher: the single-process group, argument errors, sharding helpers, what to install.
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Rng, Tensor } from '@convnet/tensor';
@@ -80,15 +81,32 @@ describe('sharding a global batch', () => {
   });
 });
 
+// What `pnpm install` left: the binding, or build/NOT_BUILT.txt saying why not (no MPI library, no compiler).
+const notBuiltFile = fileURLToPath(new URL('../build/NOT_BUILT.txt', import.meta.url));
+const notBuilt = existsSync(notBuiltFile) ? readFileSync(notBuiltFile, 'utf8').trim() : null;
+const noMpiAtInstall = notBuilt !== null && notBuilt.startsWith('no MPI');
+
 describe('the Open MPI binding', () => {
   it('reports whether it is built, and otherwise what to install', () => {
     const st = mpiStatus();
     if (st.available) expect(st.version).toMatch(/MPI/);
     else expect(st.reason).toContain(INSTALL_HINT);
-    expect(INSTALL_HINT).toContain('apt-get install libopenmpi-dev openmpi-bin');
+    expect(INSTALL_HINT).toBe('install Open MPI (Debian/Ubuntu: apt-get install libopenmpi-dev openmpi-bin), then ' +
+      'rebuild the binding: pnpm --filter @convnet/distributed run rebuild');
   });
 
-  it('without the binding: the single-process group still works, and asking for MPI says what to install', () => {
+  it.skipIf(!noMpiAtInstall)(
+    `no MPI library at install: the reason says so and names the rebuild command${noMpiAtInstall ? '' : ' (skipped: ' +
+      `MPI was found at install${notBuilt ? `; the build says: ${notBuilt}` : ''})`}`,
+    () => {
+      const st = mpiStatus();
+      expect(st.available).toBe(false);
+      const why = 'no MPI library was found when @convnet/distributed was installed, so its Open MPI binding was not built';
+      expect((st as { reason: string }).reason).toBe(`${why}; ${INSTALL_HINT}`);
+    },
+  );
+
+  it('a missing override path: the single-process group works, asking for MPI says what to install', () => {
     const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
     const script = `import('${dist}').then((m) => {
       const st = m.mpiStatus();
@@ -97,11 +115,14 @@ describe('the Open MPI binding', () => {
       try { m.initProcessGroup({ backend: 'mpi' }); } catch (e) { err = e.message; }
       console.log(JSON.stringify({ st, size: single.size, err }));
     })`;
-    const r = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, CONVNET_DISTRIBUTED_NATIVE_PATH: '/nonexistent/convnet_distributed.node' }, encoding: 'utf8' });
+    const missing = '/nonexistent/convnet_distributed.node';
+    const env = { ...process.env, CONVNET_DISTRIBUTED_NATIVE_PATH: missing };
+    const r = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.st.available).toBe(false);
     expect(out.size).toBe(1);
-    expect(out.err).toBe(`distributed training needs Open MPI: the Open MPI binding is missing (/nonexistent/convnet_distributed.node); ${INSTALL_HINT}`);
+    const why = `the Open MPI binding is missing (${missing})`;
+    expect(out.err).toBe(`distributed training needs Open MPI: ${why}; ${INSTALL_HINT}`);
   });
 });
