@@ -7,7 +7,15 @@
 // the package's model with the package's native kernel on cpu.
 import { execFile, execFileSync } from 'node:child_process';
 import {
-  existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -111,9 +119,14 @@ afterAll(async () => {
 
 describe("CONTRIBUTING.md's kernel package, built outside the workspace", () => {
   it('holds at most 6 files (5 and its test), none pointing into the workspace', () => {
-    expect([...files.keys()].sort())
-      .toEqual(['CMakeLists.txt', 'package.json', 'src/index.ts', 'src/silu.cpp', 'test/silu.test.ts',
-        'tsconfig.json']);
+    expect([...files.keys()].sort()).toEqual([
+      'CMakeLists.txt',
+      'package.json',
+      'src/index.ts',
+      'src/silu.cpp',
+      'test/silu.test.ts',
+      'tsconfig.json',
+    ]);
     for (const [path, text] of files) expect(`${path}: ${text}`).not.toMatch(/workspace:|\.\.\/\.\.\/|tsconfig\.base/);
     expect(pkg.name).toBe('@convnet/kernels-silu');
   });
@@ -125,17 +138,31 @@ describe("CONTRIBUTING.md's kernel package, built outside the workspace", () => 
 
   it('its own tests pass: tsc, conformance of cpu against ref at two sizes, the gradient, the plugin', async () => {
     const out = await ok('npm', ['test', '--', '--reporter=verbose'], src, contributorPath);
-    const names = ['silu forward and backward on 140000 values', 'silu forward and backward on 1001 values',
-      'the native addon is loaded', 'siluBackward is the derivative of silu', 'the plugin registers small-silu'];
+    const names = [
+      'silu forward and backward on 140000 values',
+      'silu forward and backward on 1001 values',
+      'the native addon is loaded',
+      'siluBackward is the derivative of silu',
+      'the plugin registers small-silu',
+    ];
     for (const name of names) expect(out).toContain(name);
     expect(out).toMatch(/Tests\s+7 passed \(7\)/);
   });
 
   it('npm pack ships dist, the compiled addon and the sources a source build needs', async () => {
     await ok('npm', ['pack', '--pack-destination', work], src, contributorPath);
-    tarball = join(work, readdirSync(work).find((f) => f.startsWith('convnet-kernels-silu-') && f.endsWith('.tgz'))!);
-    const shipped = ['build/Release/convnet_silu.node', 'dist/index.js', 'dist/index.d.ts', 'CMakeLists.txt',
-      'src/silu.cpp', 'package.json'];
+    tarball = join(
+      work,
+      readdirSync(work).find((f) => f.startsWith('convnet-kernels-silu-') && f.endsWith('.tgz'))!,
+    );
+    const shipped = [
+      'build/Release/convnet_silu.node',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'CMakeLists.txt',
+      'src/silu.cpp',
+      'package.json',
+    ];
     expect(tarballFiles(tarball)).toEqual(expect.arrayContaining(shipped));
   });
 });
@@ -157,21 +184,48 @@ describe('a user without a compiler: a global convnet, the package in their proj
   it('installs from the tarball with no compiler: the shipped addon is there, the peers are in the project', () => {
     expect(existsSync(join(project, 'node_modules/@convnet/kernels-silu/build/Release/convnet_silu.node'))).toBe(true);
     // two install trees: the project's @convnet/layers is not the one convnet runs with
-    const trainerLayers = ['lib/node_modules/@convnet/trainer/node_modules/@convnet/layers',
-      'lib/node_modules/@convnet/layers'].map((d) => join(prefix, d)).find((d) => existsSync(d));
+    const trainerLayers = [
+      'lib/node_modules/@convnet/trainer/node_modules/@convnet/layers',
+      'lib/node_modules/@convnet/layers',
+    ]
+      .map((d) => join(prefix, d))
+      .find((d) => existsSync(d));
     expect(trainerLayers).toBeDefined();
     expect(realpathSync(trainerLayers!)).not.toBe(realpathSync(join(project, 'node_modules/@convnet/layers')));
   });
 
   it('train --plugin @convnet/kernels-silu --model small-silu: the native kernel on cpu, finite losses', async () => {
     const run = join(project, 'run');
-    const r = await sh(convnet, ['train', '--plugin', '@convnet/kernels-silu', '--model', 'small-silu',
-      '--data', 'synthetic', '--max-steps', '2', '--batch-size', '16', '--log-every', '1', '--run', run],
-      project, userPath);
+    const r = await sh(
+      convnet,
+      [
+        'train',
+        '--plugin',
+        '@convnet/kernels-silu',
+        '--model',
+        'small-silu',
+        '--data',
+        'synthetic',
+        '--max-steps',
+        '2',
+        '--batch-size',
+        '16',
+        '--log-every',
+        '1',
+        '--run',
+        run,
+      ],
+      project,
+      userPath,
+    );
     expect(r.code, r.out).toBe(0);
-    expect(r.out).toContain('convnet train: plugin @convnet/kernels-silu: kernels silu, siluBackward (native on cpu); '
-      + 'models small-silu');
-    const steps = readFileSync(join(run, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    expect(r.out).toContain(
+      'convnet train: plugin @convnet/kernels-silu: kernels silu, siluBackward (native on cpu); ' + 'models small-silu',
+    );
+    const steps = readFileSync(join(run, 'metrics.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
       .filter((m) => m.type === 'step');
     expect(steps).toHaveLength(2);
     for (const s of steps) {
@@ -193,9 +247,26 @@ describe('a user without a compiler: a global convnet, the package in their proj
     await ok('npm', ['install', '-g', '--prefix', prefix, tarball], work, userPath);
     const elsewhere = join(work, 'elsewhere');
     mkdirSync(elsewhere);
-    const r = await sh(convnet, ['train', '--plugin', '@convnet/kernels-silu', '--model', 'small-silu',
-      '--data', 'synthetic', '--max-steps', '1', '--batch-size', '8', '--run', join(elsewhere, 'run')],
-      elsewhere, userPath);
+    const r = await sh(
+      convnet,
+      [
+        'train',
+        '--plugin',
+        '@convnet/kernels-silu',
+        '--model',
+        'small-silu',
+        '--data',
+        'synthetic',
+        '--max-steps',
+        '1',
+        '--batch-size',
+        '8',
+        '--run',
+        join(elsewhere, 'run'),
+      ],
+      elsewhere,
+      userPath,
+    );
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain('kernels silu, siluBackward (native on cpu)');
   });

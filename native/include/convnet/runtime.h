@@ -85,14 +85,16 @@ inline const convnet_runtime* from_external(const Napi::Value& v) {
 template <class F>
 void parallel_for(const convnet_runtime* rt, int64_t n, F&& fn) {
   using G = std::remove_reference_t<F>;
-  rt->parallel_for(n, [](void* c, int64_t b, int64_t e, int t) { (*static_cast<G*>(c))(b, e, t); },
-                   const_cast<void*>(static_cast<const void*>(&fn)));
+  rt->parallel_for(
+      n, [](void* c, int64_t b, int64_t e, int t) { (*static_cast<G*>(c))(b, e, t); },
+      const_cast<void*>(static_cast<const void*>(&fn)));
 }
 template <class F>
 void parallel_tasks(const convnet_runtime* rt, int64_t n, F&& fn) {
   using G = std::remove_reference_t<F>;
-  rt->parallel_tasks(n, [](void* c, int64_t i, int t) { (*static_cast<G*>(c))(i, t); },
-                     const_cast<void*>(static_cast<const void*>(&fn)));
+  rt->parallel_tasks(
+      n, [](void* c, int64_t i, int t) { (*static_cast<G*>(c))(i, t); },
+      const_cast<void*>(static_cast<const void*>(&fn)));
 }
 
 }  // namespace convnet::kit
