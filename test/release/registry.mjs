@@ -46,8 +46,12 @@ function containingNodeModules(dir) {
   return i < 0 ? dir : dir.slice(0, i + `${sep}node_modules`.length);
 }
 
-/** Third-party packages the published packages need at install: [{ name, version, dir }]. */
-export function thirdPartyClosure() {
+/**
+ * Third-party packages the published packages need at install: [{ name, version, dir }]. `extra`: more starting
+ * points, [{ from: a workspace directory, deps: { name: range } }] (e.g. a contributed package's devDependencies,
+ * resolved from a workspace package that has them).
+ */
+export function thirdPartyClosure(extra = []) {
   const seen = new Map();
   const stack = [];
   const push = (from, deps, optional) => {
@@ -70,6 +74,7 @@ export function thirdPartyClosure() {
     push(join(root, dir), pkg.dependencies, false);
     push(join(root, dir), pkg.optionalDependencies, true);
   }
+  for (const { from, deps } of extra) push(from, deps, false);
   while (stack.length) {
     const d = stack.pop();
     const pkg = JSON.parse(readFileSync(join(d, 'package.json'), 'utf8'));
@@ -87,7 +92,10 @@ export function packThirdParty(list, dest) {
   return list.map(({ name, version, dir }) => {
     const file = join(dest, `${name.replace(/^@/, '').replace('/', '-')}-${version}.tgz`);
     if (!existsSync(file))
-      execFileSync('tar', ['-czf', file, '--exclude=./node_modules', '--transform', 's,^\\.,package,', '-C', dir, '.'], { stdio: 'pipe' });
+      // --hard-dereference: pnpm's store hard-links identical files, and tar would store the second one as a link
+      // to the first, which npm does not extract (expect-type's dist/branding.js went missing)
+      execFileSync('tar', ['-czf', file, '--hard-dereference', '--exclude=./node_modules', '--transform', 's,^\\.,package,',
+        '-C', dir, '.'], { stdio: 'pipe' });
     return { name, version, file };
   });
 }

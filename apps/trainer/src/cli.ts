@@ -11,7 +11,7 @@ import { ENV, didYouMean, formatHelp, parse, type Command, type FlagSpec } from 
 import { evalCommand, predictCommand } from './inference.js';
 import { exportCommand } from './export.js';
 import { packCommand } from './cmd-pack.js';
-import { PLUGIN_HELP, builtinNotes, loadPlugins, takePlugins } from './plugins.js';
+import { PLUGIN_HELP, builtinNotes, loadPlugins, pluginNotes, takePlugins } from './plugins.js';
 import { summaryCommand } from './cmd-summary.js';
 import { boardCommand } from './board/cmd-board.js';
 import { trainCommand } from './cmd-train.js';
@@ -57,6 +57,7 @@ export async function main(argv: string[]): Promise<number> {
     const { plugins, rest } = takePlugins(given);
     await loadPlugins(plugins);
     if (name === 'train') for (const note of builtinNotes) console.error(`convnet train: note: ${note}`);
+    if (name === 'train') for (const note of pluginNotes) console.error(`convnet train: ${note}`);
     if (name === undefined) { console.error(usage()); return 2; }
     if (name === '--help' || name === '-h') { console.log(usage()); return 0; }
     if (name === '--version' || name === '-V' || name === 'version') { console.log(formatVersion(await versionInfo())); return 0; }

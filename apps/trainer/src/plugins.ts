@@ -7,9 +7,10 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { registerModel } from '@convnet/alexnet';
+import { hasKernel, kernelNames, listBackends } from '@convnet/tensor';
 import { convnetPlugin as batchNormPlugin } from '@convnet/kernels-batchnorm';
 import { UsageError } from './errors.js';
 
@@ -44,19 +45,30 @@ function resolvePlugin(name: string): string {
     return entryOf(join(abs, 'package.json'), name);
   }
   for (const from of [join(process.cwd(), 'package.json'), fileURLToPath(import.meta.url)]) {
-    let pkgFile: string;
-    try {
-      pkgFile = createRequire(from).resolve(`${name}/package.json`);
-    } catch {
-      continue;
-    }
-    return entryOf(pkgFile, name);
+    // the node_modules folders Node would search from there (a package's exports need not list ./package.json)
+    const dirs = createRequire(from).resolve.paths(name) ?? [];
+    const pkgFile = dirs.map((d) => join(d, name, 'package.json')).find((f) => existsSync(f));
+    if (pkgFile) return entryOf(pkgFile, name);
   }
-  throw new UsageError(`--plugin: cannot find the package '${name}' from ${process.cwd()} or the trainer's install ` +
-    `(npm install ${name}; a directory is given as ./${name})`);
+  // the commands that put it where the lookup above finds it: the current folder, or next to this convnet (a global
+  // install, `npm i -g @convnet/trainer`, finds packages installed with -g)
+  const own = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+  const here = !relative(process.cwd(), own).startsWith('..');
+  const global = here ? '' : ` or next to convnet (npm install -g ${name})`;
+  throw new UsageError(`--plugin: cannot find the package '${name}' from ${process.cwd()} or from convnet's install ` +
+    `(${own}): install it here (npm install ${name})${global}; a plugin folder is given as a path (./${name})`);
 }
 
-/** A package's ESM entry from its package.json (exports '.', import condition, then module, main, index.js). */
+/** The file an exports target gives an ESM importer in Node: a string, or the import, node or default condition. */
+function esmTarget(t: unknown): string | undefined {
+  if (typeof t === 'string') return t;
+  if (typeof t !== 'object' || t === null || Array.isArray(t)) return undefined;
+  const c = t as Record<string, unknown>;
+  for (const k of ['import', 'node', 'default']) if (k in c) return esmTarget(c[k]);
+  return undefined;
+}
+
+/** A package's ESM entry from its package.json (exports '.' by condition, then module, main, index.js). */
 function entryOf(pkgFile: string, name: string): string {
   let pkg: { exports?: unknown; module?: string; main?: string };
   try {
@@ -67,8 +79,7 @@ function entryOf(pkgFile: string, name: string): string {
     throw new UsageError(`--plugin ${name}: ${pkgFile}: not a valid package.json (${why})`);
   }
   const dot = (pkg.exports as Record<string, unknown> | undefined)?.['.'] ?? pkg.exports;
-  const imp = typeof dot === 'string' ? dot : (dot as { import?: unknown } | undefined)?.import;
-  const entry = typeof imp === 'string' ? imp : (imp as { default?: string } | undefined)?.default ?? pkg.module ?? pkg.main ?? 'index.js';
+  const entry = esmTarget(dot) ?? pkg.module ?? pkg.main ?? 'index.js';
   return join(dirname(pkgFile), entry);
 }
 
@@ -95,6 +106,26 @@ export function pluginsOnBackend(name: string): void {
   for (const p of loaded) p.onBackend?.(name);
 }
 
+/** One line per `--plugin` saying what it registered; `convnet train` prints them when it starts. */
+export const pluginNotes: string[] = [];
+
+/**
+ * `plugin NAME: kernels a, b (native on cpu); models m`: the backends (other than ref) that implement every new
+ * kernel themselves; where `cpu` does not, the plugin's own reason (its register()'s `fallback.cpu`) is quoted.
+ */
+function describeRegistered(name: string, kernels: string[], models: string[], registered: unknown): string {
+  const parts: string[] = [];
+  if (kernels.length) {
+    const native = listBackends().filter((b) => b !== 'ref' && kernels.every((k) => hasKernel(k, b)));
+    const why = (registered as { fallback?: Record<string, unknown> } | null)?.fallback?.cpu;
+    const where = native.length ? `native on ${native.join(', ')}` : 'on ref only';
+    const reason = !native.includes('cpu') && typeof why === 'string' ? `; cpu runs ref: ${why.split('\n')[0]}` : '';
+    parts.push(`kernels ${kernels.join(', ')} (${where}${reason})`);
+  }
+  if (models.length) parts.push(`models ${models.join(', ')}`);
+  return `plugin ${name}: ${parts.length ? parts.join('; ') : 'registered no kernels or models'}`;
+}
+
 /** Imports and registers each plugin; returns what each registered. */
 export async function loadPlugins(names: string[]): Promise<{ name: string; registered: unknown }[]> {
   const out: { name: string; registered: unknown }[] = [];
@@ -113,12 +144,14 @@ export async function loadPlugins(names: string[]): Promise<{ name: string; regi
     if (!p || typeof p.register !== 'function')
       throw new UsageError(`--plugin ${name}: the package exports no convnetPlugin = { register(api) } (is it a convnet plugin?)`);
     let registered: unknown;
+    const kernelsBefore = new Set(kernelNames()), models: string[] = [];
     try {
-      registered = p.register({ registerModel });
+      registered = p.register({ registerModel: (n, spec) => { registerModel(n, spec); models.push(n); } });
     } catch (e) {
       const why = (e as Error)?.message?.split('\n')[0] ?? String(e);
       throw new UsageError(`--plugin ${name}: its register() failed: ${why}`);
     }
+    pluginNotes.push(describeRegistered(name, kernelNames().filter((k) => !kernelsBefore.has(k)), models, registered));
     out.push({ name, registered });
     loaded.push(p);
   }

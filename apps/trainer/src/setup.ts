@@ -48,6 +48,9 @@ export function buildModel(cfg: TrainConfig, ds: DataInfo, crop: number): Net {
     net.outputShape([1, ds.shape[0], crop, crop]);
     return net;
   } catch (e) {
+    // a shape that does not go through the net is the input's fault; anything else (a plugin layer that is not a
+    // Module of a compatible @convnet/layers, a failing build()) is named as it is
+    if ((e as Error).name !== 'OpError') throw new UsageError(`--model ${cfg.model}: building it failed: ${(e as Error).message}`);
     throw new UsageError(`--model ${cfg.model} does not fit ${ds.shape[0]}×${crop}×${crop} inputs of ${ds.name}: ${(e as Error).message}`);
   }
 }

@@ -64,6 +64,9 @@ describe('convnet train --plugin @convnet/kernels-batchnorm --model alexnet-bn',
     const a = run(['train', '--plugin', '@convnet/no-such-plugin', '--data', data]);
     expect(a.status).toBe(2);
     expect(a.stderr.trim()).toMatch(/^convnet train: --plugin: cannot find the package '@convnet\/no-such-plugin'/);
+    // the fix is a command (run from the trainer's folder: no global one; test/contributing.test.ts checks that)
+    expect(a.stderr).toContain(
+      'install it here (npm install @convnet/no-such-plugin); a plugin folder is given as a path');
     const b = run(['train', '--model', 'alexnet-bnx', '--data', data, '--epochs', '1']);
     expect(b.status).toBe(2);
     expect(b.stderr.trim()).toMatch(/unknown model 'alexnet-bnx'/);
@@ -72,5 +75,39 @@ describe('convnet train --plugin @convnet/kernels-batchnorm --model alexnet-bn',
     const c = run(['summary', '--model', 'small-bn']);
     expect(c.status, c.stderr).toBe(0);
     expect(c.stdout).toMatch(/batchnorm2d/);
+  });
+});
+
+describe('a plugin layer that is not a Module of this @convnet/layers', () => {
+  /** A plugin whose model `fake` has one layer built by `make` (JavaScript source of an expression). */
+  function fakePlugin(name: string, make: string): string {
+    const d = join(root, 'plugins', name);
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'package.json'), JSON.stringify({ name, type: 'module', exports: './index.mjs' }));
+    writeFileSync(join(d, 'index.mjs'), `class Fake { outputShape(s) { return s; } forward(x) { return x; } }
+const spec = () => ({ name: 'fake', description: 'fake', input: [1, 28, 28],
+  features: [{ type: 'module', kind: 'fake', build: () => ${make}, flops: () => 0 }],
+  classifier: [{ type: 'linear', out: 10, init: { kind: 'pytorch' } }] });
+export const convnetPlugin = { name: '${name}', register(api) { api.registerModel('fake', spec); return {}; } };
+`);
+    return d;
+  }
+  const train = (d: string) =>
+    run(['train', '--plugin', d, '--model', 'fake', '--data', 'synthetic', '--max-steps', '1']);
+
+  it('one without the Module brand is named as such, not blamed on the input shape', () => {
+    const r = train(fakePlugin('unbranded', 'new Fake()'));
+    expect(r.status).toBe(2);
+    // the plugin's line (what it registered), then one error line
+    expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('convnet train: plugin '))).toHaveLength(1);
+    expect(r.stderr).toMatch(/--model fake: building it failed: registerModule\('0'\): expected a Module, got an/);
+    expect(r.stderr).toMatch(/class Fake without the Module brand/);
+    expect(r.stderr).not.toMatch(/does not fit/);
+  });
+
+  it("one of another module ABI names both ABIs and the fix", () => {
+    const r = train(fakePlugin('abi2', "Object.assign(new Fake(), { [Symbol.for('convnet.module')]: 2 })"));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/module ABI 2; this copy has 1\): install one version of @convnet\/layers/);
   });
 });

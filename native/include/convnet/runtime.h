@@ -53,6 +53,7 @@ typedef struct convnet_runtime {
 
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace convnet::kit {
@@ -80,13 +81,20 @@ inline const convnet_runtime* from_external(const Napi::Value& v) {
 }
 
 // Lambdas over the C callbacks: fn(begin, end, thread_index) / fn(task, thread_index).
+// fn may be an lvalue or a temporary (G: its type without the reference, so the context pointer is well-formed).
 template <class F>
 void parallel_for(const convnet_runtime* rt, int64_t n, F&& fn) {
-  rt->parallel_for(n, [](void* c, int64_t b, int64_t e, int t) { (*static_cast<F*>(c))(b, e, t); }, &fn);
+  using G = std::remove_reference_t<F>;
+  rt->parallel_for(
+      n, [](void* c, int64_t b, int64_t e, int t) { (*static_cast<G*>(c))(b, e, t); },
+      const_cast<void*>(static_cast<const void*>(&fn)));
 }
 template <class F>
 void parallel_tasks(const convnet_runtime* rt, int64_t n, F&& fn) {
-  rt->parallel_tasks(n, [](void* c, int64_t i, int t) { (*static_cast<F*>(c))(i, t); }, &fn);
+  using G = std::remove_reference_t<F>;
+  rt->parallel_tasks(
+      n, [](void* c, int64_t i, int t) { (*static_cast<G*>(c))(i, t); },
+      const_cast<void*>(static_cast<const void*>(&fn)));
 }
 
 }  // namespace convnet::kit
