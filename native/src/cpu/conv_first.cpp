@@ -179,12 +179,8 @@ void first_forward(const ConvGeom& g, const float* x, const float* w, const floa
           }
         }
         // res → y[img][o][oy][·] (+ bias)
-        for (int64_t o = o_lo; o < o_hi; ++o) {
-          const float bv = b ? b[o] : 0.f;
-          const float* r = res + ((o - o_lo) / W) * row_floats + (o % W);
-          float* dst = y + ((img * g.o + o) * g.oh + oy) * g.ow;
-          for (int64_t ox = 0; ox < g.ow; ++ox) dst[ox] = r[ox * W] + bv;
-        }
+        K.store({res, row_floats, g.ow, o_hi - o_lo, b ? b + o_lo : nullptr, y + ((img * g.o + o_lo) * g.oh + oy) * g.ow,
+                 g.oh * g.ow});
       }
     }
   });

@@ -41,6 +41,17 @@ struct FirstWgradArgs {
 };
 using FirstWgradFn = void (*)(const FirstWgradArgs&);
 
+// One output row of a forward tile, res [blocks][ow][W] (row_floats between blocks), to out[o][ow] (out_ch floats
+// between channels) for channels o < channels, plus bias[o] where bias is not null.
+struct FirstStoreArgs {
+  const float* res;
+  int64_t row_floats, ow, channels;
+  const float* bias;
+  float* out;
+  int64_t out_ch;
+};
+using FirstStoreFn = void (*)(const FirstStoreArgs&);
+
 constexpr int kFirstMaxOB = 4, kFirstMaxNP = 12;
 struct FirstKernels {
   const char* name;
@@ -49,6 +60,7 @@ struct FirstKernels {
   int np_max[kFirstMaxOB];  // pixels (forward) or taps (weight gradient) per tile for ob output blocks, ≤ 12
   FirstFwdFn fwd[2][kFirstMaxOB][kFirstMaxNP];  // fwd[sw == 4][ob − 1][np − 1]
   FirstWgradFn wgrad[2][kFirstMaxOB][kFirstMaxNP];  // wgrad[sw == 4][ob − 1][nt − 1]
+  FirstStoreFn store;                               // W×W transposes
 };
 // Call only when the CPU has the ISA.
 const FirstKernels& first_kernels_avx2();

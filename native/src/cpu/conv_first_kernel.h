@@ -120,6 +120,72 @@ __attribute__((noinline)) void wgrad_tile(const FirstWgradArgs& a) {
     for (int t = 0; t < NT; ++t) __builtin_memcpy(a.acc + o * a.acc_ob + t * W, &acc[o][t], sizeof(V));
 }
 
+// v[i][j] → v[j][i] for a W×W block held in W vectors: log2(W) rounds of swapping the off-diagonal D×D sub-blocks
+// of rows i and i + D (two-source shuffles with constant masks: vpermt2ps on AVX-512).
+template <int W>
+struct IVecT {
+  typedef int type __attribute__((vector_size(W * 4)));
+};
+template <int W>
+static inline __attribute__((always_inline)) void transpose(Vec<W> (&v)[W]) {
+  using M = typename IVecT<W>::type;
+#pragma GCC unroll 4
+  for (int D = W / 2; D >= 1; D /= 2) {
+    M lo, hi;
+#pragma GCC unroll 16
+    for (int j = 0; j < W; ++j) {
+      lo[j] = (j & D) ? W + j - D : j;
+      hi[j] = (j & D) ? W + j : j + D;
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < W; ++i) {
+      if (i & D) continue;
+      const Vec<W> a = v[i], b = v[i + D];
+      v[i] = __builtin_shuffle(a, b, lo);
+      v[i + D] = __builtin_shuffle(a, b, hi);
+    }
+  }
+}
+
+template <int W>
+static inline __attribute__((always_inline)) void store_n(float* p, Vec<W> v, int64_t n) {
+  if (n == W) {
+    __builtin_memcpy(p, &v, sizeof(v));
+    return;
+  }
+#if defined(__AVX512F__)
+  if constexpr (W == 16) {
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), (__m512)v);
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < n; ++i) p[i] = v[i];
+}
+
+// One output row of the forward's tile, res [nb][ow][W] (row_floats between blocks), to out[o][ow] (out_ch floats
+// between channels) for the first `channels` channels, plus bias[o] (or 0 when bias is null).
+template <int W>
+__attribute__((noinline)) void store_row(const FirstStoreArgs& a) {
+  using V = Vec<W>;
+  for (int64_t ox0 = 0; ox0 < a.ow; ox0 += W) {
+    const int64_t n = a.ow - ox0 < W ? a.ow - ox0 : W;
+    for (int64_t cb = 0; cb * W < a.channels; ++cb) {
+      V v[W];
+      const float* r = a.res + cb * a.row_floats + ox0 * W;
+#pragma GCC unroll 16
+      for (int p = 0; p < W; ++p) v[p] = p < n ? vload<W>(r + p * W) : V{};
+      transpose<W>(v);
+      const int64_t m = a.channels - cb * W < W ? a.channels - cb * W : W;
+#pragma GCC unroll 16
+      for (int j = 0; j < W; ++j) {
+        if (j >= m) break;
+        const float bv = a.bias ? a.bias[cb * W + j] : 0.f;
+        store_n<W>(a.out + (cb * W + j) * a.out_ch + ox0, v[j] + bv, n);
+      }
+    }
+  }
+}
+
 // Tables: entries np ≤ NPMAX for tiles of OB output blocks (the rest stay null and are never chosen).
 template <int W, int OB, int... P>
 void fill_row(FirstKernels& k, std::integer_sequence<int, P...>) {
@@ -138,7 +204,7 @@ void fill(FirstKernels& k, std::integer_sequence<int, O...>) {
 template <int W, int OB, int ACC>
 FirstKernels make(const char* name) {
   static_assert(OB <= kFirstMaxOB, "tile too large for the table");
-  FirstKernels k{name, W, OB, {}, {}, {}};
+  FirstKernels k{name, W, OB, {}, {}, {}, &store_row<W>};
   fill<W, ACC>(k, std::make_integer_sequence<int, OB>{});
   return k;
 }
