@@ -79,7 +79,7 @@ void run(const Problem& p, const float* in, Filt filt, const float* bias, float*
   const int64_t per_image = std::min(ntile, std::max<int64_t>(1, ceil_div(2 * T, p.n * p.groups)));
   const int64_t tiles_per_task = ceil_div(ntile, per_image);
   const int64_t tasks = p.n * p.groups * per_image;
-  const int slots = static_cast<int>(std::min<int64_t>(T, tasks));
+  const int slots = task_threads(tasks);  // parallel_tasks hands out thread indices below this
   const size_t wb_floats = slice_stride(p.groups * w_group);
   // a row's pixels in row_tiles runs of nearly equal length (27 = 6 + 6 + 5 + 5 + 5 rather than 6 + 6 + 6 + 6 + 3:
   // a short run has too few accumulators to hide the FMA latency)

@@ -97,7 +97,7 @@ void run(const Problem& p, const float* in, Filt filt, const float* bias, float*
   const int64_t maxT = per * Ti;
   const size_t u_floats = static_cast<size_t>(kXi * p.O * cg);
   const size_t v_stride = slice_stride(kXi * xi_block(cg * maxT)), m_stride = slice_stride(kXi * xi_block(og * maxT));
-  const int slots = static_cast<int>(std::min<int64_t>(T, tasks));
+  const int slots = task_threads(tasks);  // parallel_tasks hands out thread indices below this
   float* U = workspace(slice_stride(static_cast<int64_t>(u_floats)) + (v_stride + m_stride) * static_cast<size_t>(slots));
   float* scratch = U + slice_stride(static_cast<int64_t>(u_floats));
 

@@ -14,6 +14,7 @@
 
 #include "convnet/cpu_features.h"
 #include "convnet/threadpool.h"
+#include "workspace.h"
 #include "gemm_engine.h"
 
 namespace convnet {
@@ -68,35 +69,25 @@ namespace gemm {
 // Per-thread packing buffers (the pool's threads live as long as the process).
 
 namespace {
-struct Buffer {
-  float* p = nullptr;
-  size_t n = 0;
-  ~Buffer() { std::free(p); }
-};
 constexpr int kBuffers = 3;  // packed A, packed B, operand shared by a parallel call
-thread_local Buffer tl_buffers[kBuffers];
+const char* const kBufferNames[kBuffers] = {"GEMM packed-A", "GEMM packed-B", "GEMM shared-operand"};
 }  // namespace
 
 float* scratch(int which, size_t floats) {
   if (which < 0 || which >= kBuffers) std::abort();
-  Buffer& b = tl_buffers[which];
-  if (floats > b.n) {
-    std::free(b.p);
-    b.p = nullptr;
-    b.n = 0;
-    // Large buffers on 2 MiB boundaries, as transparent huge pages where the kernel allows
-    // (fewer TLB misses while packing and streaming the packed blocks).
-    const size_t align = floats * sizeof(float) >= (size_t(2) << 20) ? size_t(2) << 20 : 4096;
-    size_t bytes = (floats * sizeof(float) + align - 1) & ~(align - 1);
-    void* p = std::aligned_alloc(align, bytes);
-    if (!p) throw std::bad_alloc();
+  thread_local ScratchBlock buffers[kBuffers] = {ScratchBlock(kBufferNames[0]), ScratchBlock(kBufferNames[1]),
+                                                 ScratchBlock(kBufferNames[2])};
+  // Large buffers on 2 MiB boundaries, as transparent huge pages where the kernel allows
+  // (fewer TLB misses while packing and streaming the packed blocks); exact-size in exact-size mode.
+  const bool huge = floats * sizeof(float) >= (size_t(2) << 20) && !exact_alloc();
+  const size_t align = huge ? size_t(2) << 20 : 4096;
+  thread_local float* advised[kBuffers] = {};
+  float* p = buffers[which].get(floats, align, align);
 #ifdef MADV_HUGEPAGE
-    if (align > 4096) madvise(p, bytes, MADV_HUGEPAGE);
+  if (huge && p != advised[which]) madvise(p, (floats * sizeof(float) + align - 1) & ~(align - 1), MADV_HUGEPAGE);
 #endif
-    b.p = static_cast<float*>(p);
-    b.n = bytes / sizeof(float);
-  }
-  return b.p;
+  advised[which] = p;
+  return p;
 }
 
 // ---------------------------------------------------------------------------------------------

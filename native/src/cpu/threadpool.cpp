@@ -105,6 +105,7 @@ ThreadPool& pool() {
 }  // namespace
 
 int num_threads() { return pool().size(); }
+int task_threads(int64_t n) { return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(pool().size(), n))); }
 void set_num_threads(int n) { pool().resize(n); }
 
 void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn) {
@@ -127,8 +128,11 @@ void parallel_tasks(int64_t num_tasks, const std::function<void(int64_t, int)>& 
     for (int64_t i = 0; i < num_tasks; ++i) fn(i, 0);
     return;
   }
+  // only the first min(threads, tasks) pool threads take part: thread indices stay below task_threads(num_tasks)
+  const int t = static_cast<int>(std::min<int64_t>(p.size(), num_tasks));
   std::atomic<int64_t> next{0};
   std::function<void(int)> body = [&](int tid) {
+    if (tid >= t) return;
     for (int64_t i = next.fetch_add(1); i < num_tasks; i = next.fetch_add(1)) fn(i, tid);
   };
   if (!p.run_on_all(body))
