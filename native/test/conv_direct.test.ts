@@ -194,7 +194,7 @@ describe('direct convolution (blocked layouts)', () => {
     expect(inChild(runChecks, {}, 1).digest).toBe(inChild(runChecks, {}, 2).digest);
   });
 
-  it.runIf(hasAvx2)('the rule: conv2 (5×5) gets the direct kernels, conv1 and the 3×3 layers do not', () => {
+  it.runIf(hasAvx2)('the rule: conv2 (5×5) and 3×3 forwards below 4 images get the direct kernels, conv1 and other 3×3 calls do not', () => {
     const isa = native.info().avx512 ? 'avx512' : 'avx2';
     const name = isa === 'avx512' ? 'direct nChw16c 4x6 (avx512)' : 'direct nChw8c 2x6 (avx2)';
     expect(trace(conv2)).toEqual([name, name, name]); // torchvision conv2
@@ -202,6 +202,10 @@ describe('direct convolution (blocked layouts)', () => {
     expect(trace([1, 64, 27, 27, 192, 5, 5, 1, 1, 2, 2, 1, 27, 27])).toEqual([name, name, name]); // batch 1
     expect(trace([2, 3, 224, 224, 64, 11, 11, 4, 4, 2, 2, 1, 55, 55])[0]).toMatch(/^direct first-layer/); // conv1 (conv_first)
     expect(trace([4, 192, 13, 13, 384, 3, 3, 1, 1, 1, 1, 1, 13, 13])[0]).toBe('winograd F(4x4,3x3)'); // conv3
+    // conv3 forward below 4 images (batch-1/2 inference) goes direct; its gradients keep their rules
+    expect(trace([1, 192, 13, 13, 384, 3, 3, 1, 1, 1, 1, 1, 13, 13])).toEqual([name, 'gemm+col2im', 'im2col+gemm']);
+    expect(trace([2, 192, 13, 13, 384, 3, 3, 1, 1, 1, 1, 1, 13, 13])).toEqual([name, 'winograd F(4x4,3x3) (flipped filters)',
+      'winograd F(4x4,3x3) (transformed-domain sums)']);
     expect(trace([4, 8, 27, 27, 8, 5, 5, 1, 1, 2, 2, 1, 27, 27])[0]).toBe('im2col+gemm'); // few channels
   });
 });

@@ -120,7 +120,7 @@ void first_forward(const ConvGeom& g, const float* x, const float* w, const floa
   const int64_t tasks = g.n * bands, band_rows = ceil_div(g.oh, bands);
   const int64_t in_rows = (band_rows - 1) * g.sh + g.kh;  // input rows a band reads
   const int64_t row_floats = g.ow * W;                     // one output row of one block
-  const int slots = static_cast<int>(std::min<int64_t>(T, tasks));
+  const int slots = task_threads(tasks);  // parallel_tasks hands out thread indices below this
   const size_t wb_floats = slice_stride(nob * w_ob);
   const size_t slot_stride = slice_stride((in.in_place ? 0 : g.c * in_rows * in.cols) + K.OB * row_floats);
   float* wb = workspace(wb_floats + slot_stride * static_cast<size_t>(slots));
