@@ -212,11 +212,7 @@ void first_backward_weight(const ConvGeom& g, const float* x, const float* dy, f
         in.copy(g, xi, -g.ph, rows, xb);
         xs = xb;
       }
-      for (int64_t o = 0; o < g.o; ++o) {
-        const float* s = dy + (i * g.o + o) * P;
-        float* d = dyb + (o / W) * dy_ob + o % W;
-        for (int64_t q = 0; q < P; ++q) d[q * W] = s[q];
-      }
+      K.block({dy + i * g.o * P, g.o, P, dyb, dy_ob});
       for (int64_t t = 0; t < ntile; ++t) {
         const Range obs = part(nob, ntile, t);
         const int64_t obn = obs.hi - obs.lo, nt_max = K.np_max[obn - 1], chunks = ceil_div(g.kw, nt_max);

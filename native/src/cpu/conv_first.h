@@ -52,6 +52,15 @@ struct FirstStoreArgs {
 };
 using FirstStoreFn = void (*)(const FirstStoreArgs&);
 
+// dy of one image, src [channels][pixels], to dst [blocks][pixels][W] (dst_ob floats between blocks).
+struct FirstBlockArgs {
+  const float* src;
+  int64_t channels, pixels;
+  float* dst;
+  int64_t dst_ob;
+};
+using FirstBlockFn = void (*)(const FirstBlockArgs&);
+
 constexpr int kFirstMaxOB = 4, kFirstMaxNP = 12;
 struct FirstKernels {
   const char* name;
@@ -61,6 +70,7 @@ struct FirstKernels {
   FirstFwdFn fwd[2][kFirstMaxOB][kFirstMaxNP];  // fwd[sw == 4][ob − 1][np − 1]
   FirstWgradFn wgrad[2][kFirstMaxOB][kFirstMaxNP];  // wgrad[sw == 4][ob − 1][nt − 1]
   FirstStoreFn store;                               // W×W transposes
+  FirstBlockFn block;
 };
 // Call only when the CPU has the ISA.
 const FirstKernels& first_kernels_avx2();

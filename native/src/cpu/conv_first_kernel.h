@@ -186,6 +186,38 @@ __attribute__((noinline)) void store_row(const FirstStoreArgs& a) {
   }
 }
 
+template <int W>
+static inline __attribute__((always_inline)) Vec<W> load_n(const float* p, int64_t n) {
+  if (n == W) return vload<W>(p);
+#if defined(__AVX512F__)
+  if constexpr (W == 16) return (Vec<W>)_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p);
+#endif
+  Vec<W> v{};
+  for (int64_t i = 0; i < n; ++i) v[i] = p[i];
+  return v;
+}
+
+// dy of one image, src [channels][pixels], to dst [blocks][pixels][W] (dst_ob floats between blocks; lanes past the
+// last channel are left as they are).
+template <int W>
+__attribute__((noinline)) void block_rows(const FirstBlockArgs& a) {
+  using V = Vec<W>;
+  for (int64_t cb = 0; cb * W < a.channels; ++cb) {
+    const int64_t m = a.channels - cb * W < W ? a.channels - cb * W : W;
+    for (int64_t q0 = 0; q0 < a.pixels; q0 += W) {
+      const int64_t n = a.pixels - q0 < W ? a.pixels - q0 : W;
+      V v[W];
+#pragma GCC unroll 16
+      for (int j = 0; j < W; ++j) v[j] = j < m ? load_n<W>(a.src + (cb * W + j) * a.pixels + q0, n) : V{};
+      transpose<W>(v);
+      float* d = a.dst + cb * a.dst_ob + q0 * W;
+#pragma GCC unroll 16
+      for (int p = 0; p < W; ++p)
+        if (p < n) __builtin_memcpy(d + p * W, &v[p], sizeof(V));
+    }
+  }
+}
+
 // Tables: entries np ≤ NPMAX for tiles of OB output blocks (the rest stay null and are never chosen).
 template <int W, int OB, int... P>
 void fill_row(FirstKernels& k, std::integer_sequence<int, P...>) {
@@ -204,7 +236,7 @@ void fill(FirstKernels& k, std::integer_sequence<int, O...>) {
 template <int W, int OB, int ACC>
 FirstKernels make(const char* name) {
   static_assert(OB <= kFirstMaxOB, "tile too large for the table");
-  FirstKernels k{name, W, OB, {}, {}, {}, &store_row<W>};
+  FirstKernels k{name, W, OB, {}, {}, {}, &store_row<W>, &block_rows<W>};
   fill<W, ACC>(k, std::make_integer_sequence<int, OB>{});
   return k;
 }
