@@ -164,24 +164,40 @@ static inline __attribute__((always_inline)) void store_n(float* p, Vec<W> v, in
 
 // One output row of the forward's tile, res [nb][ow][W] (row_floats between blocks), to out[o][ow] (out_ch floats
 // between channels) for the first `channels` channels, plus bias[o] (or 0 when bias is null).
+// W pixels (n valid) × W channels (m valid) of res [pixel][W] → out[channel][pixel] (+ bias[channel]).
+template <int W, bool FULL>
+static inline __attribute__((always_inline)) void store_square(const float* r, float* out, int64_t out_ch,
+                                                               const float* bias, int64_t n, int64_t m) {
+  using V = Vec<W>;
+  V v[W];
+#pragma GCC unroll 16
+  for (int p = 0; p < W; ++p) v[p] = FULL || p < n ? vload<W>(r + p * W) : V{};
+  transpose<W>(v);
+#pragma GCC unroll 16
+  for (int j = 0; j < W; ++j) {
+    if (!FULL && j >= m) break;
+    const V o = bias ? v[j] + bias[j] : v[j];
+    if (FULL)
+      __builtin_memcpy(out + j * out_ch, &o, sizeof(V));
+    else
+      store_n<W>(out + j * out_ch, o, n);
+  }
+}
+
+// One output row of a forward tile (FirstStoreArgs): whole W × W squares without a test per element.
 template <int W>
 __attribute__((noinline)) void store_row(const FirstStoreArgs& a) {
-  using V = Vec<W>;
-  for (int64_t ox0 = 0; ox0 < a.ow; ox0 += W) {
-    const int64_t n = a.ow - ox0 < W ? a.ow - ox0 : W;
-    for (int64_t cb = 0; cb * W < a.channels; ++cb) {
-      V v[W];
-      const float* r = a.res + cb * a.row_floats + ox0 * W;
-#pragma GCC unroll 16
-      for (int p = 0; p < W; ++p) v[p] = p < n ? vload<W>(r + p * W) : V{};
-      transpose<W>(v);
-      const int64_t m = a.channels - cb * W < W ? a.channels - cb * W : W;
-#pragma GCC unroll 16
-      for (int j = 0; j < W; ++j) {
-        if (j >= m) break;
-        const float bv = a.bias ? a.bias[cb * W + j] : 0.f;
-        store_n<W>(a.out + (cb * W + j) * a.out_ch + ox0, v[j] + bv, n);
-      }
+  for (int64_t cb = 0; cb * W < a.channels; ++cb) {
+    const int64_t m = a.channels - cb * W < W ? a.channels - cb * W : W;
+    const float* bias = a.bias ? a.bias + cb * W : nullptr;
+    float* out = a.out + cb * W * a.out_ch;
+    const float* r = a.res + cb * a.row_floats;
+    int64_t ox0 = 0;
+    if (m == W)
+      for (; ox0 + W <= a.ow; ox0 += W) store_square<W, true>(r + ox0 * W, out + ox0, a.out_ch, bias, W, W);
+    for (; ox0 < a.ow; ox0 += W) {
+      const int64_t n = a.ow - ox0 < W ? a.ow - ox0 : W;
+      store_square<W, false>(r + ox0 * W, out + ox0, a.out_ch, bias, n, m);
     }
   }
 }
