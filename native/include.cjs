@@ -7,3 +7,5 @@ const path = require('node:path');
 
 exports.include_dir = path.join(__dirname, 'include');
 exports.include = `"${exports.include_dir}"`;
+// The CMake modules other addons include (cmake/sanitize.cmake: convnet_sanitize(target), the CONVNET_SANITIZE switch).
+exports.cmake_dir = path.join(__dirname, 'cmake');

@@ -6,6 +6,10 @@ export interface NativeInfo {
   avx512: boolean;
   avx512bf16: boolean;
   amx: boolean;
+  /** scratch buffers are exact-size with checked guards (CONVNET_EXACT_ALLOC=1, or a sanitizer build) */
+  exactAlloc: boolean;
+  /** built with CONVNET_SANITIZE (native/scripts/sanitize.mjs) */
+  sanitized: boolean;
 }
 export function info(): NativeInfo;
 export function setNumThreads(n: number): void;
@@ -103,3 +107,14 @@ export function scale(attrs: { len: number; alpha: number }, x: F, y: F): void;
 export function axpy(attrs: { len: number; alpha: number }, x: F, y: F): void;
 /** y [2] = [Σ x, Σ x²] (accumulated in float64) */
 export function sumAndSquares(attrs: { len: number }, x: F, y: F): void;
+
+/** Opaque handle to convnet's CPU runtime for other addons (include/convnet/runtime.h). */
+export interface NativeRuntime {
+  readonly __convnetRuntime: unique symbol;
+}
+/**
+ * The runtime table (one thread pool for the process, the ISA chosen at run time, the scratch workspace) as a
+ * type-tagged Node-API external, for a kernel package's addon: `addon.useRuntime(runtime())`, then
+ * `convnet::kit::from_external` in C++ (include/convnet/runtime.h).
+ */
+export function runtime(): NativeRuntime;

@@ -3,7 +3,8 @@
 // @convnet/cuda, @convnet/distributed and contributed kernel packages.
 //
 // Where an addon comes from, in this order:
-//   1. an override path from an environment variable (a debug or sanitizer build);
+//   1. an override path from an environment variable (a debug or sanitizer build), then <root>/$CONVNET_BUILD_DIR/Release
+//      (one variable for every addon: native/scripts/sanitize.mjs builds into build-sanitize);
 //   2. the package's own source build (<root>/build/Release or build/Debug), made at install time by cmake-js;
 //   3. the prebuilt package for this platform, `<package name>-<platform>` (e.g. @convnet/native-linux-x64-gnu),
 //      an optionalDependency that npm and pnpm install only on matching os/cpu/libc, as sharp and esbuild do.
@@ -74,6 +75,10 @@ function tryLoadAddon(opts) {
   const tried = [];
   const candidates = [];
   if (envPath && process.env[envPath]) candidates.push({ p: path.resolve(process.env[envPath]), source: `$${envPath}` });
+  // CONVNET_BUILD_DIR: a second build directory of every addon package (e.g. build-sanitize, made by
+  // native/scripts/sanitize.mjs), looked at before the release build
+  const alt = process.env.CONVNET_BUILD_DIR;
+  if (alt && /^[A-Za-z0-9._-]+$/.test(alt)) candidates.push({ p: path.join(root, alt, 'Release', file), source: `$CONVNET_BUILD_DIR (${alt})` });
   candidates.push({ p: path.join(root, 'build', 'Release', file), source: 'source build' });
   candidates.push({ p: path.join(root, 'build', 'Debug', file), source: 'source build (Debug)' });
   const pre = prebuiltDir(name, root);

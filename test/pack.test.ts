@@ -30,7 +30,7 @@ const CPP = /\.(cpp|h|hpp|cu|cuh)$/;
 /** What each package may ship besides COMMON (anything else, e.g. tests, benchmarks, lab/, TS sources, fails). */
 const ALLOWED: Record<string, (f: string) => boolean> = {
   '@convnet/native': (f) =>
-    /^(index\.(cjs|mjs|d\.ts|d\.mts)|(loader|include)\.(cjs|d\.ts)|install\.cjs|CMakeLists\.txt)$/.test(f) ||
+    /^(index\.(cjs|mjs|d\.ts|d\.mts)|(loader|include)\.(cjs|d\.ts)|install\.cjs|CMakeLists\.txt|cmake\/\w+\.cmake)$/.test(f) ||
     (/^(src\/(cpu|bind)|include\/convnet)\//.test(f) && CPP.test(f)),
   '@convnet/native-linux-x64-gnu': (f) => f === 'convnet_native.node',
   '@convnet/trainer': (f) => DIST.test(f) || f === 'config.schema.json',

@@ -33,6 +33,17 @@ import type { Checkpoint } from './checkpoint.js';
 import type { Source } from './source.js';
 import { yieldToEventLoop } from './stop.js';
 
+/**
+ * The CUDA device a process uses for `--device cuda` (no index): under mpirun, its local rank on its host
+ * (OMPI_COMM_WORLD_LOCAL_RANK) modulo the host's device count, so the ranks of one host spread over its GPUs
+ * (more ranks than GPUs share them round-robin); alone, device 0. `cuda:N` names the device itself.
+ */
+export function localDeviceIndex(deviceCount: number, env: NodeJS.ProcessEnv = process.env): number {
+  const local = Number(env.OMPI_COMM_WORLD_LOCAL_RANK);
+  if (!Number.isInteger(local) || local < 0 || !(deviceCount > 0)) return 0;
+  return local % deviceCount;
+}
+
 export interface StepStats {
   loss: number;
   top1Hits: number;

@@ -7,6 +7,7 @@ import { createModel, modelSpec, type Net } from '@convnet/alexnet';
 import { UsageError, type TrainConfig } from './config.js';
 import { pluginsOnBackend } from './plugins.js';
 import type { Geometry } from './source.js';
+import { localDeviceIndex } from './distributed.js';
 
 /** What the model checks need to know about a dataset. */
 export interface DataInfo {
@@ -71,7 +72,10 @@ export async function deviceBackend(device: string): Promise<string> {
   }
   const reason = cuda.cudaUnavailableReason(device);
   if (reason) throw new UsageError(`--device ${device}: ${reason}; use --device cpu`);
-  registerBackend(cuda.createCudaBackend({ device: Number(device.split(':')[1] ?? 0), name: device }));
+  // `cuda` under mpirun: the local rank's device (localDeviceIndex); `cuda:N`: device N
+  const a = cuda.available();
+  const index = device === 'cuda' ? localDeviceIndex(a.ok ? a.devices.length : 1) : Number(device.split(':')[1]);
+  registerBackend(cuda.createCudaBackend({ device: index, name: device }));
   pluginsOnBackend(device);
   return device;
 }

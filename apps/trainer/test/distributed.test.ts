@@ -5,7 +5,7 @@ import { SingleProcessGroup, type ProcessGroup } from '@convnet/distributed';
 import { Tensor } from '@convnet/tensor';
 import { BASE_CONFIG, UsageError, type TrainConfig } from '../src/config.js';
 import { syntheticDataset } from '../src/data.js';
-import { Distributed, initDistributed } from '../src/distributed.js';
+import { Distributed, initDistributed, localDeviceIndex } from '../src/distributed.js';
 import { memorySource, type Geometry, type Source } from '../src/source.js';
 import { formatStats } from '../src/progress.js';
 
@@ -80,5 +80,16 @@ describe('progress line', () => {
     const p = { epoch: 1, epochs: 2, step: 3, steps: 9, loss: 1, top1Err: 0.5, top5Err: 0.1, imagesPerSec: 100, dataWaitShare: 0.1, etaSec: 60 };
     expect(formatStats(p)).toContain('data wait 10%  ETA 1:00');
     expect(formatStats({ ...p, commWaitShare: 0.034 })).toContain('data wait 10%  comm wait 3%  ETA 1:00');
+  });
+});
+
+describe('--device cuda under mpirun', () => {
+  it("each rank takes its local rank's device, modulo the host's device count; alone, device 0", () => {
+    const env = (r?: string) => (r === undefined ? {} : { OMPI_COMM_WORLD_LOCAL_RANK: r });
+    expect([0, 1, 2, 3, 4].map((r) => localDeviceIndex(4, env(String(r))))).toEqual([0, 1, 2, 3, 0]);
+    expect([0, 1, 2].map((r) => localDeviceIndex(2, env(String(r))))).toEqual([0, 1, 0]);
+    expect(localDeviceIndex(8, env())).toBe(0);
+    expect(localDeviceIndex(0, env('3'))).toBe(0);  // no device: cudaUnavailableReason reports it before this matters
+    expect(localDeviceIndex(2, env('x'))).toBe(0);
   });
 });

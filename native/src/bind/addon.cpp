@@ -3,6 +3,7 @@
 #include "args.h"
 #include "convnet/cpu_features.h"
 #include "convnet/threadpool.h"
+#include "../cpu/workspace.h"
 
 namespace convnet::bind {
 
@@ -16,6 +17,12 @@ static Napi::Value info_fn(const Napi::CallbackInfo& info) {
   o.Set("avx512", f.avx512);
   o.Set("avx512bf16", f.avx512bf16);
   o.Set("amx", f.amx);
+  o.Set("exactAlloc", exact_alloc());
+#ifdef CONVNET_SANITIZE_BUILD
+  o.Set("sanitized", true);
+#else
+  o.Set("sanitized", false);
+#endif
   return o;
 }
 
@@ -30,6 +37,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   register_gemm(env, exports);
   register_kernels(env, exports);
   register_perf(env, exports);
+  register_runtime(env, exports);
   return exports;
 }
 

@@ -33,5 +33,6 @@ inline bool bool_arg(const Napi::CallbackInfo& info, const char* fn, size_t i) {
 void register_gemm(Napi::Env env, Napi::Object exports);
 void register_kernels(Napi::Env env, Napi::Object exports);
 void register_perf(Napi::Env env, Napi::Object exports);  // perf.cpp: fmaPeak, matmul precision
+void register_runtime(Napi::Env env, Napi::Object exports);  // runtime.cpp: the runtime table for other addons
 
 }  // namespace convnet::bind

@@ -171,11 +171,17 @@ bool winograd_applies(const ConvGeom& g) {
 // the transforms cost as much as the GEMMs they feed: 16→16 measured 1.12× / 1.00× then). The portable transforms
 // (no AVX2) keep that gather and the bound of 32.
 int64_t min_channels() { return cpu_features().avx2 ? 8 : 32; }
+// Under bf16 matrix products the rule never picks Winograd (forcing it with CONVNET_CONV_ALGO=winograd still
+// works): its transformed tiles span a wider range than the inputs, so rounding them to bf16 costs 5-11% max error
+// (native/test/conv_bf16.test.ts measures it) against about 0.5% for im2col + GEMM, whose error bound the bf16
+// convolution keeps on every ISA.
+static bool bf16_products() { return matmul_precision() == MatmulPrecision::bf16; }
 bool use_winograd(const ConvGeom& g, bool backward_input) {
   if (!winograd_applies(g)) return false;
   const ConvAlgo f = conv_algo_forced();  // CONVNET_CONV_ALGO=gemm|winograd|direct overrides the rule
   if (f == ConvAlgo::Winograd) return true;
   if (f == ConvAlgo::Gemm || (f == ConvAlgo::Direct && direct_applies(g, backward_input))) return false;
+  if (bf16_products()) return false;
   const int64_t cg = g.c / g.groups, og = g.o / g.groups;
   // (the same rule measured for both directions; a forward of fewer than kDirectSmallBatch images goes direct)
   if (!backward_input && g.n < kDirectSmallBatch && use_direct(g, false)) return false;
@@ -211,6 +217,7 @@ bool use_winograd_weight(const ConvGeom& g) {
   if (!winograd_applies(g)) return false;
   const ConvAlgo f = conv_algo_forced();
   if (f != ConvAlgo::Rule) return f == ConvAlgo::Winograd;
+  if (bf16_products()) return false;
   const int64_t cg = g.c / g.groups, og = g.o / g.groups;
   return cg >= min_channels() && og >= min_channels() && g.n >= num_threads();
 }

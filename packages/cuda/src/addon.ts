@@ -21,7 +21,7 @@ export interface BuildInfo {
   buildNote: string;
 }
 
-export interface ProbeDevice { name: string; major: number; minor: number; multiprocessors: number; totalMemory: number }
+export interface ProbeDevice { name: string; major: number; minor: number; multiprocessors: number; clockKHz: number; totalMemory: number }
 
 export interface Probe {
   /** cudart version compiled in, e.g. 13000; 0 without CUDA. */

@@ -8,12 +8,22 @@
  *
  * The device is anything with malloc/free (the addon, or a fake in the tests), so the bookkeeping is
  * tested without a GPU.
+ *
+ * Freeing a cached block first waits for the device (DeviceMemory.synchronize): cudaFree may or may not
+ * synchronise by itself, and a block's last kernels may still be queued when it is released.
+ *
+ * Exact mode (AllocatorOptions.exact, CONVNET_CUDA_EXACT_ALLOC=1): every block is exactly the size asked for
+ * and released blocks are freed at once (after a synchronise), never cached: so compute-sanitizer's memcheck
+ * sees an access one element past a tensor (in a rounded or reused block it lands in slack it cannot see) and a
+ * use after release. Slow (a cudaMalloc/cudaFree per tensor); for debugging and the device check's sanitizer runs.
  */
 
 export interface DeviceMemory {
   /** Returns a device address; throws an Error with code 'CUDA_OUT_OF_MEMORY' when the device is full. */
   malloc(bytes: number): number;
   free(ptr: number): void;
+  /** Waits until the device has finished all queued work (called before blocks are freed). */
+  synchronize?(): void;
 }
 
 export interface Block {
@@ -51,6 +61,11 @@ export interface AllocatorOptions {
   capBytes?: number;
   /** A cached block is reused for a request of at least size / maxWaste (default 2). */
   maxWaste?: number;
+  /**
+   * Exact-size mode: no rounding, no cache (a released block is freed at once, after a synchronise). Default:
+   * the environment variable CONVNET_CUDA_EXACT_ALLOC=1.
+   */
+  exact?: boolean;
 }
 
 export class CudaOutOfMemoryError extends Error {
@@ -70,12 +85,19 @@ export function roundSize(bytes: number): number {
   return b <= MiB ? Math.ceil(b / 512) * 512 : Math.ceil(b / MiB) * MiB;
 }
 
+/** Exact mode: the size asked for (at least one byte; the device rejects empty allocations). */
+function exactSize(bytes: number): number {
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`allocator: size must be a non-negative integer, got ${bytes}`);
+  return Math.max(bytes, 1);
+}
+
 const fmtBytes = (b: number) => (b >= MiB ? `${(b / MiB).toFixed(1)} MiB` : `${b} B`);
 
 export class CachingAllocator {
   readonly #device: DeviceMemory;
   readonly #cap: number;
   readonly #maxWaste: number;
+  readonly exact: boolean;
   /** size → addresses of cached blocks of that size */
   readonly #free = new Map<number, number[]>();
   /** sorted distinct sizes present in #free */
@@ -91,6 +113,7 @@ export class CachingAllocator {
     this.#device = device;
     this.#cap = cap;
     this.#maxWaste = waste;
+    this.exact = opts.exact ?? process.env.CONVNET_CUDA_EXACT_ALLOC === '1';
     this.#s = {
       inUseBytes: 0, cachedBytes: 0, reservedBytes: 0, peakInUseBytes: 0, peakReservedBytes: 0, blocksInUse: 0,
       blocksCached: 0, deviceMallocs: 0, deviceFrees: 0, cacheHits: 0, cacheMisses: 0, cacheFlushes: 0, capBytes: cap,
@@ -99,8 +122,8 @@ export class CachingAllocator {
 
   /** A block of at least `bytes` bytes: a cached one when one fits, else a new device allocation. */
   alloc(bytes: number): Block {
-    const size = roundSize(bytes);
-    const cached = this.#takeCached(size);
+    const size = this.exact ? exactSize(bytes) : roundSize(bytes);
+    const cached = this.exact ? null : this.#takeCached(size);
     let ptr: number;
     if (cached !== null) {
       this.#s.cacheHits++;
@@ -127,6 +150,13 @@ export class CachingAllocator {
     this.#inUse.delete(block.ptr);
     this.#s.inUseBytes -= b.size;
     this.#s.blocksInUse--;
+    if (this.exact) {
+      this.#device.synchronize?.();
+      this.#device.free(b.ptr);
+      this.#s.deviceFrees++;
+      this.#s.reservedBytes -= b.size;
+      return;
+    }
     let list = this.#free.get(b.size);
     if (!list) {
       list = [];
@@ -138,9 +168,11 @@ export class CachingAllocator {
     this.#s.blocksCached++;
   }
 
-  /** Frees every cached block on the device. */
+  /** Frees every cached block on the device (after waiting for the device: their last kernels may be queued). */
   emptyCache(flush = false): void {
-    if (flush && this.#s.blocksCached > 0) this.#s.cacheFlushes++;
+    if (this.#s.blocksCached === 0) return;
+    if (flush) this.#s.cacheFlushes++;
+    this.#device.synchronize?.();
     for (const [size, list] of this.#free) {
       for (const ptr of list) {
         this.#device.free(ptr);

@@ -11,6 +11,26 @@ export interface CudaDeviceInfo {
   computeCapability: string;
   multiprocessors: number;
   totalMemory: number;
+  /** Peak SM clock in kHz (cudaDevAttrClockRate), 0 where the driver does not say. */
+  clockKHz: number;
+  /** FP32 FMA lanes per SM for this compute capability (fp32LanesPerSM), null for one not in the table. */
+  fp32LanesPerSM: number | null;
+  /** The fp32 (non-tensor-core) peak in GFLOP/s: SMs × clock × lanes × 2 (an FMA is two flops); null if unknown. */
+  fp32PeakGflops: number | null;
+}
+
+/**
+ * FP32 FMA lanes ("CUDA cores") per SM, from NVIDIA's per-architecture tables (CUDA C++ Programming Guide,
+ * "Arithmetic Instructions", 32-bit floating-point add/multiply/multiply-add results per clock per SM):
+ * sm_75 (Turing) 64; sm_80 (A100) 64; sm_86, sm_87, sm_89 (Ampere consumer, Ada) 128; sm_90 (H100/H200) 128
+ * (four SM sub-partitions × 32 lanes); sm_100, sm_103, sm_120 (Blackwell) 128. An H100 SXM: 132 SMs × 1.98 GHz ×
+ * 128 × 2 = 66.9 TFLOP/s, NVIDIA's figure. Anything else: null (the check then reports no share of peak).
+ */
+export function fp32LanesPerSM(major: number, minor: number): number | null {
+  const cc = major * 10 + minor;
+  if (cc === 75 || cc === 80) return 64;
+  if ([86, 87, 89, 90, 100, 103, 120, 121].includes(cc)) return 128;
+  return null;
 }
 
 export type Availability =
@@ -65,9 +85,14 @@ export function available(): Availability {
   }
   const reason = reasonFromProbe(build, probe);
   if (reason !== null) return (cached = { ok: false, reason, build });
-  const devices = probe.devices.map((d, index) => ({
-    index, name: d.name, computeCapability: `${d.major}.${d.minor}`, multiprocessors: d.multiprocessors, totalMemory: d.totalMemory,
-  }));
+  const devices = probe.devices.map((d, index) => {
+    const lanes = fp32LanesPerSM(d.major, d.minor), clockKHz = d.clockKHz ?? 0;
+    return {
+      index, name: d.name, computeCapability: `${d.major}.${d.minor}`, multiprocessors: d.multiprocessors, totalMemory: d.totalMemory,
+      clockKHz, fp32LanesPerSM: lanes,
+      fp32PeakGflops: lanes && clockKHz > 0 ? (d.multiprocessors * clockKHz * 1e3 * lanes * 2) / 1e9 : null,
+    };
+  });
   return (cached = { ok: true, devices, build, runtimeVersion: probe.runtimeVersion, driverVersion: probe.driverVersion });
 }
 

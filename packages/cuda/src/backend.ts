@@ -84,17 +84,33 @@ export class Call {
     return p;
   }
 
-  finish(): void {
+  /** Outputs marked written on the device and last uses recorded (once per call: by finish, or by release). */
+  #settle(): void {
     for (const t of this.#written) t.markDeviceWritten();
     // last use of blocks that receive async uploads (the copy stream waits for it before overwriting them)
     let e: number | null = null;
     for (const t of this.#used) t.noteUse(() => (e ??= this.dev.recordUse()));
+    this.#written = [];
+    this.#used = [];
+  }
+
+  finish(): void {
+    this.#settle();
     for (const [t, p] of this.#downloads) if (t.size > 0) this.dev.download(t.data, p);
   }
 
+  /**
+   * Returns the scratch blocks. A call that threw midway may have queued kernels already: their tensors' last
+   * use is recorded here too (and their outputs count as written on the device), so a later async upload into
+   * one of them still waits for those kernels.
+   */
   release(): void {
-    for (const b of this.#blocks) this.dev.allocator.release(b);
-    this.#blocks = [];
+    try {
+      this.#settle();
+    } finally {
+      for (const b of this.#blocks) this.dev.allocator.release(b);
+      this.#blocks = [];
+    }
   }
 }
 

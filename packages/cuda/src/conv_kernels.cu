@@ -11,6 +11,13 @@ __global__ void im2col_kernel(ConvGeom g, int64_t count, const float* x, float* 
 __global__ void col2im_kernel(ConvGeom g, int64_t count, const float* col, float* dx) {
   CONVNET_GRID_STRIDE(i, count) col2im_at(g, col, dx, i);
 }
+__global__ void sum_partials_kernel(int64_t len, int64_t splits, const float* p, float* dst, bool accumulate) {
+  CONVNET_GRID_STRIDE(i, len) {
+    float t = 0.f;
+    for (int64_t s = 0; s < splits; ++s) t += p[s * len + i];  // split order: deterministic
+    dst[i] = accumulate ? t + dst[i] : t;
+  }
+}
 __global__ void bias_add_kernel(int64_t count, int64_t c, int64_t inner, const float* x, const float* b, float* y) {
   CONVNET_GRID_STRIDE(i, count) y[i] = x[i] + b[(i / inner) % c];
 }
@@ -43,6 +50,12 @@ void col2im(Stream s, const ConvGeom& g, int64_t images, const float* col, float
   if (count == 0) return;
   col2im_kernel<<<grid_for(count), kThreads, 0, stream_of(s)>>>(g, count, col, dx);
   check_launch("col2im");
+}
+
+void sum_partials(Stream s, int64_t len, int64_t splits, const float* partials, float* dst, bool accumulate) {
+  if (len == 0) return;
+  sum_partials_kernel<<<grid_for(len), kThreads, 0, stream_of(s)>>>(len, splits, partials, dst, accumulate);
+  check_launch("sum_partials");
 }
 
 void bias_add(Stream s, int64_t n, int64_t c, int64_t inner, const float* x, const float* b, float* y) {

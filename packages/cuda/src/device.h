@@ -13,6 +13,7 @@ namespace convnet::cuda::dev {
 struct DeviceInfo {
   std::string name;
   int major = 0, minor = 0, multiprocessors = 0;
+  int clock_khz = 0;  // peak (boost) SM clock, cudaDevAttrClockRate (cudaDeviceProp has no clockRate in CUDA 13)
   size_t total_memory = 0;
 };
 

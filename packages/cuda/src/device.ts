@@ -68,6 +68,7 @@ export class CudaDevice {
     this.allocator = new CachingAllocator({
       malloc: (bytes) => (this.activate(), addon.malloc(bytes)),
       free: (ptr) => (this.activate(), addon.free(ptr)),
+      synchronize: () => this.synchronize(),
     }, opts);
   }
 

@@ -55,6 +55,7 @@ Probe probe() {
     d.major = prop.major;
     d.minor = prop.minor;
     d.multiprocessors = prop.multiProcessorCount;
+    if (cudaDeviceGetAttribute(&d.clock_khz, cudaDevAttrClockRate, i) != cudaSuccess) d.clock_khz = 0;
     d.total_memory = prop.totalGlobalMem;
     p.devices.push_back(d);
   }

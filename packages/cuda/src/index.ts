@@ -1,4 +1,4 @@
-export { available, cudaUnavailableReason, reasonFromProbe, cudaVersionString, type Availability, type CudaDeviceInfo } from './availability.js';
+export { available, cudaUnavailableReason, fp32LanesPerSM, reasonFromProbe, cudaVersionString, type Availability, type CudaDeviceInfo } from './availability.js';
 export { loadAddon, type BuildInfo, type Probe, type ProbeDevice, type CudaAddon } from './addon.js';
 export { CachingAllocator, CudaOutOfMemoryError, roundSize, type AllocatorStats, type AllocatorOptions, type Block, type DeviceMemory } from './allocator.js';
 export { CudaDevice, type DeviceOptions, type TransferStats } from './device.js';

@@ -26,6 +26,9 @@ void sgemm(Stream s, const SgemmArgs& a);
 void im2col(Stream s, const ConvGeom& g, int64_t images, const float* x, float* col);
 // dx [images, C, h, w] (overwritten) from dcol [images, C·kh·kw, oh·ow]
 void col2im(Stream s, const ConvGeom& g, int64_t images, const float* col, float* dx);
+// dst[i] = Σ_s partials[s·len + i] over s = 0..splits−1 in order (+ dst[i] afterwards when accumulate): the
+// deterministic second half of a split-K product
+void sum_partials(Stream s, int64_t len, int64_t splits, const float* partials, float* dst, bool accumulate);
 // y[n, c, i] = x[n, c, i] + b[c] (y may be x)
 void bias_add(Stream s, int64_t n, int64_t c, int64_t inner, const float* x, const float* b, float* y);
 // db[c] = Σ dy[n, c, i]
@@ -70,8 +73,10 @@ void sum_and_squares(Stream s, int64_t len, const float* x, void* ws, double* ou
 void augment(Stream s, const AugmentGeom& g, const AugmentSample& smp, const AugmentNorm& nm, const uint8_t* images,
              float* out);
 
-// Convolution = im2col + GEMM per group (conv.cpp, shared by both builds). The column buffer ws holds
+// Convolution = im2col + GEMM per group (conv.cpp, shared by both builds). The workspace ws holds the weight
+// gradient's split-K partials (conv_weight_splits(g) × o/groups × K/groups floats) and then the column buffer,
 // conv_workspace_images(g, ws_bytes) images at a time (at least one: conv_workspace_bytes(g, 1)).
+int64_t conv_weight_splits(const ConvGeom& g);
 size_t conv_workspace_bytes(const ConvGeom& g, int64_t images);
 int64_t conv_workspace_images(const ConvGeom& g, size_t ws_bytes);
 void conv2d_forward(Stream s, const ConvGeom& g, const float* x, const float* w, const float* b, float* y, void* ws,

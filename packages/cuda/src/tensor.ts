@@ -32,7 +32,13 @@ class Storage {
   constructor(device: CudaDevice, length: number) {
     this.device = device;
     this.block = device.allocator.alloc(Math.max(length, 1) * 4);
-    this.mirror = new Float32Array(length);
+    try {
+      this.mirror = new Float32Array(length);
+    } catch (e) {
+      // no host memory (or address space) for the mirror: the device block would leak with no tensor to free it
+      device.allocator.release(this.block);
+      throw new Error(`cuda: cannot allocate the host mirror of ${length} floats for a device tensor on ${device.name}: ${(e as Error).message}`);
+    }
   }
 
   toDevice(): void {
@@ -173,6 +179,9 @@ export class CudaTensor extends Tensor {
     this.device.activate();
     this.device.addon.copy(t.#storage.block.ptr, this.ptr, this.size * 4, this.device.stream);
     t.markDeviceWritten();
+    // the copy reads this block on the compute stream: an async upload into it must wait for the copy
+    let e: number | null = null;
+    this.noteUse(() => (e ??= this.device.recordUse()));
     return t;
   }
 
@@ -196,6 +205,11 @@ export class CudaTensor extends Tensor {
       } else d.addon.copy(dst, src.ptr, bytes, d.stream);
     } else this.device.upload(dst, src instanceof CudaTensor ? src.toHost().data : src.data);  // another device: through the host
     this.markDeviceWritten();
+    // both blocks were used on the compute stream: async uploads into either must wait for this copy
+    let e: number | null = null;
+    const use = () => (e ??= this.device.recordUse());
+    this.noteUse(use);
+    if (src instanceof CudaTensor && src.device === this.device) src.noteUse(use);
     return this;
   }
 

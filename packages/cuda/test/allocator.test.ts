@@ -23,9 +23,15 @@ class FakeDevice implements DeviceMemory {
     this.mallocs++;
     return p;
   }
+  /** Calls in order: 'sync' and 'free <ptr>' (a free must come after a synchronise). */
+  log: string[] = [];
   free(ptr: number): void {
     if (!this.live.delete(ptr)) throw new Error(`fake: double free of ${ptr}`);
     this.frees++;
+    this.log.push(`free ${ptr}`);
+  }
+  synchronize(): void {
+    this.log.push('sync');
   }
 }
 
@@ -133,5 +139,41 @@ describe('CachingAllocator', () => {
     expect(st.blocksCached).toBe(0);
     expect(dev.live.size).toBe(0);
     expect(st.deviceFrees).toBe(st.deviceMallocs);
+  });
+
+  it('emptyCache synchronises the device before it frees (queued kernels may still use a cached block)', () => {
+    const dev = new FakeDevice();
+    const al = new CachingAllocator(dev);
+    const blocks = [al.alloc(100), al.alloc(3 * MiB)];
+    for (const b of blocks) al.release(b);
+    al.emptyCache();
+    expect(dev.log).toEqual(['sync', `free ${blocks[0].ptr}`, `free ${blocks[1].ptr}`]);
+    al.emptyCache();  // nothing cached: no synchronise
+    expect(dev.log.length).toBe(3);
+  });
+
+  it('exact mode (CONVNET_CUDA_EXACT_ALLOC=1): exact sizes, nothing cached, each release synchronises and frees', () => {
+    const dev = new FakeDevice();
+    const al = new CachingAllocator(dev, { exact: true });
+    const a = al.alloc(1000), b = al.alloc(3 * MiB + 4), z = al.alloc(0);
+    expect([a.size, b.size, z.size]).toEqual([1000, 3 * MiB + 4, 1]);
+    expect(dev.live.get(a.ptr)).toBe(1000);
+    al.release(a);
+    expect(dev.log).toEqual(['sync', `free ${a.ptr}`]);
+    const c = al.alloc(1000);  // a new device allocation, not a.ptr from a cache
+    expect(al.stats()).toMatchObject({ cacheHits: 0, cacheMisses: 4, blocksCached: 0, deviceMallocs: 4, deviceFrees: 1 });
+    for (const x of [b, z, c]) al.release(x);
+    expect(dev.live.size).toBe(0);
+    expect(al.stats().reservedBytes).toBe(0);
+    const prev = process.env.CONVNET_CUDA_EXACT_ALLOC;
+    try {
+      process.env.CONVNET_CUDA_EXACT_ALLOC = '1';
+      expect(new CachingAllocator(dev).exact).toBe(true);
+      process.env.CONVNET_CUDA_EXACT_ALLOC = '0';
+      expect(new CachingAllocator(dev).exact).toBe(false);
+    } finally {
+      if (prev === undefined) delete process.env.CONVNET_CUDA_EXACT_ALLOC;
+      else process.env.CONVNET_CUDA_EXACT_ALLOC = prev;
+    }
   });
 });

@@ -95,9 +95,25 @@ describe('device tensors on the emulator', () => {
     expect(maxErr(a.data, b.data)).toBeLessThan(1e-4);  // chunks sum in another order
     expect(getBackend('cuda-host-small-ws').description).toMatch(/host emulator/);
   });
+
+  it('the weight gradient split over images (split-K): against ref, grouped, identical bits run to run', () => {
+    // conv1-like (a 16 × 363 product: one tile, so each image is its own split) and a grouped conv2-like one
+    for (const [xs, ws, o] of [
+      [[9, 3, 23, 23], [16, 3, 11, 11], { stride: 4, padding: 2 }],
+      [[6, 8, 7, 7], [12, 4, 5, 5], { padding: 2, groups: 2 }],
+    ] as [number[], number[], object][]) {
+      const x = randn(xs), y = conv2d(x, randn(ws), null, { ...o, backend: 'ref' }), dy = randn(y.shape);
+      const r = conv2dBackwardWeight(x, dy, ws, { ...o, backend: 'ref' });
+      const a = conv2dBackwardWeight(x, dy, ws, { ...o, backend });
+      const b = conv2dBackwardWeight(x, dy, ws, { ...o, backend });
+      expect(maxErr(a.data, r.data)).toBeLessThan(1e-4 * Math.sqrt(xs[0] * y.shape[2] * y.shape[3]));
+      expect(Array.from(a.data)).toEqual(Array.from(b.data));
+    }
+  });
 });
 
 describe('SGEMM launches (the tiles of kernels/sgemm.h) on the emulator', () => {
+  // a mutated tile loop (e.g. the stash into the wrong buffer, or a k tile skipped) fails these and conformance
   const s = dev.stream;
   const a = dev.addon;
   // reference: C_z = alpha op(A_z) op(B_z) + beta C_z (float64)
@@ -112,7 +128,10 @@ describe('SGEMM launches (the tiles of kernels/sgemm.h) on the emulator', () => 
   }
 
   it('batched (gridDim.z) and batch-reduced products, tiles cut at every edge', () => {
-    for (const [M, N, K, batch] of [[65, 70, 17, 3], [1, 129, 33, 2], [64, 64, 16, 1], [3, 5, 100, 4]]) {
+    // 128×128 tiles, k tiles of 8 (double-buffered), 4-float loads: edges at 128 and 8, K < 8, odd leading dimensions
+    // (the scalar tails of the 4-float loads), and rows past 64 (the second half of each thread's 8×8 tile)
+    const sizes = [[65, 70, 17, 3], [1, 129, 33, 2], [64, 64, 16, 1], [3, 5, 100, 4], [130, 131, 9, 2], [129, 6, 7, 1], [67, 200, 41, 1]];
+    for (const [M, N, K, batch] of sizes) {
       for (const tA of [false, true]) for (const tB of [false, true]) {
         const A = rng.normal(batch * M * K), B = rng.normal(batch * K * N), C = rng.normal(batch * M * N);
         const pa = dev.allocator.alloc(A.byteLength), pb = dev.allocator.alloc(B.byteLength), pc = dev.allocator.alloc(C.byteLength);

@@ -169,3 +169,95 @@ describe('device memory contents', () => {
     dy.dispose(); w.dispose(); dx.dispose();
   });
 });
+
+describe('last use recorded by every compute-stream use (an async upload into the block waits for it)', () => {
+  /** Index of the copy stream's wait for the `use`-th compute-stream event recorded from `from` on. */
+  const waitsFor = (from: number) => {
+    const up = idx((c) => c[0] === 'upload' && c[3] === C(), from);
+    const wait = log.slice(from, up).reverse().find((c) => c[0] === 'streamWaitEvent' && c[1] === C());
+    return { up, waited: wait?.[2] };
+  };
+  const lastComputeEvent = (before: number) =>
+    log.slice(0, before).reverse().find((c) => c[0] === 'eventRecord' && c[2] === S())?.[1];
+
+  it('copyFrom records the last use of both its source and its destination', () => {
+    using t = CudaTensor.zeros([4], dev);
+    using y = CudaTensor.zeros([4], dev);
+    const a = dev.allocPinned(4), b = dev.allocPinned(4);
+    a.set([1, 2, 3, 4]);
+    t.copyFromAsync(a);
+    spy();
+    y.copyFrom(t);  // reads t's block on the compute stream
+    const copy = idx((c) => c[0] === 'copy');
+    t.copyFromAsync(b);
+    const { up, waited } = waitsFor(copy);
+    expect(idx((c) => c[0] === 'eventRecord' && c[2] === S(), copy)).toBeGreaterThan(copy);  // recorded after the copy
+    expect(waited).toBe(lastComputeEvent(up));
+    expect(Array.from(y.toHost().data)).toEqual([1, 2, 3, 4]);
+    // the destination side: t written by a device copy, then an async upload into t
+    spy();
+    t.copyFrom(y);
+    const copy2 = idx((c) => c[0] === 'copy');
+    t.copyFromAsync(a);
+    const w2 = waitsFor(copy2);
+    expect(idx((c) => c[0] === 'eventRecord' && c[2] === S(), copy2)).toBeGreaterThan(copy2);
+    expect(w2.waited).toBe(lastComputeEvent(w2.up));
+  });
+
+  it('clone records the last use of its source', () => {
+    using t = CudaTensor.zeros([3], dev);
+    const a = dev.allocPinned(3), b = dev.allocPinned(3);
+    a.set([5, 6, 7]);
+    t.copyFromAsync(a);
+    spy();
+    using c = t.clone();
+    const copy = idx((x) => x[0] === 'copy');
+    t.copyFromAsync(b);
+    const { up, waited } = waitsFor(copy);
+    expect(idx((x) => x[0] === 'eventRecord' && x[2] === S(), copy)).toBeGreaterThan(copy);
+    expect(waited).toBe(lastComputeEvent(up));
+    expect(Array.from(c.toHost().data)).toEqual([5, 6, 7]);
+  });
+
+  it('a Call that throws after queuing a kernel still records the last use of its tensors', () => {
+    const be = createCudaBackend({ emulator: true });
+    using t = CudaTensor.zeros([4], dev);
+    using y = CudaTensor.zeros([4], dev);
+    const a = dev.allocPinned(4), b = dev.allocPinned(4);
+    a.set([1, -1, 1, -1]);
+    t.copyFromAsync(a);
+    spy();
+    expect(() => be.run((c) => {
+      dev.addon.copy(c.out(y), c.in(t), 16, dev.stream);  // a kernel queued on t and y ...
+      throw new Error('a later launch of the call failed');  // ... then the call fails
+    })).toThrow('a later launch of the call failed');
+    const copy = idx((c) => c[0] === 'copy');
+    t.copyFromAsync(b);
+    const { up, waited } = waitsFor(copy);
+    expect(idx((c) => c[0] === 'eventRecord' && c[2] === S(), copy)).toBeGreaterThan(copy);
+    expect(waited).toBe(lastComputeEvent(up));
+    expect(Array.from(y.toHost().data)).toEqual([1, -1, 1, -1]);  // the output counts as written on the device
+  });
+});
+
+describe('device memory when the host mirror cannot be allocated', () => {
+  it('the device block goes back to the allocator and the error says what failed', () => {
+    const Real = globalThis.Float32Array;
+    const before = dev.allocator.stats();
+    class NoMemory extends Real {
+      constructor(...args: unknown[]) {
+        if (args[0] === 12345) throw new RangeError('Array buffer allocation failed');
+        super(...(args as [number]));
+      }
+    }
+    globalThis.Float32Array = NoMemory as unknown as Float32ArrayConstructor;
+    try {
+      expect(() => new CudaTensor(dev, [12345])).toThrow(/cannot allocate the host mirror of 12345 floats.*Array buffer allocation failed/);
+    } finally {
+      globalThis.Float32Array = Real;
+    }
+    const after = dev.allocator.stats();
+    expect(after.inUseBytes).toBe(before.inUseBytes);
+    expect(after.blocksInUse).toBe(before.blocksInUse);
+  });
+});

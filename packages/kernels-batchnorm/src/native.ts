@@ -11,18 +11,23 @@ import type { Tensor } from '@convnet/tensor';
 
 type F = Float32Array;
 type P = number;
-/** The CPU addon; every kernel's attributes take an optional `threads` (default: CONVNET_NUM_THREADS or the cores). */
+/** The CPU addon: its kernels run on @convnet/native's thread pool and ISA, handed over once by `useRuntime`. */
 export interface BatchNormCpuAddon {
   batchNorm2d(a: object, x: F, w: F, b: F, y: F, mean: F, invStd: F, runningMean: F, runningVar: F): void;
   batchNorm2dInference(a: object, x: F, w: F, b: F, runningMean: F, runningVar: F, y: F): void;
   batchNorm2dBackward(a: object, x: F, dy: F, w: F, mean: F, invStd: F, dx: F, dw: F, db: F): void;
-  /** The instruction set chosen (CPUID; CONVNET_ISA=generic forces the baseline build) and the default thread count. */
+  /** The bodies chosen (from @convnet/native's ISA; CONVNET_ISA=generic forces the baseline) and the pool's threads. */
   info(): { isa: 'avx2' | 'generic'; threads: number };
+  /** Hands the addon @convnet/native's runtime (`require('@convnet/native').runtime()`); done by loadBatchNormAddon. */
+  useRuntime(runtime: unknown): void;
 }
+/** The CUDA addon and its host emulator; every kernel's attributes take `device` (the N of `cuda:N`). */
 export interface BatchNormCudaAddon {
   batchNorm2d(s: P, a: object, x: P, w: P, b: P, y: P, mean: P, invStd: P, runningMean: P, runningVar: P): void;
   batchNorm2dInference(s: P, a: object, x: P, w: P, b: P, runningMean: P, runningVar: P, y: P): void;
   batchNorm2dBackward(s: P, a: object, x: P, dy: P, w: P, mean: P, invStd: P, dx: P, dw: P, db: P): void;
+  /** Which build, and whether the synchronising debug mode (CONVNET_CUDA_SYNC=1) is on. */
+  info(): { kind: 'cuda' | 'cuda-host'; sync: boolean };
 }
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -35,6 +40,9 @@ export function loadBatchNormAddon(kind: 'cpu' | 'cuda' | 'cuda-host'): BatchNor
   // @convnet/native's loader (contract C5): source build, then a prebuilt package; its error says what to run
   const { tryLoadAddon } = createRequire(import.meta.url)('@convnet/native/loader') as typeof import('@convnet/native/loader');
   const l = tryLoadAddon<BatchNormCpuAddon>({ name: '@convnet/kernels-batchnorm', root, file, optional: true });
+  // the CPU kernels run on @convnet/native's pool and ISA (convnet/runtime.h)
+  if (kind === 'cpu' && l.error === undefined)
+    l.addon.useRuntime((createRequire(import.meta.url)('@convnet/native') as typeof import('@convnet/native')).runtime());
   const r = l.error === undefined ? l.addon : new Error(`${l.error}${kind === 'cuda' ? '\n(the CUDA addon is built only where nvcc is found at install)' : ''}`);
   cache.set(file, r);
   return r;

@@ -3,7 +3,7 @@
  * `cpu` backend the native CPU kernels and every registered CUDA backend of @convnet/cuda (`cuda`, `cuda:N`,
  * `cuda-host`) the CUDA kernels; any other backend runs them through its fallback (ultimately `ref`).
  */
-import { getBackend, listBackends, native, registerKernel, type Tensor } from '@convnet/tensor';
+import { getBackend, listBackends, registerKernel, type Tensor } from '@convnet/tensor';
 import { registerBatchNormSpecs } from './kernels.js';
 import { dimsOf, loadBatchNormAddon, type BatchNormCpuAddon, type BatchNormCudaAddon } from './native.js';
 
@@ -11,23 +11,21 @@ type T = Tensor;
 
 /**
  * Gives `cpu` the native kernels (the addon's functions are named as the kernels). They split the channels over
- * the addon's own thread pool, as many threads as @convnet/native's pool has now (CONVNET_NUM_THREADS, the cores,
- * or the trainer's --threads: `setNumThreads`); that pool is idle while batch norm runs.
+ * @convnet/native's own thread pool (CONVNET_NUM_THREADS, the cores, or the trainer's --threads: `setNumThreads`).
  */
 export function registerBatchNormCpu(): void {
   const a = loadBatchNormAddon('cpu');
   if (a instanceof Error) throw a;
   const n = a as BatchNormCpuAddon;
-  const threads = () => native().info().threads;
   registerKernel('batchNorm2d', 'cpu', ({ x, weight, bias }: { x: T; weight: T; bias: T }, at: { eps: number; momentum: number },
     o: { y: T; saveMean: T; saveInvStd: T; runningMean: T; runningVar: T }) =>
-    n.batchNorm2d({ ...dimsOf(x), ...at, threads: threads() }, x.data, weight.data, bias.data, o.y.data, o.saveMean.data, o.saveInvStd.data,
+    n.batchNorm2d({ ...dimsOf(x), ...at }, x.data, weight.data, bias.data, o.y.data, o.saveMean.data, o.saveInvStd.data,
       o.runningMean.data, o.runningVar.data));
   registerKernel('batchNorm2dInference', 'cpu', (i: { x: T; weight: T; bias: T; runningMean: T; runningVar: T }, at: { eps: number }, { y }: { y: T }) =>
-    n.batchNorm2dInference({ ...dimsOf(i.x), ...at, threads: threads() }, i.x.data, i.weight.data, i.bias.data, i.runningMean.data,
+    n.batchNorm2dInference({ ...dimsOf(i.x), ...at }, i.x.data, i.weight.data, i.bias.data, i.runningMean.data,
       i.runningVar.data, y.data));
   registerKernel('batchNorm2dBackward', 'cpu', (i: { x: T; dy: T; weight: T; saveMean: T; saveInvStd: T }, _a: object, o: { dx: T; dweight: T; dbias: T }) =>
-    n.batchNorm2dBackward({ ...dimsOf(i.x), threads: threads() }, i.x.data, i.dy.data, i.weight.data, i.saveMean.data, i.saveInvStd.data,
+    n.batchNorm2dBackward({ ...dimsOf(i.x) }, i.x.data, i.dy.data, i.weight.data, i.saveMean.data, i.saveInvStd.data,
       o.dx.data, o.dweight.data, o.dbias.data));
 }
 
@@ -35,7 +33,7 @@ export function registerBatchNormCpu(): void {
  * tensors to device addresses (staging host tensors). */
 interface CudaLikeBackend {
   name: string;
-  device: { stream: number; emulated: boolean };
+  device: { stream: number; emulated: boolean; index: number };
   run(body: (c: { in(t: T): number; out(t: T): number; inout(t: T): number }) => void): void;
 }
 const isCuda = (b: unknown): b is CudaLikeBackend =>
@@ -49,15 +47,17 @@ export function registerBatchNormCuda(backend: string): void {
   if (a instanceof Error) throw a;
   const k = a as BatchNormCudaAddon;
   const s = () => b.device.stream;
+  // the launches go on the backend's device (`cuda:N`): the addon makes it current (its CUDA runtime is its own)
+  const device = b.device.index;
   registerKernel('batchNorm2d', backend, ({ x, weight, bias }: { x: T; weight: T; bias: T }, at: { eps: number; momentum: number },
     o: { y: T; saveMean: T; saveInvStd: T; runningMean: T; runningVar: T }) => b.run((c) =>
-    k.batchNorm2d(s(), { ...dimsOf(x), ...at }, c.in(x), c.in(weight), c.in(bias), c.out(o.y), c.out(o.saveMean), c.out(o.saveInvStd),
+    k.batchNorm2d(s(), { ...dimsOf(x), ...at, device }, c.in(x), c.in(weight), c.in(bias), c.out(o.y), c.out(o.saveMean), c.out(o.saveInvStd),
       c.inout(o.runningMean), c.inout(o.runningVar))));
   registerKernel('batchNorm2dInference', backend, (i: { x: T; weight: T; bias: T; runningMean: T; runningVar: T }, at: { eps: number }, { y }: { y: T }) =>
-    b.run((c) => k.batchNorm2dInference(s(), { ...dimsOf(i.x), ...at }, c.in(i.x), c.in(i.weight), c.in(i.bias), c.in(i.runningMean),
+    b.run((c) => k.batchNorm2dInference(s(), { ...dimsOf(i.x), ...at, device }, c.in(i.x), c.in(i.weight), c.in(i.bias), c.in(i.runningMean),
       c.in(i.runningVar), c.out(y))));
   registerKernel('batchNorm2dBackward', backend, (i: { x: T; dy: T; weight: T; saveMean: T; saveInvStd: T }, _a: object, o: { dx: T; dweight: T; dbias: T }) =>
-    b.run((c) => k.batchNorm2dBackward(s(), dimsOf(i.x), c.in(i.x), c.in(i.dy), c.in(i.weight), c.in(i.saveMean), c.in(i.saveInvStd),
+    b.run((c) => k.batchNorm2dBackward(s(), { ...dimsOf(i.x), device }, c.in(i.x), c.in(i.dy), c.in(i.weight), c.in(i.saveMean), c.in(i.saveInvStd),
       c.out(o.dx), c.out(o.dweight), c.out(o.dbias))));
 }
 

@@ -16,15 +16,17 @@ function inputs() {
   return { len, x: fill(len, 1.5, 2.5), dy: fill(len, 0.1, 0), w: fill(c, 0.3, 1), b: fill(c, 0.2, 0), rm: fill(c, 0.5, 2), rv: fill(c, 0.2, 1.5) };
 }
 
+// threads: @convnet/native's pool size for the call (the addon runs on that pool)
 function digest(addon, threads) {
+  require('@convnet/native').setNumThreads(threads);
   const i = inputs(), c = SHAPE.c;
   const y = new Float32Array(i.len), mean = new Float32Array(c), inv = new Float32Array(c);
   const rm = Float32Array.from(i.rm), rv = Float32Array.from(i.rv);
-  addon.batchNorm2d({ ...SHAPE, eps: 1e-5, momentum: 0.1, threads }, i.x, i.w, i.b, y, mean, inv, rm, rv);
+  addon.batchNorm2d({ ...SHAPE, eps: 1e-5, momentum: 0.1 }, i.x, i.w, i.b, y, mean, inv, rm, rv);
   const dx = new Float32Array(i.len), dw = new Float32Array(c), db = new Float32Array(c);
-  addon.batchNorm2dBackward({ ...SHAPE, threads }, i.x, i.dy, i.w, mean, inv, dx, dw, db);
+  addon.batchNorm2dBackward({ ...SHAPE }, i.x, i.dy, i.w, mean, inv, dx, dw, db);
   const e = new Float32Array(i.len);
-  addon.batchNorm2dInference({ ...SHAPE, eps: 1e-5, threads }, i.x, i.w, i.b, rm, rv, e);
+  addon.batchNorm2dInference({ ...SHAPE, eps: 1e-5 }, i.x, i.w, i.b, rm, rv, e);
   const h = createHash('sha256');
   for (const a of [y, mean, inv, rm, rv, dx, dw, db, e]) h.update(new Uint8Array(a.buffer));
   return h.digest('hex');
@@ -34,6 +36,7 @@ function load() {
   const { tryLoadAddon } = require('@convnet/native/loader');
   const l = tryLoadAddon({ name: '@convnet/kernels-batchnorm', root: resolve(__dirname, '..'), file: 'convnet_batchnorm.node', optional: true });
   if (l.error !== undefined) throw new Error(l.error);
+  l.addon.useRuntime(require('@convnet/native').runtime());
   return l.addon;
 }
 

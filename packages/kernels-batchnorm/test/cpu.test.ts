@@ -39,12 +39,27 @@ describe('CPU kernels: threads and instruction sets', () => {
     expect(child.digest).toBe(digest(addon, 2));
   });
 
-  it('a bad threads attribute is a one-line error naming it', () => {
-    const i = inputs(), c = SHAPE.c, f = () => new Float32Array(c);
-    expect(() => addon.batchNorm2dInference({ ...SHAPE, eps: 1e-5, threads: 0 }, i.x, i.w, i.b, i.rm, i.rv, new Float32Array(i.len)))
-      .toThrow("batchnorm.batchNorm2dInference: attribute 'threads': ");
-    expect(() => addon.batchNorm2dBackward({ ...SHAPE, threads: 'two' }, i.x, i.dy, i.w, f(), f(), new Float32Array(i.len), f(), f()))
-      .toThrow("batchnorm.batchNorm2dBackward: attribute 'threads': expected a number");
+  it("run on @convnet/native's pool: info().threads follows setNumThreads (no pool of its own)", () => {
+    const nat = require('@convnet/native');
+    for (const t of [1, 5, 2]) {
+      nat.setNumThreads(t);
+      expect(addon.info().threads).toBe(t);
+    }
+  });
+
+  it('without the runtime, a call is a one-line error saying what to do; a wrong value is refused by its tag', () => {
+    // a fresh addon instance in a child process, never given the runtime
+    const src = `const a = require(${JSON.stringify(require.resolve('../build/Release/convnet_batchnorm.node'))});
+      const r = [];
+      try { a.info(); } catch (e) { r.push(e.message); }
+      try { a.useRuntime({}); } catch (e) { r.push(e.message); }
+      try { a.useRuntime(require('@convnet/native').info()); } catch (e) { r.push(e.message); }
+      console.log(JSON.stringify(r));`;
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', src], { encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)) }));
+    expect(out).toHaveLength(3);
+    expect(out[0]).toBe("batchnorm: no runtime: call useRuntime(require('@convnet/native').runtime()) first");
+    expect(out[1]).toMatch(/^useRuntime: expected require\('@convnet\/native'\).runtime\(\)/);
+    expect(out[2]).toMatch(/^useRuntime: expected/);
   });
 });
 
@@ -54,11 +69,12 @@ describe('CPU kernels against the float64 ref kernels', () => {
     const T = (a: ArrayLike<number>, shape = [c]) => new Tensor(Float32Array.from(a), shape);
     // native
     const y = new Float32Array(len), mean = new Float32Array(c), inv = new Float32Array(c), rm = Float32Array.from(rm0), rv = Float32Array.from(rv0);
-    addon.batchNorm2d({ ...d, eps: 1e-5, momentum: 0.1, threads }, x, w, b, y, mean, inv, rm, rv);
+    require('@convnet/native').setNumThreads(threads);
+    addon.batchNorm2d({ ...d, eps: 1e-5, momentum: 0.1 }, x, w, b, y, mean, inv, rm, rv);
     const dx = new Float32Array(len), dw = new Float32Array(c), db = new Float32Array(c);
-    addon.batchNorm2dBackward({ ...d, threads }, x, dy, w, mean, inv, dx, dw, db);
+    addon.batchNorm2dBackward({ ...d }, x, dy, w, mean, inv, dx, dw, db);
     const e = new Float32Array(len);
-    addon.batchNorm2dInference({ ...d, eps: 1e-5, threads }, x, w, b, rm0, rv0, e);
+    addon.batchNorm2dInference({ ...d, eps: 1e-5 }, x, w, b, rm0, rv0, e);
     // ref, float64 throughout
     const x64 = Float64Array.from(x), y64 = new Float64Array(len), m64 = new Float64Array(c), i64 = new Float64Array(c);
     batchNormTrainCore(x64, Float64Array.from(w), Float64Array.from(b), y64, m64, i64, d, 1e-5);

@@ -110,6 +110,7 @@ Napi::Value probe_fn(const Info& info) {
     d.Set("major", p.devices[i].major);
     d.Set("minor", p.devices[i].minor);
     d.Set("multiprocessors", p.devices[i].multiprocessors);
+    d.Set("clockKHz", p.devices[i].clock_khz);
     d.Set("totalMemory", static_cast<double>(p.devices[i].total_memory));
     devs.Set(static_cast<uint32_t>(i), d);
   }

@@ -14,12 +14,15 @@
 
 namespace convnet::cuda {
 
-void sgemm(Stream, const SgemmArgs& p) {
+void sgemm(Stream, const SgemmArgs& args) {
+  SgemmArgs p = args;
   if (p.M <= 0 || p.N <= 0 || p.batch <= 0) return;
+  sgemm_prepare(p);
   const int64_t gy = (p.M + kSgemmBM - 1) / kSgemmBM, gx = (p.N + kSgemmBN - 1) / kSgemmBN;
-  const int64_t gz = p.reduce ? 1 : p.batch;
+  const int64_t gz = p.reduce ? (p.splits > 1 ? p.splits : 1) : p.batch;
   if (gy > 65535 || gz > 65535) throw std::runtime_error("cuda: sgemm: M or the batch is too large for one launch");
   SgemmShared sh;
+  std::vector<SgemmRegs> regs(kSgemmThreads);
   std::vector<float> acc(static_cast<size_t>(kSgemmThreads) * kSgemmTM * kSgemmTN);
   auto acc_of = [&](int tid) { return reinterpret_cast<float(*)[kSgemmTN]>(&acc[static_cast<size_t>(tid) * kSgemmTM * kSgemmTN]); };
   for (int64_t z = 0; z < gz; ++z)
@@ -27,23 +30,33 @@ void sgemm(Stream, const SgemmArgs& p) {
       for (int64_t bx = 0; bx < gx; ++bx) {
         const int64_t m0 = by * kSgemmBM, n0 = bx * kSgemmBN;
         std::fill(acc.begin(), acc.end(), 0.f);
-        // A thread whose first row (m0 + ty) or first column (n0 + tx) is outside C stores nothing (sgemm_store
-        // skips every element of its tile), so its multiply-adds are not run here: the results are the same
-        // bits, and small-M products (a batch of 1 through the FC layers) stop costing 64 tiles' worth.
-        auto computes = [&](int t) { return m0 + t / kSgemmThreadsX < p.M && n0 + t % kSgemmThreadsX < p.N; };
-        const int64_t items = p.reduce ? p.batch : 1;
-        for (int64_t b = 0; b < items; ++b) {
-          const int64_t at = p.reduce ? b : z;
-          const float* A = sgemm_a_at(p, at);
-          const float* B = sgemm_b_at(p, at);
-          for (int64_t k0 = 0; k0 < p.K; k0 += kSgemmBK) {
-            for (int t = 0; t < kSgemmThreads; ++t) sgemm_load(p, sh, t, m0, n0, k0, A, B);
+        // A thread whose first row or first column (the smallest of its tile) is outside C stores nothing
+        // (sgemm_store skips every element of its tile), so its multiply-adds are not run here: the results
+        // are the same bits, and small-M products (a batch of 1 through the FC layers) stop costing whole tiles.
+        auto computes = [&](int t) { return m0 + sgemm_row(t, 0) < p.M && n0 + sgemm_col(t, 0) < p.N; };
+        // the kernel's schedule: prologue, then per tile fetch next / compute / stash next / barrier
+        const SgemmWalk w = sgemm_walk(p, z);
+        if (w.tiles > 0) {
+          const float *A, *B;
+          int64_t k0;
+          sgemm_tile(p, w, 0, A, B, k0);
+          for (int t = 0; t < kSgemmThreads; ++t) sgemm_fetch(p, t, m0, n0, k0, A, B, regs[t]);
+          for (int t = 0; t < kSgemmThreads; ++t) sgemm_stash(p, sh, 0, t, regs[t]);
+          for (int64_t tile = 0; tile < w.tiles; ++tile) {
+            const int buf = static_cast<int>(tile & 1);
+            const bool next = tile + 1 < w.tiles;
+            if (next) {
+              sgemm_tile(p, w, tile + 1, A, B, k0);
+              for (int t = 0; t < kSgemmThreads; ++t) sgemm_fetch(p, t, m0, n0, k0, A, B, regs[t]);
+            }
             for (int t = 0; t < kSgemmThreads; ++t)
-              if (computes(t)) sgemm_compute(sh, t, acc_of(t));
+              if (computes(t)) sgemm_compute(sh, buf, t, acc_of(t));
+            if (next)
+              for (int t = 0; t < kSgemmThreads; ++t) sgemm_stash(p, sh, buf ^ 1, t, regs[t]);
           }
         }
-        float* C = p.C + (p.reduce ? 0 : z * p.strideC);
-        for (int t = 0; t < kSgemmThreads; ++t) sgemm_store(p, t, m0, n0, C, acc_of(t));
+        float* C = sgemm_c_at(p, z);
+        for (int t = 0; t < kSgemmThreads; ++t) sgemm_store(p, sgemm_beta(p), t, m0, n0, C, acc_of(t));
       }
 }
 
@@ -60,6 +73,14 @@ void col2im(Stream, const ConvGeom& g, int64_t images, const float* col, float* 
 void bias_add(Stream, int64_t n, int64_t c, int64_t inner, const float* x, const float* b, float* y) {
   const int64_t count = n * c * inner;
   for (int64_t i = 0; i < count; ++i) y[i] = x[i] + b[(i / inner) % c];
+}
+
+void sum_partials(Stream, int64_t len, int64_t splits, const float* p, float* dst, bool accumulate) {
+  for (int64_t i = 0; i < len; ++i) {  // the kernel's body per element
+    float t = 0.f;
+    for (int64_t s = 0; s < splits; ++s) t += p[s * len + i];
+    dst[i] = accumulate ? t + dst[i] : t;
+  }
 }
 
 void bias_grad(Stream, int64_t n, int64_t c, int64_t inner, const float* dy, float* db) {
