@@ -17,8 +17,8 @@
 //    OB·NT vector accumulators. The ranges' sums are added in range order.
 // Determinism: every forward output is one tile's sum in a fixed (c, ky, kx) order, whatever the thread count; the
 // weight gradient depends on the thread count only (as im2col + GEMM's).
-// Numerical error: a float32 dot product per output (forward: K = c·kh·kw terms; weight gradient: sums over the
-// pixels of each image in row-major order, then images in order), measured against float64 in
+// Numerical error: a float32 dot product per output (forward: K = c·kh·kw terms; weight gradient: a float32 sum per
+// band of output rows, the bands' sums added in order, images in order), measured against float64 in
 // native/test/conv_first.test.ts.
 #include "conv_first.h"
 
@@ -126,8 +126,8 @@ void first_forward(const ConvGeom& g, const float* x, const float* w, const floa
   float* wb = workspace(wb_floats + slot_stride * static_cast<size_t>(slots));
   float* scratch = wb + wb_floats;
   // input channels per register-tile call: the tile's weights for them stay within 32 KiB of L1
-  const int64_t nc_step =
-      std::min<int64_t>(g.c, std::max<int64_t>(1, (32 << 10) / (K.OB * W * taps * static_cast<int64_t>(sizeof(float)))));
+  const int64_t tile_channel_bytes = K.OB * W * taps * static_cast<int64_t>(sizeof(float));
+  const int64_t nc_step = std::min<int64_t>(g.c, std::max<int64_t>(1, (32 << 10) / tile_channel_bytes));
 
   // wb[ob][c][ky][kx][oi] = w[ob·W + oi][c][ky][kx], zeros past the last output channel
   parallel_for(nob, [&](int64_t b0, int64_t b1, int) {
@@ -179,8 +179,8 @@ void first_forward(const ConvGeom& g, const float* x, const float* w, const floa
           }
         }
         // res → y[img][o][oy][·] (+ bias)
-        K.store({res, row_floats, g.ow, o_hi - o_lo, b ? b + o_lo : nullptr, y + ((img * g.o + o_lo) * g.oh + oy) * g.ow,
-                 g.oh * g.ow});
+        float* yrow = y + ((img * g.o + o_lo) * g.oh + oy) * g.ow;
+        K.store({res, row_floats, g.ow, o_hi - o_lo, b ? b + o_lo : nullptr, yrow, g.oh * g.ow});
       }
     }
   });

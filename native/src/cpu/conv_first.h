@@ -26,7 +26,7 @@ struct FirstFwdArgs {
 using FirstFwdFn = void (*)(const FirstFwdArgs&);
 
 // Weight-gradient register tile, one input channel c and filter row ky, taps kx0 .. kx0 + NT − 1: acc[ob][t] +=
-// Σ over a band of output pixels (rows r < rows, columns ox < ow, row-major) of dy[ob][pixel] · x[r][ox·sw + t]
+// (the band's own float32 sum of) Σ over a band of output pixels (rows r < rows, columns ox < ow, row-major) of dy[ob][pixel] · x[r][ox·sw + t]
 // (broadcast). Layouts:
 //   x: at the band's first output row's input row for ky, column kx0 (x_row floats between output rows, i.e. sh
 //      input rows); dy: [ob][pixels][W] at the band's first pixel (dy_ob floats between output blocks);

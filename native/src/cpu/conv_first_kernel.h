@@ -94,7 +94,7 @@ __attribute__((noinline)) void wgrad_tile(const FirstWgradArgs& a) {
 #pragma GCC unroll 4
   for (int o = 0; o < OB; ++o)
 #pragma GCC unroll 12
-    for (int t = 0; t < NT; ++t) acc[o][t] = vload<W>(a.acc + o * a.acc_ob + t * W);
+    for (int t = 0; t < NT; ++t) acc[o][t] = V{};
   const int64_t px = S4 ? 4 : a.sw;
   for (int64_t r = 0; r < a.rows; ++r) {
     const float* xp = a.x + r * a.x_row;
@@ -114,10 +114,14 @@ __attribute__((noinline)) void wgrad_tile(const FirstWgradArgs& a) {
       dp += W;
     }
   }
+  // the band's sums are added to the totals (a float32 sum per band, not one running sum over every pixel)
 #pragma GCC unroll 4
   for (int o = 0; o < OB; ++o)
 #pragma GCC unroll 12
-    for (int t = 0; t < NT; ++t) __builtin_memcpy(a.acc + o * a.acc_ob + t * W, &acc[o][t], sizeof(V));
+    for (int t = 0; t < NT; ++t) {
+      const V sum = vload<W>(a.acc + o * a.acc_ob + t * W) + acc[o][t];
+      __builtin_memcpy(a.acc + o * a.acc_ob + t * W, &sum, sizeof(V));
+    }
 }
 
 // v[i][j] → v[j][i] for a W×W block held in W vectors: log2(W) rounds of swapping the off-diagonal D×D sub-blocks
