@@ -5,7 +5,7 @@
 // im2col + GEMM's on a conv2-sized layer; the AVX-512 blocking (16-channel blocks, 4×6 tiles) emulated on AVX2
 // (CONVNET_GEMM_EMULATE_AVX512=1) and the portable path (CONVNET_ISA=generic, which has no direct kernels and falls
 // back to im2col + GEMM) pass the same checks; 1 and 2 threads agree bit for bit (weight gradients: run to run); the
-// rule picks it for AlexNet's conv2 (5×5) and not for conv1 (3 input channels) or the 3×3 layers (Winograd).
+// rule picks it for AlexNet's conv2 (5×5) and not for conv1 (3 input channels: conv_first) or the 3×3 layers (Winograd).
 import { describe, expect, it } from 'vitest';
 import { inChild, addonPath, runSource } from './child';
 
@@ -194,14 +194,18 @@ describe('direct convolution (blocked layouts)', () => {
     expect(inChild(runChecks, {}, 1).digest).toBe(inChild(runChecks, {}, 2).digest);
   });
 
-  it.runIf(hasAvx2)('the rule: conv2 (5×5) gets the direct kernels, conv1 and the 3×3 layers do not', () => {
+  it.runIf(hasAvx2)('the rule: conv2 (5×5) and 3×3 forwards below 4 images get the direct kernels, conv1 and other 3×3 calls do not', () => {
     const isa = native.info().avx512 ? 'avx512' : 'avx2';
     const name = isa === 'avx512' ? 'direct nChw16c 4x6 (avx512)' : 'direct nChw8c 2x6 (avx2)';
     expect(trace(conv2)).toEqual([name, name, name]); // torchvision conv2
     expect(trace([8, 96, 27, 27, 256, 5, 5, 1, 1, 2, 2, 2, 27, 27])).toEqual([name, name, name]); // paper conv2, groups 2
     expect(trace([1, 64, 27, 27, 192, 5, 5, 1, 1, 2, 2, 1, 27, 27])).toEqual([name, name, name]); // batch 1
-    expect(trace([2, 3, 224, 224, 64, 11, 11, 4, 4, 2, 2, 1, 55, 55])[0]).toBe('im2col+gemm'); // conv1
+    expect(trace([2, 3, 224, 224, 64, 11, 11, 4, 4, 2, 2, 1, 55, 55])[0]).toMatch(/^direct first-layer/); // conv1 (conv_first)
     expect(trace([4, 192, 13, 13, 384, 3, 3, 1, 1, 1, 1, 1, 13, 13])[0]).toBe('winograd F(4x4,3x3)'); // conv3
+    // conv3 forward below 4 images (batch-1/2 inference) goes direct; its gradients keep their rules
+    expect(trace([1, 192, 13, 13, 384, 3, 3, 1, 1, 1, 1, 1, 13, 13])).toEqual([name, 'gemm+col2im', 'im2col+gemm']);
+    expect(trace([2, 192, 13, 13, 384, 3, 3, 1, 1, 1, 1, 1, 13, 13])).toEqual([name, 'winograd F(4x4,3x3) (flipped filters)',
+      'winograd F(4x4,3x3) (transformed-domain sums)']);
     expect(trace([4, 8, 27, 27, 8, 5, 5, 1, 1, 2, 2, 1, 27, 27])[0]).toBe('im2col+gemm'); // few channels
   });
 });

@@ -1,5 +1,6 @@
 // Convolution entry points. Each first asks the other algorithms' rules (Winograd F(4x4,3x3): conv_winograd.cpp;
-// direct convolution on channel-blocked layouts: conv_direct.cpp; CONVNET_CONV_TRACE=1 names the choice per shape),
+// direct convolution on channel-blocked layouts: conv_direct.cpp; first layers with few input channels, forward and
+// weight gradient: conv_first.cpp; CONVNET_CONV_TRACE=1 names the choice per shape),
 // and otherwise runs im2col + GEMM (the column layout and index math: include/convnet/kernels/conv.h).
 //
 // Parallel schedule, T = pool threads:
@@ -20,6 +21,7 @@
 #include "convnet/kernels.h"
 #include "convnet/threadpool.h"
 #include "conv_direct.h"
+#include "conv_first.h"
 #include "conv_winograd.h"
 #include "workspace.h"
 
@@ -174,6 +176,11 @@ void conv2d_forward(const ConvGeom& g, const float* x, const float* w, const flo
     direct_forward(g, x, w, b, y);
     return;
   }
+  if (use_first(g)) {
+    conv_trace("forward", g, first_name());
+    first_forward(g, x, w, b, y);
+    return;
+  }
   conv_trace("forward", g, "im2col+gemm");
   const bool pointwise = is_pointwise(g);
   const int T = num_threads();
@@ -296,6 +303,11 @@ void conv2d_backward_weight(const ConvGeom& g, const float* x, const float* dy, 
   if (use_direct_weight(g)) {
     conv_trace("bwd-weights", g, direct_name());
     direct_backward_weight(g, x, dy, dw);
+    return;
+  }
+  if (use_first(g)) {
+    conv_trace("bwd-weights", g, first_name());
+    first_backward_weight(g, x, dy, dw);
     return;
   }
   conv_trace("bwd-weights", g, "im2col+gemm");

@@ -2,7 +2,8 @@
 //
 // Per call, the filters are reordered once into blocks wb[group][ob][cb][ky][kx][W ci][W oi] (W = 8 channels on
 // AVX2, 16 on AVX-512; channels past a group's end are zeros), shared by the threads. A task is one image, one
-// group and a range of output-channel tiles: it reorders that image's group of input channels into
+// group and a range of output-channel tiles (below two images per thread: one tile and a band of output rows, the
+// bands chosen to even out the work over the threads): it reorders that image's group of input channels into
 // xb[cb][rows][cols][W] with the padding written as zeros (so the register tile needs no bounds tests), then for
 // each tile of OB·W output channels, each output row and each run of NP pixels of it runs the ISA's register tile
 // (conv_direct_kernel.h: OB·NP vector accumulators over all input channels and taps, one broadcast input value
@@ -73,12 +74,22 @@ void run(const Problem& p, const float* in, Filt filt, const float* bias, float*
   const int64_t x_row = cols * W, x_cb = rows * x_row;
   // weights [ob][cb][ky][kx][ci][oi]: the tile reads ob0 .. ob0 + OB of one cb, w_ob apart
   const int64_t w_ob = ncb * taps * W * W, w_group = nob * w_ob;
-  // tasks: (image, group, run of output tiles); split an image's tiles only when there are too few images to
-  // give every thread two tasks (batch 1 inference)
+  // tasks: (image, group, run of output tiles, band of output rows); an image is split only when there are too few
+  // images to give every thread two tasks (batch 1 inference): then into single tiles times `bands` row bands, the
+  // count (≤ 8) that evens out the work over the threads best (conv2 at batch 1, 3 tiles on 2 threads: 2 bands)
   const int T = num_threads();
-  const int64_t per_image = std::min(ntile, std::max<int64_t>(1, ceil_div(2 * T, p.n * p.groups)));
+  int64_t per_image = 1, bands = 1;
+  if (p.n * p.groups < 2 * T) {
+    per_image = ntile;
+    double best = 0;
+    for (int64_t b = 1; b <= std::min<int64_t>(8, p.OH); ++b) {
+      const int64_t units = p.n * p.groups * ntile * b;
+      const double use = static_cast<double>(units) / static_cast<double>(T * ceil_div(units, T));
+      if (use > best + 1e-9) best = use, bands = b;
+    }
+  }
   const int64_t tiles_per_task = ceil_div(ntile, per_image);
-  const int64_t tasks = p.n * p.groups * per_image;
+  const int64_t tasks = p.n * p.groups * per_image * bands;
   const int slots = task_threads(tasks);  // parallel_tasks hands out thread indices below this
   const size_t wb_floats = slice_stride(p.groups * w_group);
   // a row's pixels in row_tiles runs of nearly equal length (27 = 6 + 6 + 5 + 5 + 5 rather than 6 + 6 + 6 + 6 + 3:
@@ -106,9 +117,11 @@ void run(const Problem& p, const float* in, Filt filt, const float* bias, float*
   });
 
   parallel_tasks(tasks, [&](int64_t task, int tid) {
-    const int64_t img = task / (p.groups * per_image), gi = (task / per_image) % p.groups, part = task % per_image;
+    const int64_t band = task % bands, rest = task / bands;
+    const int64_t img = rest / (p.groups * per_image), gi = (rest / per_image) % p.groups, part = rest % per_image;
     const int64_t t0 = part * tiles_per_task, t1 = std::min(ntile, t0 + tiles_per_task);
-    if (t0 >= t1) return;
+    const int64_t oy0 = band * p.OH / bands, oy1 = (band + 1) * p.OH / bands;
+    if (t0 >= t1 || oy0 >= oy1) return;
     float* xb = scratch + static_cast<size_t>(tid) * xb_stride;
     float* res = xb + ncb * x_cb;
     // xb[cb][r][c][ci]: zeros, then the group's channels
@@ -137,7 +150,7 @@ void run(const Problem& p, const float* in, Filt filt, const float* bias, float*
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t ob0 = t * OB, obn = std::min(OB, nob - ob0);
       const int64_t o_lo = ob0 * W, o_hi = std::min(og, (ob0 + obn) * W);
-      for (int64_t oy = 0; oy < p.OH; ++oy) {
+      for (int64_t oy = oy0; oy < oy1; ++oy) {
         // res[ob][ox][oi]: one output row of this tile, summed one input channel block at a time (its weights,
         // OB·W·W·kh·kw floats, stay in L1 over the row)
         for (int64_t cb = 0; cb < ncb; ++cb) {
@@ -273,7 +286,9 @@ bool use_direct(const ConvGeom& g, bool backward_input) {
   const ConvAlgo f = conv_algo_forced();
   if (f != ConvAlgo::Rule) return f == ConvAlgo::Direct;
   const int64_t cg = g.c / g.groups, og = g.o / g.groups, W = kernels()->W;
-  return g.kh * g.kw >= 25 && g.sh == 1 && g.sw == 1 && cg >= 2 * W && og >= 2 * W;
+  if (g.sh != 1 || g.sw != 1 || cg < 2 * W || og < 2 * W) return false;
+  // 3×3 forward at small batch: direct (Winograd's per-call filter transform is not amortised over the images)
+  return g.kh * g.kw >= 25 || (!backward_input && g.kh == 3 && g.kw == 3 && g.n < kDirectSmallBatch);
 }
 
 void direct_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y) {

@@ -183,7 +183,8 @@ bool use_winograd(const ConvGeom& g, bool backward_input) {
   if (f == ConvAlgo::Gemm || (f == ConvAlgo::Direct && direct_applies(g, backward_input))) return false;
   if (bf16_products()) return false;
   const int64_t cg = g.c / g.groups, og = g.o / g.groups;
-  // (the same rule measured for both directions)
+  // (the same rule measured for both directions; a forward of fewer than kDirectSmallBatch images goes direct)
+  if (!backward_input && g.n < kDirectSmallBatch && use_direct(g, false)) return false;
   return cg >= min_channels() && og >= min_channels() && g.n >= num_threads();
 }
 
