@@ -1,5 +1,5 @@
 // Thread counts above the core count (1, 3, 5 and 8 threads on any machine): every convolution algorithm (direct,
-// Winograd, im2col + GEMM, forced with CONVNET_CONV_ALGO), GEMM, pooling and LRN on batches smaller than the pool
+// Winograd, the first-layer kernel, im2col + GEMM, forced with CONVNET_CONV_ALGO), GEMM, pooling and LRN on batches smaller than the pool
 // (2 ≤ tasks < threads, where a kernel that indexes its per-thread scratch by pool thread rather than by task slot
 // writes past the end), in exact-size scratch mode (CONVNET_EXACT_ALLOC=1: a guard after every scratch block,
 // checked when it is given up; a write past the end aborts the child). Each result matches float64 within the
@@ -74,6 +74,8 @@ const checks = (nat: any) => {
     ['direct', '11x11 stride 4 (folded taps), 2 images', geom(2, 3, 31, 20, 11, 4, 2), false],
     ['winograd', '3x3 pad 1, 2 images', geom(2, 16, 12, 24, 3, 1, 1), true],
     ['winograd', '3x3 pad 1, 1 image', geom(1, 24, 10, 16, 3, 1, 1), true],
+    ['first', '11x11 stride 4 (conv1 kernel), 2 images', geom(2, 3, 35, 20, 11, 4, 2), true],
+    ['first', '11x11 stride 4 (conv1 kernel), 1 image', geom(1, 3, 35, 20, 11, 4, 2), true],
     ['gemm', '3x3 pad 1, 2 images', geom(2, 16, 12, 24, 3, 1, 1), true],
     ['gemm', '11x11 stride 4, 2 images', geom(2, 3, 31, 20, 11, 4, 2), true],
   ];
