@@ -6,59 +6,22 @@
 // Under bf16 the rule picks im2col + GEMM everywhere (the direct kernels are float32 only; Winograd's transformed
 // tiles lose 5-11% when rounded to bf16, measured here and printed, and are not picked).
 import { describe, expect, it } from 'vitest';
-import { inChild } from './child';
+import { inChild, type ConvGeom, type TestHelpers } from './child';
 
 const native = (await import('node:module')).createRequire(import.meta.url)('../index.cjs');
 
 const checks = (nat: any) => {
   nat.setMatmulPrecision('bf16');
-  let state = 99;
-  const rand = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const { seededRand, conv64, relErr } = (globalThis as any).testHelpers as TestHelpers;
+  const rand = seededRand(99);
   const fill = (n: number) => Float32Array.from({ length: n }, rand);
-  type G = { n: number; c: number; h: number; w: number; o: number; kh: number; kw: number; sh: number; sw: number;
-    ph: number; pw: number; groups: number; oh: number; ow: number };
+  type G = ConvGeom;
   const geom = (n: number, c: number, hw: number, o: number, k: number, s: number, p: number, groups = 1): G => {
     const out = Math.floor((hw + 2 * p - k) / s) + 1;
     return { n, c, h: hw, w: hw, o, kh: k, kw: k, sh: s, sw: s, ph: p, pw: p, groups, oh: out, ow: out };
   };
-  const ref = (g: G, x: Float32Array, w: Float32Array, dy: Float32Array) => {
-    const cg = g.c / g.groups, og = g.o / g.groups;
-    const y = new Float64Array(g.n * g.o * g.oh * g.ow), dx = new Float64Array(x.length), dw = new Float64Array(w.length);
-    for (let i = 0; i < g.n; i++) for (let oc = 0; oc < g.o; oc++) {
-      const gi = Math.floor(oc / og);
-      for (let oy = 0; oy < g.oh; oy++) for (let ox = 0; ox < g.ow; ox++) {
-        const yi = ((i * g.o + oc) * g.oh + oy) * g.ow + ox;
-        for (let ic = 0; ic < cg; ic++) for (let ky = 0; ky < g.kh; ky++) {
-          const iy = oy * g.sh - g.ph + ky;
-          if (iy < 0 || iy >= g.h) continue;
-          for (let kx = 0; kx < g.kw; kx++) {
-            const ix = ox * g.sw - g.pw + kx;
-            if (ix < 0 || ix >= g.w) continue;
-            const xi = ((i * g.c + gi * cg + ic) * g.h + iy) * g.w + ix, wi = ((oc * cg + ic) * g.kh + ky) * g.kw + kx;
-            y[yi] += x[xi] * w[wi];
-            dx[xi] += dy[yi] * w[wi];
-            dw[wi] += dy[yi] * x[xi];
-          }
-        }
-      }
-    }
-    return { y, dx, dw };
-  };
-  const rel = (got: Float32Array, want: Float64Array) => {
-    let max = 0, scale = 1e-30;
-    for (let i = 0; i < got.length; i++) {
-      const d = Math.abs(got[i] - want[i]);
-      max = Number.isNaN(d) ? Infinity : Math.max(max, d);
-      scale = Math.max(scale, Math.abs(want[i]));
-    }
-    return max / scale;
-  };
+  const ref = conv64;
+  const rel = relErr;
   const layers: [string, G][] = [
     ['11x11 stride 4 (conv1-like)', geom(2, 3, 39, 16, 11, 4, 2)],
     ['5x5 pad 2, groups 2 (conv2-like)', geom(2, 32, 13, 48, 5, 1, 2, 2)],
