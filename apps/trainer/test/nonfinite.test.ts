@@ -2,7 +2,7 @@
 // --weights on a folder) and predict, says how many images had non-finite outputs, and exits 2 when all did.
 // Files that are not what they claim (FIFOs, checkpoints of another model, relabelled dtypes): one line, exit 2.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -139,4 +139,31 @@ describe('files that are not what they claim', () => {
     oneLine(run(['predict', '--weights', relabelled, '--model', 'cifar-80sec', join(root, 'folders', 'c1', 'a.png')]),
       /--weights: .*i32\.safetensors: 'model\.features\.0\.weight' is stored as I32; weights are floating point/);
   }, 60_000);
+});
+
+describe('a non-finite test loss never makes best.safetensors', () => {
+  it('running means set to NaN: training (batch statistics) stays finite, the test pass is NaN, best is not written', () => {
+    const dir = join(root, 'nan-stats');
+    const first = run(['train', '--data', 'synthetic', '--model', 'small-bn', '--epochs', '1', '--limit-train', '64',
+      '--limit-test', '32', '--batch-size', '16', '--max-steps', '1', '--run', dir]);
+    expect(first.status, first.stderr).toBe(0);
+    // every running_mean of the checkpoint becomes NaN: eval-mode batch norm uses them, training does not
+    const ck = join(dir, 'checkpoints', 'last.safetensors');
+    const buf = Buffer.from(readFileSync(ck));
+    const n = Number(buf.readBigUInt64LE(0));
+    const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { data_offsets: [number, number] }>;
+    let patched = 0;
+    for (const [name, t] of Object.entries(header)) {
+      if (!name.endsWith('running_mean')) continue;
+      for (let o = 8 + n + t.data_offsets[0]; o < 8 + n + t.data_offsets[1]; o += 4) buf.writeFloatLE(NaN, o);
+      patched++;
+    }
+    expect(patched).toBe(3);
+    writeFileSync(ck, buf);
+    const r = run(['train', '--resume', dir]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/train loss \d+\.\d+, val loss NaN/);
+    expect(r.stdout + r.stderr).toContain('epoch 1: the test loss is NaN: best.safetensors is not replaced');
+    expect(existsSync(join(dir, 'checkpoints', 'best.safetensors'))).toBe(false);
+  }, 120_000);
 });
