@@ -69,6 +69,8 @@ export interface TestHelpers {
   conv64: typeof conv64;
   relErr: typeof relErr;
 }
+// (this process has them too, for checks that also run in the test process itself)
+(globalThis as { testHelpers?: TestHelpers }).testHelpers = { seededRand, conv64, relErr };
 const helperSource = `globalThis.testHelpers = { seededRand: ${seededRand.toString()}, conv64: ${conv64.toString()},
   relErr: ${relErr.toString()} };`;
 

@@ -8,20 +8,14 @@
 // rule picks it for AlexNet's conv2 (5×5) and not for conv1 (3 input channels: conv_first) or the 3×3 layers (Winograd).
 import { describe, expect, it } from 'vitest';
 import { inChild, addonPath, runSource } from './child';
+import type { TestHelpers } from './child';
 
 const native = (await import('node:module')).createRequire(import.meta.url)('../index.cjs');
 const hasAvx2 = !!native.info().avx2;
 
 // Self-contained (sent as source text to child processes): failures, measured errors, the algorithms the trace named.
 const runChecks = (nat: any, withConv2 = false) => {
-  let state = 4242;
-  const rand = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const rand = ((globalThis as any).testHelpers as TestHelpers).seededRand(4242);
   const fill = (n: number, s = 1) => Float32Array.from({ length: n }, () => rand() * 2 * s);
   type G = { n: number; c: number; h: number; w: number; o: number; kh: number; kw: number; sh: number; sw: number; ph: number; pw: number; groups: number; oh: number; ow: number };
   // float64 correlation (forward) and its input gradient, any stride / padding / groups / output size

@@ -8,20 +8,14 @@
 // AlexNets' conv1 (forward and weight gradient) and for nothing else.
 import { describe, expect, it } from 'vitest';
 import { inChild, addonPath, runSource } from './child';
+import type { TestHelpers } from './child';
 
 const native = (await import('node:module')).createRequire(import.meta.url)('../index.cjs');
 const hasAvx2 = !!native.info().avx2;
 
 // Self-contained (sent as source text to child processes): failures, measured errors, a digest of the forward.
 const runChecks = (nat: any, withConv1 = false) => {
-  let state = 777;
-  const rand = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const rand = ((globalThis as any).testHelpers as TestHelpers).seededRand(777);
   const fill = (n: number, s = 1) => Float32Array.from({ length: n }, () => rand() * 2 * s);
   type G = {
     n: number; c: number; h: number; w: number; o: number; kh: number; kw: number; sh: number; sw: number;
